@@ -1,0 +1,34 @@
+"""Histogram equalisation for microscopy and medical images, on the GPU with
+CuPy where there is one and with NumPy otherwise; a napari plugin.
+
+Importing this package needs NumPy alone: napari, Qt and CuPy load only when
+they are used.
+"""
+
+from ._backend import BackendInfo, backend_info
+from ._equalize import Equalization, Histogram, equalize, fit_equalization, histogram
+from ._histogram import Binning
+from ._samples import dark_stack, dark_xray
+from ._stats import HistogramStats, histogram_stats
+
+try:
+    from importlib.metadata import PackageNotFoundError, version
+
+    __version__ = version("napari-histeq")
+except PackageNotFoundError:  # a source tree on PYTHONPATH, never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "BackendInfo",
+    "Binning",
+    "Equalization",
+    "Histogram",
+    "HistogramStats",
+    "backend_info",
+    "dark_stack",
+    "dark_xray",
+    "equalize",
+    "fit_equalization",
+    "histogram",
+    "histogram_stats",
+]

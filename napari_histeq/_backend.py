@@ -1,0 +1,157 @@
+"""Array backends: which array module computes, and moving arrays to and from it.
+
+``backend="auto"`` picks CuPy when it imports *and* a CUDA device answers a
+small computation, NumPy otherwise. The decision is made once per process and
+remembered together with its reason, which :func:`backend_info` reports.
+CuPy is never imported at import time of the package.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+BACKENDS = ("auto", "numpy", "cupy")
+ENV_VAR = "NAPARI_HISTEQ_BACKEND"
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What ``backend="auto"`` picks on this machine, and why.
+
+    Attributes
+    ----------
+    name : {"numpy", "cupy"}
+        The array module ``backend="auto"`` computes with.
+    reason : str
+        One line that says why, e.g. ``"cupy is not installed"`` or
+        ``"cupy 14.2, NVIDIA H200, CUDA 13.0"``.
+    gpu_error : str or None
+        Why the GPU cannot be used, or None when it can.
+    """
+
+    name: str
+    reason: str
+    gpu_error: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.reason}" if self.name == "numpy" else self.reason
+
+
+def _describe_cupy(cp: ModuleType) -> str:
+    device = cp.cuda.Device()
+    props = cp.cuda.runtime.getDeviceProperties(device.id)
+    name = props["name"]
+    name = name.decode() if isinstance(name, bytes) else str(name)
+    runtime = cp.cuda.runtime.runtimeGetVersion()
+    return f"cupy {cp.__version__}, {name}, CUDA {runtime // 1000}.{runtime % 1000 // 10}"
+
+
+@functools.lru_cache(maxsize=1)
+def _probe_gpu() -> tuple[str | None, str]:
+    """Try CuPy and the device once; return ``(error or None, description)``."""
+    try:
+        import cupy as cp
+    except ImportError:
+        return "cupy is not installed", ""
+    except Exception as exc:  # a broken install can raise anything on import
+        return f"cupy failed to import: {type(exc).__name__}: {exc}", ""
+    try:
+        # A pip-installed CuPy imports fine without a driver and fails on first
+        # use, so the device itself is asked: allocate, compute, read back.
+        answer = int((cp.arange(4, dtype="int32") + 1).sum().get())
+        if answer != 10:
+            raise RuntimeError(f"the device computed 1+2+3+4 = {answer}")
+        return None, _describe_cupy(cp)
+    except Exception as exc:
+        version = getattr(cp, "__version__", "?")
+        return (
+            f"cupy {version} imported but no CUDA device answered: "
+            f"{type(exc).__name__}: {exc}",
+            "",
+        )
+
+
+def backend_info() -> BackendInfo:
+    """Report which backend ``backend="auto"`` uses on this machine and why.
+
+    The environment variable ``NAPARI_HISTEQ_BACKEND`` (``numpy`` or ``cupy``)
+    overrides the automatic choice.
+
+    Returns
+    -------
+    info : BackendInfo
+        ``str(info)`` is a one-line summary such as
+        ``"numpy: cupy is not installed"`` or ``"cupy 14.2, NVIDIA H200, CUDA 13.0"``.
+
+    Examples
+    --------
+    >>> from napari_histeq import backend_info
+    >>> info = backend_info()
+    >>> info.name in ("numpy", "cupy")
+    True
+    """
+    forced = os.environ.get(ENV_VAR, "").strip().lower()
+    if forced and forced not in ("numpy", "cupy"):
+        raise ValueError(f"{ENV_VAR} must be 'numpy' or 'cupy', got {forced!r}")
+    gpu_error, description = _probe_gpu()
+    if forced == "numpy":
+        return BackendInfo("numpy", f"{ENV_VAR}=numpy", gpu_error)
+    if gpu_error is None:
+        return BackendInfo("cupy", description, None)
+    if forced == "cupy":
+        raise RuntimeError(f"{ENV_VAR}=cupy but the GPU cannot be used: {gpu_error}")
+    return BackendInfo("numpy", gpu_error, gpu_error)
+
+
+def is_cupy_array(array) -> bool:
+    """True for a ``cupy.ndarray`` (tested without importing CuPy)."""
+    return type(array).__module__.split(".")[0] == "cupy"
+
+
+def resolve_backend(backend: str, data=None) -> ModuleType:
+    """Return the array module (``numpy`` or ``cupy``) that will compute.
+
+    ``"auto"`` keeps data that is already on the GPU there; otherwise it
+    follows :func:`backend_info`. ``"cupy"`` without a usable GPU raises
+    ``RuntimeError`` with the reason.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "numpy":
+        return np
+    if backend == "auto":
+        if data is not None and is_cupy_array(data):
+            return _import_cupy()
+        return _import_cupy() if backend_info().name == "cupy" else np
+    gpu_error, _ = _probe_gpu()
+    if gpu_error is not None:
+        raise RuntimeError(f"backend='cupy' was asked for but the GPU cannot be used: {gpu_error}")
+    return _import_cupy()
+
+
+def _import_cupy() -> ModuleType:
+    import cupy
+
+    return cupy
+
+
+def to_backend(xp: ModuleType, array):
+    """Move ``array`` to ``xp`` (a no-op when it is already there)."""
+    if xp is np:
+        return array.get() if is_cupy_array(array) else np.asarray(array)
+    return xp.asarray(array)
+
+
+def free_device_bytes(xp: ModuleType) -> int | None:
+    """Free memory on the current GPU, or None for NumPy."""
+    if xp is np:
+        return None
+    free, _total = xp.cuda.runtime.memGetInfo()
+    # Memory held in CuPy's pool is free for our allocations too.
+    pool = xp.get_default_memory_pool()
+    return int(free) + int(pool.free_bytes())

@@ -1,0 +1,427 @@
+"""The public functions: histogram, fit/apply, equalize.
+
+Each runs the three stages (histogram -> transfer -> apply) on the chosen
+backend. The output's array type follows the input's: NumPy in, NumPy out
+(even when the GPU computed it); CuPy in, CuPy out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ._apply import apply_lut
+from ._backend import free_device_bytes, is_cupy_array, resolve_backend, to_backend
+from ._groups import GroupLayout
+from ._histogram import Binning, choose_binning, grouped_counts
+from ._transfer import lut_from_values, transfer_values
+from ._validate import (
+    as_image,
+    check_mask,
+    check_nbins,
+    check_out_range,
+    check_variant,
+    normalize_axis,
+    output_dtype,
+)
+
+#: Pixels per block on the CPU: bounds the int64 temporaries to ~32 MiB.
+CPU_BLOCK_ELEMENTS = 1 << 22
+#: Bytes of device memory one pixel of a block needs at most (input, index, output).
+GPU_BYTES_PER_BLOCK_ELEMENT = 48
+
+
+class Histogram(NamedTuple):
+    """Counts and bin edges, as returned by :func:`histogram`.
+
+    Attributes
+    ----------
+    counts : array of int64
+        Shape ``(nbins,)``, or ``group_shape + (nbins,)`` when ``axis``
+        leaves axes out of the histogram (one histogram per group).
+    edges : array of float64
+        The ``nbins + 1`` bin edges. For 8- and 16-bit integers bin ``i``
+        holds exactly the level ``edges[i]``.
+    """
+
+    counts: Any
+    edges: Any
+
+
+@dataclass(frozen=True, eq=False)
+class Equalization:
+    """A fitted equalisation: binning and look-up table, ready to apply.
+
+    Made by :func:`fit_equalization`; apply it to the array it was fitted
+    on, or to others of the same dtype (another time point, a pyramid
+    level, a chunk).
+
+    Attributes
+    ----------
+    lut : numpy.ndarray
+        The look-up table in the output dtype: shape ``(nbins,)``, or
+        ``group_shape + (nbins,)`` with one table per histogram group.
+    binning : Binning
+        How pixel values map to rows of ``lut`` (``binning.edges``).
+    variant : str
+    axis : tuple of int
+        The axes each histogram spans, as fitted.
+    out_range : tuple
+        The ``(lo, hi)`` output range the table spans.
+    backend : str
+        The backend :meth:`apply` uses unless told otherwise.
+    """
+
+    lut: np.ndarray
+    binning: Binning
+    variant: str
+    axis: tuple[int, ...]
+    ndim: int
+    out_range: tuple
+    backend: str = "auto"
+
+    @property
+    def edges(self) -> np.ndarray:
+        """The bin edges (float64), as :func:`histogram` gives them."""
+        return self.binning.edges
+
+    @property
+    def group_shape(self) -> tuple[int, ...]:
+        return self.lut.shape[:-1]
+
+    def apply(self, image, *, backend=None):
+        """Equalise ``image`` with this table.
+
+        Parameters
+        ----------
+        image : array
+            Same dtype as the fitted image. With one table (``axis=None``)
+            any shape works; with one table per group the groups must match.
+        backend : {"auto", "numpy", "cupy"}, optional
+            Defaults to the backend the fit was asked for.
+
+        Returns
+        -------
+        out : array
+            Same shape and array type as ``image``, in the output dtype.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from napari_histeq import fit_equalization
+        >>> fitted = fit_equalization(np.array([[0, 0, 1, 3]], dtype=np.uint8))
+        >>> fitted.apply(np.array([3, 1, 0], dtype=np.uint8))
+        array([255, 191, 128], dtype=uint8)
+        """
+        data = as_image(image)
+        if data.dtype.newbyteorder("=") != self.binning.dtype:
+            raise TypeError(
+                f"this equalisation was fitted on {self.binning.dtype} data; got {data.dtype}"
+            )
+        layout = self._layout_for(data.shape)
+        xp = resolve_backend(self.backend if backend is None else backend, data)
+        out_dtype = self.lut.dtype
+        return _on_backend(
+            xp, data, out_dtype, lambda staged, block: self._apply_staged(xp, staged, layout, block)
+        )
+
+    def __call__(self, image, *, backend=None):
+        return self.apply(image, backend=backend)
+
+    def _layout_for(self, shape) -> GroupLayout:
+        if len(self.group_shape) == 0:
+            return GroupLayout(tuple(shape), tuple(range(len(shape))))
+        layout = GroupLayout(tuple(shape), self.axis)
+        if len(shape) != self.ndim or layout.group_shape != self.group_shape:
+            raise ValueError(
+                f"this equalisation holds one table per group of shape {self.group_shape} "
+                f"(axis={self.axis}); an image of shape {tuple(shape)} does not match"
+            )
+        return layout
+
+    def _apply_staged(self, xp, staged, layout: GroupLayout, block_elements):
+        rows = layout.to_rows(xp, staged)
+        out_xp = xp if is_cupy_array(staged) else np
+        out_rows = out_xp.empty(rows.shape, dtype=self.lut.dtype)
+        lut_rows = xp.asarray(self.lut.reshape(-1, self.binning.nbins))
+        apply_lut(xp, rows, lut_rows, self.binning, out_rows, self.out_range, block_elements)
+        return layout.from_rows(out_xp, out_rows)
+
+    def __repr__(self) -> str:
+        return (
+            f"Equalization(variant={self.variant!r}, dtype={self.binning.dtype}, "
+            f"nbins={self.binning.nbins}, groups={self.group_shape}, out_range={self.out_range}, "
+            f"out_dtype={self.lut.dtype})"
+        )
+
+
+def histogram(image, *, nbins=None, mask=None, axis=None, backend="auto") -> Histogram:
+    """Count the pixels of ``image`` per level (or bin).
+
+    Parameters
+    ----------
+    image : array
+        Integer or float image of any shape (NumPy or CuPy).
+    nbins : int, optional
+        Bins for float images (default 256) and 32/64-bit integer images
+        (default 65536, one bin per level while the spread fits). 8- and
+        16-bit images always get one bin per possible level.
+    mask : array of bool, optional
+        Count only these pixels. Same shape as ``image`` or as its trailing axes.
+    axis : None, int or tuple of int, optional
+        The axes one histogram spans: None pools every pixel, ``(-2, -1)``
+        gives each 2D plane its own histogram.
+    backend : {"auto", "numpy", "cupy"}, optional
+
+    Returns
+    -------
+    hist : Histogram
+        ``(counts, edges)``; ``counts`` has shape ``group_shape + (nbins,)``
+        and the input's array type.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_histeq import histogram
+    >>> counts, edges = histogram(np.array([0, 0, 2], dtype=np.uint8))
+    >>> counts[:4]
+    array([2, 0, 1, 0])
+    >>> edges[:3]
+    array([0., 1., 2.])
+    """
+    data, xp, layout, mask = _validated(image, nbins, mask, axis, backend)
+
+    def count(staged, block_elements):
+        rows = layout.to_rows(xp, staged)
+        mask_rows = layout.mask_rows(xp, _mask_on(xp, mask))
+        binning = choose_binning(xp, rows, mask_rows, nbins, block_elements)
+        counts = grouped_counts(xp, rows, mask_rows, binning, block_elements)
+        return counts.reshape(layout.group_shape + (binning.nbins,)), binning.edges
+
+    counts, edges = _on_backend(xp, data, None, count, convert=False)
+    like = _module_like(data)
+    return Histogram(to_backend(like, counts), to_backend(like, edges))
+
+
+def fit_equalization(
+    image, *, variant="standard", nbins=None, mask=None, axis=None, out_range="dtype", backend="auto"
+) -> Equalization:
+    """Fit the equalisation of ``image``: histogram, then look-up table.
+
+    The parameters are those of :func:`equalize`. Apply the result with
+    ``fitted.apply(other)`` or ``fitted(other)``.
+
+    Returns
+    -------
+    fitted : Equalization
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_histeq import fit_equalization
+    >>> fitted = fit_equalization(np.array([0, 0, 1, 3], dtype=np.uint8))
+    >>> fitted.lut[:4]
+    array([128, 191, 191, 255], dtype=uint8)
+    """
+    data, xp, layout, mask = _validated(image, nbins, mask, axis, backend)
+    check_variant(variant)
+    out_range = check_out_range(out_range, data.dtype)
+    return _on_backend(
+        xp,
+        data,
+        None,
+        lambda staged, block: _fit_staged(
+            xp, staged, layout, mask, variant, nbins, out_range, backend, block
+        ),
+        convert=False,
+    )
+
+
+def equalize(
+    image, *, variant="standard", nbins=None, mask=None, axis=None, out_range="dtype", backend="auto"
+):
+    """Equalise the histogram of ``image``.
+
+    Parameters
+    ----------
+    image : array
+        Integer or float image of any shape: 2D, a z-stack, a time series,
+        one channel of RGB. NumPy or CuPy; it is never modified.
+    variant : {"standard", "opencv", "imagej", "imagej-classic"}
+        ``"standard"``: the textbook transform ``round((L-1) * cdf)``.
+        ``"opencv"``: bit-exact with ``cv2.equalizeHist``.
+        ``"imagej"``: ImageJ's Equalize Histogram (square-root weighted);
+        ``"imagej-classic"``: the same with plain counts (Alt held in ImageJ).
+    nbins : int, optional
+        Bins for float images (default 256) and 32/64-bit integer images
+        (default 65536). 8- and 16-bit images get one bin per level.
+    mask : array of bool, optional
+        Build the histogram from these pixels only; every pixel is mapped.
+        Same shape as ``image`` or as its trailing axes.
+    axis : None, int or tuple of int, optional
+        The axes one histogram spans: None pools every pixel, ``(-2, -1)``
+        equalises each 2D plane on its own, ``(-3, -2, -1)`` each volume
+        of a time series.
+    out_range : "dtype", "image" or (lo, hi)
+        ``"dtype"``: the dtype's full range (``[0, 1]`` for floats);
+        ``"image"``: the input's own min..max; or an explicit pair.
+    backend : {"auto", "numpy", "cupy"}
+        ``"auto"`` uses the GPU when one answers (see :func:`backend_info`).
+
+    Returns
+    -------
+    out : array
+        Same shape and array type as ``image``. Integer images keep their
+        dtype; float images give float32 (float64 for float64 input).
+
+    Raises
+    ------
+    TypeError
+        For bool, complex or non-numeric images, or a non-boolean mask.
+    ValueError
+        For empty or 0-d images, a mask of the wrong shape or selecting no
+        pixel, and unknown variant, backend, axis or out_range.
+    RuntimeError
+        For ``backend="cupy"`` without a usable GPU.
+
+    Notes
+    -----
+    The output cannot be perfectly uniform: the transform maps whole input
+    levels to whole output levels, so pixels that share a level stay
+    together and the number of occupied levels never grows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_histeq import equalize
+    >>> image = np.array([[50, 50], [51, 52]], dtype=np.uint8)
+    >>> equalize(image)
+    array([[128, 128],
+           [191, 255]], dtype=uint8)
+    """
+    data, xp, layout, mask = _validated(image, nbins, mask, axis, backend)
+    check_variant(variant)
+    out_range = check_out_range(out_range, data.dtype)
+
+    def run(staged, block_elements):
+        fitted = _fit_staged(xp, staged, layout, mask, variant, nbins, out_range, backend, block_elements)
+        return fitted._apply_staged(xp, staged, layout, block_elements)
+
+    return _on_backend(xp, data, output_dtype(data.dtype), run)
+
+
+def _validated(image, nbins, mask, axis, backend):
+    data = as_image(image)
+    check_nbins(nbins, data.dtype)
+    layout = GroupLayout(tuple(data.shape), normalize_axis(axis, data.ndim))
+    mask = check_mask(mask, data.shape)
+    xp = resolve_backend(backend, data)
+    return data, xp, layout, mask
+
+
+def _mask_on(xp, mask):
+    return None if mask is None else to_backend(xp, mask)
+
+
+def _fit_staged(xp, staged, layout, mask, variant, nbins, out_range, backend, block_elements):
+    rows = layout.to_rows(xp, staged)
+    mask_rows = layout.mask_rows(xp, _mask_on(xp, mask))
+    binning = choose_binning(xp, rows, mask_rows, nbins, block_elements)
+    counts = to_backend(np, grouped_counts(xp, rows, mask_rows, binning, block_elements))
+    _check_every_group_counted(counts, layout, mask is not None)
+    out_dtype = output_dtype(binning.dtype)
+    lo, hi = _resolve_out_range(out_range, binning, counts, out_dtype)
+    integer = out_dtype.kind in "ui"
+    span = hi - lo if integer else 1.0
+    values = transfer_values(counts, variant, span, integer, binning.levels - lo)
+    lut = lut_from_values(values, lo, hi, out_dtype)
+    return Equalization(
+        lut=lut.reshape(layout.group_shape + (binning.nbins,)),
+        binning=binning,
+        variant=variant,
+        axis=layout.axis,
+        ndim=len(layout.shape),
+        out_range=(lo, hi),
+        backend=backend,
+    )
+
+
+def _check_every_group_counted(counts, layout: GroupLayout, masked: bool):
+    empty = np.flatnonzero(counts.sum(axis=1) == 0)
+    if empty.size == 0:
+        return
+    what = "the mask selects no pixel" if masked else "there is no finite pixel"
+    if layout.n_groups == 1:
+        raise ValueError(f"{what}: nothing to build a histogram from")
+    where = np.unravel_index(int(empty[0]), layout.group_shape)
+    raise ValueError(
+        f"{what} in {empty.size} of {layout.n_groups} histogram groups "
+        f"(the first at index {tuple(int(i) for i in where)} of the axes outside axis={layout.axis})"
+    )
+
+
+def _resolve_out_range(out_range, binning: Binning, counts, out_dtype):
+    if isinstance(out_range, tuple):
+        return out_range
+    if out_range == "dtype":
+        if out_dtype.kind == "f":
+            return 0.0, 1.0
+        info = np.iinfo(out_dtype)
+        return int(info.min), int(info.max)
+    # "image": the counted pixels' own min..max.
+    if binning.is_float:
+        return float(binning.start), float(binning.stop)
+    occupied = np.flatnonzero(counts.sum(axis=0))
+    if binning.width == 1:
+        return int(binning.start) + int(occupied[0]), int(binning.start) + int(occupied[-1])
+    return int(binning.start), int(binning.stop)
+
+
+def _module_like(data):
+    return resolve_backend("cupy") if is_cupy_array(data) else np
+
+
+def _on_backend(xp, data, out_dtype, work, convert=True):
+    """Run ``work(staged, block_elements)`` on ``xp`` and return its result like ``data``.
+
+    On the GPU the image is copied to the device once when it and the
+    output fit in half the free memory; otherwise it stays on the host and
+    travels block by block. An out-of-memory error shrinks the blocks and
+    retries instead of surfacing.
+    """
+    if xp is np:
+        result = work(to_backend(np, data), CPU_BLOCK_ELEMENTS)
+        return _like_input(result, data) if convert else result
+    free = free_device_bytes(xp)
+    block_elements = max(1 << 16, free // (4 * GPU_BYTES_PER_BLOCK_ELEMENT))
+    out_bytes = data.size * (np.dtype(out_dtype).itemsize if out_dtype is not None else 0)
+    resident = is_cupy_array(data) or data.nbytes + out_bytes < free // 2
+    for _attempt in range(8):
+        try:
+            staged = _stage(xp, data) if resident else data
+            result = work(staged, block_elements)
+            return _like_input(result, data) if convert else result
+        except Exception as exc:
+            if type(exc).__name__ != "OutOfMemoryError":
+                raise
+            xp.get_default_memory_pool().free_all_blocks()
+            resident = is_cupy_array(data)
+            block_elements = max(1024, block_elements // 4)
+    raise MemoryError("the GPU ran out of memory even with small blocks; use backend='numpy'")
+
+
+def _stage(xp, data):
+    if is_cupy_array(data):
+        return data
+    if not data.dtype.isnative:
+        data = data.astype(data.dtype.newbyteorder("="))
+    return xp.asarray(data)
+
+
+def _like_input(result, data):
+    """NumPy in, NumPy out; CuPy in, CuPy out."""
+    if is_cupy_array(data):
+        return to_backend(_module_like(data), result)
+    return to_backend(np, result)

@@ -1,0 +1,164 @@
+"""Stage 1: counts per histogram group, with the binning rule of each dtype.
+
+Binning rules
+-------------
+* 8- and 16-bit integers: one bin per possible level of the dtype
+  (256 or 65536 bins), no pass over the data needed to choose them.
+* 32- and 64-bit integers: bins of ``width`` whole levels over the data's
+  ``min..max``; ``width`` is 1 (one bin per level) while the spread fits in
+  ``nbins`` (default 65536) bins. Nothing is allocated per possible value.
+* floats: ``nbins`` (default 256) equal bins over the finite ``min..max``;
+  NaN and +-inf are not counted.
+
+The minimum and maximum are those of the pixels the histogram counts (the
+masked ones when there is a mask).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._groups import iter_blocks, load_block
+from ._validate import is_level_dtype
+
+DEFAULT_FLOAT_BINS = 256
+DEFAULT_WIDE_INT_BINS = 65536
+
+
+@dataclass(frozen=True)
+class Binning:
+    """How pixel values map to histogram bins.
+
+    For integers bin ``i`` holds the levels ``start + i*width`` up to
+    ``start + (i+1)*width - 1``; for floats it holds
+    ``[start + i*w, start + (i+1)*w)`` with ``w = (stop - start) / nbins``
+    (the last bin includes ``stop``). Values outside ``start..stop`` fall
+    into the first or last bin.
+    """
+
+    dtype: np.dtype
+    nbins: int
+    start: int | float
+    stop: int | float
+    width: int | float
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype.kind == "f"
+
+    @property
+    def edges(self) -> np.ndarray:
+        """The ``nbins + 1`` bin edges as float64 (exact up to 2**53)."""
+        if self.is_float:
+            return np.linspace(self.start, self.stop, self.nbins + 1)
+        return float(self.start) + float(self.width) * np.arange(self.nbins + 1, dtype=np.float64)
+
+    @property
+    def levels(self) -> np.ndarray:
+        """The value each bin stands for: its lowest level (integers) or centre (floats)."""
+        edges = self.edges
+        if self.is_float:
+            return (edges[:-1] + edges[1:]) / 2
+        return edges[:-1]
+
+    def indices(self, xp, values):
+        """Bin index of every value (``intp``), and where the value is finite.
+
+        The second result is None for integer data (every value counts).
+        """
+        if self.is_float:
+            return self._float_indices(xp, values)
+        return self._integer_indices(xp, values), None
+
+    def _integer_indices(self, xp, values):
+        dtype = values.dtype
+        if is_level_dtype(dtype) and self.width == 1 and self.start == np.iinfo(dtype).min:
+            if dtype.kind == "u":
+                return values.astype(np.intp)
+            # Flipping the sign bit of the unsigned view gives value - min exactly.
+            unsigned = values.view(np.dtype(f"u{dtype.itemsize}"))
+            return (unsigned ^ (1 << (8 * dtype.itemsize - 1))).astype(np.intp)
+        # value - start in modular uint64 arithmetic: exact for every 64-bit spread.
+        offset = values.astype(np.uint64) - np.uint64(self.start % 2**64)
+        index = offset // np.uint64(self.width)
+        index = xp.minimum(index, np.uint64(self.nbins - 1))
+        if self.start > np.iinfo(dtype).min:  # values below the fitted range wrapped around
+            index = xp.where(values < self.start, np.uint64(0), index)
+        return index.astype(np.intp)
+
+    def _float_indices(self, xp, values):
+        values = values.astype(np.float64)
+        finite = xp.isfinite(values)
+        values = xp.where(finite, values, self.start)
+        span = self.stop - self.start
+        scale = self.nbins / span if span > 0 else 0.0
+        index = xp.floor((values - self.start) * scale)
+        index = xp.clip(index, 0, self.nbins - 1)
+        return index.astype(np.intp), finite
+
+
+def choose_binning(xp, rows, mask_rows, nbins, max_elements) -> Binning:
+    """Pick the binning for an image seen as ``rows`` (see the module docstring)."""
+    dtype = rows.dtype.newbyteorder("=")
+    if is_level_dtype(dtype):
+        info = np.iinfo(dtype)
+        return Binning(dtype, 2 ** (8 * dtype.itemsize), int(info.min), int(info.max), 1)
+    low, high = _counted_min_max(xp, rows, mask_rows, max_elements)
+    if dtype.kind == "f":
+        nbins = nbins or DEFAULT_FLOAT_BINS
+        return Binning(dtype, nbins, low, high, (high - low) / nbins)
+    nbins = nbins or DEFAULT_WIDE_INT_BINS
+    spread = high - low  # exact Python ints, up to 2**64 - 1
+    width = spread // nbins + 1
+    used = max(spread // width + 1, 2)
+    return Binning(dtype, used, low, high, width)
+
+
+def _counted_min_max(xp, rows, mask_rows, max_elements):
+    """Min and max of the pixels a histogram counts (masked, finite), as Python scalars."""
+    low = high = None
+    is_float = rows.dtype.kind == "f"
+    convert = float if is_float else int
+    for block in iter_blocks(*rows.shape, max_elements):
+        values = load_block(xp, rows, block)
+        keep = xp.isfinite(values) if is_float else None
+        if mask_rows is not None:
+            selected = load_block(xp, mask_rows, block)
+            keep = selected if keep is None else keep & selected
+        if keep is not None:
+            values = values[keep]
+        if values.size == 0:
+            continue
+        block_low, block_high = convert(values.min()), convert(values.max())
+        low = block_low if low is None else min(low, block_low)
+        high = block_high if high is None else max(high, block_high)
+    if low is None:
+        what = "finite pixel" if is_float else "pixel"
+        where = " inside the mask" if mask_rows is not None else ""
+        raise ValueError(f"the image has no {what}{where} to build a histogram from")
+    return low, high
+
+
+def grouped_counts(xp, rows, mask_rows, binning: Binning, max_elements):
+    """Histogram of every row of ``rows``: an int64 array ``(n_groups, nbins)`` on ``xp``.
+
+    One pass over the pixels: within a block, row ``g``'s bins are offset by
+    ``g * nbins`` so a single ``bincount`` counts all the rows it holds.
+    """
+    n_groups, group_size = rows.shape
+    nbins = binning.nbins
+    counts = xp.zeros((n_groups, nbins), dtype=np.int64)
+    for block in iter_blocks(n_groups, group_size, max_elements):
+        g0, g1 = block[0], block[1]
+        index, keep = binning.indices(xp, load_block(xp, rows, block))
+        if mask_rows is not None:
+            selected = load_block(xp, mask_rows, block)
+            keep = selected if keep is None else keep & selected
+        if g1 - g0 > 1:
+            index = index + (xp.arange(g1 - g0, dtype=np.intp) * nbins)[:, None]
+        index = index[keep] if keep is not None else index.ravel()
+        block_counts = xp.bincount(index, minlength=(g1 - g0) * nbins)
+        counts[g0:g1] += block_counts.reshape(g1 - g0, nbins)
+    return counts

@@ -1,0 +1,98 @@
+"""Built-in sample images, generated (nothing is downloaded), NumPy only."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def dark_xray(shape=(512, 512), seed=0) -> np.ndarray:
+    """A dark, noisy, X-ray-like 2D uint8 image: the kind equalisation is for.
+
+    A chest-like phantom (soft tissue, two lungs, spine, ribs) under-exposed
+    so that almost every pixel lies below level 80, with film-grain noise.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(rows, columns)``.
+    seed : int
+        Seed of the noise.
+
+    Returns
+    -------
+    image : ndarray of uint8
+
+    Examples
+    --------
+    >>> from napari_histeq import dark_xray
+    >>> image = dark_xray()
+    >>> image.dtype, image.shape, int(image.max()) < 100
+    (dtype('uint8'), (512, 512), True)
+    """
+    rows, cols = shape
+    y, x = np.mgrid[-1 : 1 : rows * 1j, -1 : 1 : cols * 1j]
+    density = np.zeros(shape)
+    density += 0.55 * ((x / 0.85) ** 2 + (y / 0.95) ** 2 < 1)  # body
+    for side in (-1, 1):  # lungs let more radiation through: less density
+        density -= 0.35 * (((x - side * 0.38) / 0.27) ** 2 + ((y + 0.05) / 0.6) ** 2 < 1)
+    density += 0.45 * (np.abs(x) < 0.07) * (np.abs(y) < 0.9)  # spine
+    for k in range(7):  # ribs: thin arcs across both lungs
+        arc = np.abs(y - (-0.55 + 0.17 * k) - 0.25 * x**2)
+        density += 0.18 * (arc < 0.022) * (np.abs(x) < 0.7)
+    density = _smooth(density, 3)
+    rng = np.random.default_rng(seed)
+    exposure = 0.12 + 0.5 * density + rng.normal(0, 0.015, shape)  # dark: low exposure
+    exposure *= 1 - 0.25 * (x**2 + y**2)  # vignetting
+    return np.clip(exposure * 160, 0, 255).astype(np.uint8)
+
+
+def dark_stack(shape=(32, 256, 256), seed=0) -> np.ndarray:
+    """A dark 16-bit 3D fluorescence stack: blob-like cells on a dim background.
+
+    Values sit in the low part of a 12-bit camera's range (background near
+    100, the brightest cells about 1500), with Poisson noise, and each
+    plane is a little dimmer than the one before (bleaching).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(planes, rows, columns)``.
+    seed : int
+        Seed of the cell positions and the noise.
+
+    Returns
+    -------
+    stack : ndarray of uint16
+
+    Examples
+    --------
+    >>> from napari_histeq import dark_stack
+    >>> stack = dark_stack()
+    >>> stack.dtype, stack.shape
+    (dtype('uint16'), (32, 256, 256))
+    """
+    planes, rows, cols = shape
+    rng = np.random.default_rng(seed)
+    z, y, x = np.ogrid[:planes, :rows, :cols]
+    signal = np.zeros(shape, dtype=np.float64)
+    for _ in range(40):
+        cz, cy, cx = rng.uniform(0, 1, 3) * (planes, rows, cols)
+        radius = rng.uniform(6, 16)
+        brightness = rng.uniform(200, 1400)
+        distance2 = ((z - cz) * 3.0) ** 2 + (y - cy) ** 2 + (x - cx) ** 2
+        signal += brightness * np.exp(-distance2 / (2 * radius**2))
+    bleaching = np.linspace(1.0, 0.7, planes)[:, None, None]
+    expected = (100 + signal) * bleaching
+    return np.clip(rng.poisson(expected), 0, 65535).astype(np.uint16)
+
+
+def _smooth(image, passes):
+    """A few passes of a 3x3 box blur (softens the phantom's edges)."""
+    for _ in range(passes):
+        padded = np.pad(image, 1, mode="edge")
+        image = sum(
+            padded[1 + dy : padded.shape[0] - 1 + dy, 1 + dx : padded.shape[1] - 1 + dx]
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        ) / 9.0
+    return image

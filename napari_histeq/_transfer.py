@@ -1,0 +1,120 @@
+"""Stage 2: from counts to a look-up table, one row per histogram group.
+
+The counts are tiny (at most 65536 bins per group), so the table is always
+built with NumPy on the host, in float64, with sequential cumulative sums.
+That makes CPU and GPU results identical to the bit: a parallel scan on the
+device would add in another order and move rounding ties.
+
+Each variant returns ``values``: float64 in ``[0, span]``, whole numbers when
+the output is an integer type (rounded as the variant's original does).
+:func:`lut_from_values` then shifts them to ``lo`` and casts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def standard_values(counts, span, integer):
+    """The textbook transform: ``round(span * cdf)``, rounding half to even.
+
+    The operations are exactly ``pdf = counts / N``, a sequential cumulative
+    sum, times ``span``, ``numpy.round``.
+    """
+    n = counts.sum(axis=1, keepdims=True)
+    cdf = np.cumsum(counts / n, axis=1)
+    values = cdf * span
+    return np.round(values) if integer else values
+
+
+def opencv_values(counts, span, integer, levels):
+    """``cv2.equalizeHist``: the cdf without the first occupied bin, in float32.
+
+    ``lut[i] = rint(float32(C[i] - C[first]) * float32(span / (N - h[first])))``
+    for bins above the first occupied one, 0 below. A constant image keeps
+    its value, as OpenCV does (``levels`` are the bins' values minus ``lo``).
+    """
+    n_groups, nbins = counts.shape
+    rows = np.arange(n_groups)
+    first = np.argmax(counts > 0, axis=1)
+    cumulative = np.cumsum(counts, axis=1)
+    above_first = cumulative - cumulative[rows, first][:, None]
+    rest = counts.sum(axis=1) - counts[rows, first]
+    constant = rest == 0
+    rest = np.where(constant, 1, rest)
+    if integer:
+        scale = np.float32(span) / rest.astype(np.float32)
+        values = np.rint(above_first.astype(np.float32) * scale[:, None]).astype(np.float64)
+    else:
+        values = above_first / rest[:, None] * span
+    values = np.clip(values, 0, span)
+    # Bins at and below the first occupied one already hold 0 (nothing above them).
+    keep_level = np.clip(levels[first], 0, span) if integer else np.zeros(n_groups)
+    values[constant] = keep_level[constant][:, None]
+    return values
+
+
+def imagej_values(counts, span, integer, classic):
+    """ImageJ's Process > Enhance Contrast > Equalize histogram.
+
+    The default weights each bin by the square root of its count (counts
+    below 2 unchanged); ``classic`` (Alt held in ImageJ) uses the counts.
+    ImageJ sums in double precision in this order and rounds half up; the
+    first bin maps to 0 and the last to ``span`` whatever the histogram.
+    """
+    weights = counts.astype(np.float64)
+    if not classic:
+        weights = np.where(counts < 2, weights, np.sqrt(weights))
+    nbins = counts.shape[1]
+    terms = np.concatenate([weights[:, :1], 2 * weights[:, 1:-1], weights[:, -1:]], axis=1)
+    total = np.cumsum(terms, axis=1)[:, -1]
+    scale = span / total
+    # Running sum that adds each inner bin twice; the table reads it after the first.
+    inner = weights[:, 1:-1]
+    steps = np.empty((counts.shape[0], 1 + 2 * (nbins - 2)))
+    steps[:, 0] = weights[:, 0]
+    steps[:, 1::2] = inner
+    steps[:, 2::2] = inner
+    running = np.cumsum(steps, axis=1)[:, 1::2]
+    inner_values = running * scale[:, None]
+    if integer:
+        inner_values = _round_half_up(inner_values)
+    values = np.empty(counts.shape, dtype=np.float64)
+    values[:, 0] = 0
+    values[:, 1:-1] = inner_values
+    values[:, -1] = span
+    return np.clip(values, 0, span)
+
+
+def _round_half_up(values):
+    """Java's ``Math.round`` for non-negative doubles (``floor(x + 0.5)`` without its error)."""
+    whole = np.floor(values)
+    return whole + (values - whole >= 0.5)
+
+
+def transfer_values(counts, variant, span, integer, levels):
+    """Dispatch to the variant's formula; ``counts`` is a host int64 ``(groups, bins)``."""
+    if variant == "standard":
+        return standard_values(counts, span, integer)
+    if variant == "opencv":
+        return opencv_values(counts, span, integer, levels)
+    if variant in ("imagej", "imagej-classic"):
+        return imagej_values(counts, span, integer, classic=variant == "imagej-classic")
+    raise ValueError(f"unknown variant {variant!r}")
+
+
+def lut_from_values(values, lo, hi, out_dtype):
+    """Shift whole-number ``values`` in ``[0, hi - lo]`` to ``lo`` and cast to ``out_dtype``.
+
+    Integer tables are computed modulo 2**64, which is exact for every
+    64-bit output range (``float(2**64 - 1)`` itself is not representable).
+    """
+    out_dtype = np.dtype(out_dtype)
+    if out_dtype.kind == "f":
+        return (lo + values * (hi - lo)).astype(out_dtype)
+    span = hi - lo
+    at_top = values >= float(span)
+    offsets = np.where(at_top, 0.0, values).astype(np.uint64)
+    offsets = np.where(at_top, np.uint64(span), offsets)
+    shifted = offsets + np.uint64(lo % 2**64)
+    return shifted.astype(out_dtype)

@@ -1,0 +1,156 @@
+"""Input checks shared by the public functions: each raises a TypeError or
+ValueError that says what was wrong and what is accepted."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._backend import is_cupy_array
+
+VARIANTS = ("standard", "opencv", "imagej", "imagej-classic")
+OUT_RANGES = ("dtype", "image")
+
+#: Integer dtypes of at most this many bits get one histogram bin per level.
+MAX_LEVEL_BITS = 16
+
+
+def as_image(image):
+    """Return ``image`` as a NumPy or CuPy array after checking it can be equalised."""
+    if not is_cupy_array(image):
+        if image is None or isinstance(image, (str, bytes, dict)):
+            raise TypeError(f"image must be an array, got {type(image).__name__}")
+        image = np.asarray(image)
+    dtype = image.dtype
+    if dtype.kind == "b":
+        raise TypeError(
+            "image is boolean, which has only two levels and nothing to equalise; "
+            "convert it to uint8 first if that is what you mean"
+        )
+    if dtype.kind == "c":
+        raise TypeError("image is complex; equalise its magnitude (numpy.abs) or its parts instead")
+    if dtype.kind not in "uif":
+        raise TypeError(
+            f"image dtype {dtype} is not supported; use an integer or floating-point array"
+        )
+    if image.ndim == 0:
+        raise ValueError("image is 0-dimensional; pass an array with at least one axis")
+    if image.size == 0:
+        raise ValueError(f"image is empty (shape {image.shape}); there is nothing to equalise")
+    return image
+
+
+def is_level_dtype(dtype) -> bool:
+    """True for integer dtypes small enough to get one bin per possible level."""
+    dtype = np.dtype(dtype)
+    return dtype.kind in "ui" and dtype.itemsize * 8 <= MAX_LEVEL_BITS
+
+
+def check_variant(variant) -> str:
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    return variant
+
+
+def check_nbins(nbins, dtype):
+    """Validate ``nbins`` for an image of ``dtype``; returns it unchanged."""
+    if nbins is None:
+        return None
+    if isinstance(nbins, bool) or not isinstance(nbins, numbers.Integral):
+        raise TypeError(f"nbins must be an integer or None, got {nbins!r}")
+    if nbins < 2:
+        raise ValueError(f"nbins must be at least 2, got {nbins}")
+    if is_level_dtype(dtype):
+        raise ValueError(
+            f"nbins applies to float and 32/64-bit integer images; {np.dtype(dtype)} "
+            "images always get one bin per level (pass nbins=None)"
+        )
+    return int(nbins)
+
+
+def normalize_axis(axis, ndim: int) -> tuple[int, ...]:
+    """The histogram axes as a sorted tuple of non-negative ints (None: every axis)."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, numbers.Integral) and not isinstance(axis, bool):
+        axis = (axis,)
+    try:
+        axes = tuple(axis)
+    except TypeError:
+        raise TypeError(f"axis must be None, an int or a tuple of ints, got {axis!r}") from None
+    normalized = []
+    for ax in axes:
+        if isinstance(ax, bool) or not isinstance(ax, numbers.Integral):
+            raise TypeError(f"axis must be None, an int or a tuple of ints, got {axis!r}")
+        if not -ndim <= ax < ndim:
+            raise ValueError(f"axis {ax} is out of bounds for an image with {ndim} dimensions")
+        normalized.append(int(ax) % ndim)
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"axis {axis!r} names the same axis twice")
+    if not normalized:
+        raise ValueError("axis must name at least one axis (or be None for all of them)")
+    return tuple(sorted(normalized))
+
+
+def check_mask(mask, shape: tuple[int, ...]):
+    """Return ``mask`` as a boolean array that broadcasts to ``shape``.
+
+    The mask must have the image's shape, or the shape of its trailing axes
+    (a 2D region of interest for every plane of a stack). Integer masks (a
+    napari Labels layer) select their non-zero pixels.
+    """
+    if mask is None:
+        return None
+    if not is_cupy_array(mask):
+        mask = np.asarray(mask)
+    if mask.dtype.kind not in "bui":
+        raise TypeError(f"mask must be boolean or integer (non-zero selects), got dtype {mask.dtype}")
+    if mask.dtype.kind != "b":
+        mask = mask != 0
+    if mask.ndim > len(shape) or tuple(shape[len(shape) - mask.ndim :]) != tuple(mask.shape):
+        raise ValueError(
+            f"mask shape {tuple(mask.shape)} does not match image shape {tuple(shape)}; "
+            "it must equal it or its trailing axes"
+        )
+    return mask
+
+
+def check_out_range(out_range, dtype):
+    """Validate ``out_range``: "dtype", "image" or a ``(lo, hi)`` pair."""
+    if isinstance(out_range, str):
+        if out_range not in OUT_RANGES:
+            raise ValueError(f"out_range must be 'dtype', 'image' or a (lo, hi) pair, got {out_range!r}")
+        return out_range
+    try:
+        lo, hi = out_range
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"out_range must be 'dtype', 'image' or a (lo, hi) pair, got {out_range!r}"
+        ) from None
+    for value in (lo, hi):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"out_range values must be numbers, got {out_range!r}")
+    dtype = np.dtype(dtype)
+    if dtype.kind in "ui":
+        if lo != int(lo) or hi != int(hi):
+            raise ValueError(f"out_range for {dtype} images must be whole numbers, got {out_range!r}")
+        info = np.iinfo(dtype)
+        lo, hi = int(lo), int(hi)
+        if lo < info.min or hi > info.max:
+            raise ValueError(f"out_range {out_range!r} is outside the {dtype} range [{info.min}, {info.max}]")
+    else:
+        lo, hi = float(lo), float(hi)
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ValueError(f"out_range must be finite, got {out_range!r}")
+    if not lo < hi:
+        raise ValueError(f"out_range needs lo < hi, got {out_range!r}")
+    return (lo, hi)
+
+
+def output_dtype(dtype) -> np.dtype:
+    """Integer images keep their dtype; floats become float32 (float64 stays)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "ui":
+        return dtype.newbyteorder("=")
+    return np.dtype(np.float64) if dtype.itemsize >= 8 else np.dtype(np.float32)

@@ -1,0 +1,76 @@
+"""CuPy backend: bit-exact parity with the NumPy backend.
+
+Runs with numpy + cupy + pytest alone (``PYTHONPATH=. python -m pytest -m gpu tests``);
+every test is skipped, with the reason, where no CUDA device answers.
+"""
+
+import numpy as np
+import pytest
+
+from napari_histeq import _equalize, equalize, fit_equalization, histogram
+
+pytestmark = pytest.mark.gpu
+
+DTYPES = [np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.uint64, np.int64,
+          np.float16, np.float32, np.float64]
+VARIANTS = ["standard", "opencv", "imagej", "imagej-classic"]
+AXES = [None, (-2, -1), 0]
+
+
+def dark_stack(dtype, shape=(4, 33, 47), seed=7):
+    """A dark stack in ``dtype``: most pixels low, a few bright, ties everywhere."""
+    rng = np.random.default_rng(seed)
+    values = rng.gamma(1.5, 8.0, shape)
+    if np.dtype(dtype).kind == "f":
+        values = values / 100
+        values.flat[::97] = np.nan
+        values.flat[5] = np.inf
+        return values.astype(dtype)
+    info = np.iinfo(dtype)
+    return np.clip(values + max(info.min, -20), info.min, info.max).astype(dtype)
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["all", "mask"])
+@pytest.mark.parametrize("axis", AXES, ids=["pooled", "planes", "axis0"])
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_parity_with_numpy(cupy, dtype, variant, axis, masked):
+    image = dark_stack(dtype)
+    mask = None
+    if masked:
+        mask = np.zeros(image.shape[-2:], bool)
+        mask[5:25, 10:40] = True
+    expected = equalize(image, variant=variant, axis=axis, mask=mask, backend="numpy")
+    from_host = equalize(image, variant=variant, axis=axis, mask=mask, backend="cupy")
+    assert type(from_host) is np.ndarray
+    np.testing.assert_array_equal(from_host, expected)
+    on_device = equalize(cupy.asarray(image), variant=variant, axis=axis,
+                         mask=None if mask is None else cupy.asarray(mask))
+    assert isinstance(on_device, cupy.ndarray)
+    np.testing.assert_array_equal(on_device.get(), expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_histogram_parity(cupy, dtype):
+    image = dark_stack(dtype)
+    expected_counts, expected_edges = histogram(image, axis=(-2, -1), backend="numpy")
+    counts, edges = histogram(cupy.asarray(image), axis=(-2, -1))
+    np.testing.assert_array_equal(counts.get(), expected_counts)
+    np.testing.assert_array_equal(edges.get(), expected_edges)
+
+
+def test_blocks_when_the_image_does_not_fit(cupy, monkeypatch):
+    image = dark_stack(np.uint16, shape=(6, 200, 300))
+    expected = equalize(image, axis=(-2, -1), backend="numpy")
+    # Pretend the GPU has 1 MiB free: the image stays on the host and travels in blocks.
+    monkeypatch.setattr(_equalize, "free_device_bytes", lambda xp: 1 << 20)
+    out = equalize(image, axis=(-2, -1), backend="cupy")
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_fit_on_gpu_apply_on_cpu(cupy):
+    image = dark_stack(np.uint8)
+    fitted = fit_equalization(cupy.asarray(image), variant="imagej")
+    assert isinstance(fitted.lut, np.ndarray)
+    np.testing.assert_array_equal(fitted.apply(image, backend="numpy"),
+                                  equalize(image, variant="imagej", backend="numpy"))

@@ -1,0 +1,44 @@
+"""variant="opencv": bit-exact with cv2.equalizeHist on uint8."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("hypothesis")
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from napari_histeq import dark_xray, equalize
+
+cv2 = pytest.importorskip("cv2")
+
+
+def test_dark_sample():
+    image = dark_xray()
+    np.testing.assert_array_equal(equalize(image, variant="opencv"), cv2.equalizeHist(image))
+
+
+@pytest.mark.parametrize("value", [0, 1, 77, 255])
+def test_constant_image_keeps_its_value(value):
+    image = np.full((5, 7), value, dtype=np.uint8)
+    np.testing.assert_array_equal(equalize(image, variant="opencv"), cv2.equalizeHist(image))
+
+
+def test_two_levels_and_extremes():
+    image = np.array([[0, 255] * 8, [255, 255] * 8], dtype=np.uint8)
+    np.testing.assert_array_equal(equalize(image, variant="opencv"), cv2.equalizeHist(image))
+
+
+def test_large_image_where_float32_rounding_matters(rng):
+    # Past 2**24 pixels the cumulative counts no longer fit float32 exactly.
+    image = rng.integers(0, 256, (4200, 4200), dtype=np.uint8)
+    np.testing.assert_array_equal(equalize(image, variant="opencv"), cv2.equalizeHist(image))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 40)),
+           elements=st.integers(0, 255) | st.sampled_from([0, 1, 2, 128, 254, 255]))
+)
+def test_random_images(image):
+    np.testing.assert_array_equal(equalize(image, variant="opencv"), cv2.equalizeHist(image))
