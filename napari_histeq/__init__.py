@@ -8,6 +8,8 @@ they are used.
 from ._backend import BackendInfo, backend_info
 from ._equalize import Equalization, Histogram, equalize, fit_equalization, histogram
 from ._histogram import Binning
+from ._layer import add_equalized, equalize_layer
+from ._rgb import equalize_rgb
 from ._samples import dark_stack, dark_xray
 from ._stats import HistogramStats, histogram_stats
 
@@ -24,10 +26,13 @@ __all__ = [
     "Equalization",
     "Histogram",
     "HistogramStats",
+    "add_equalized",
     "backend_info",
     "dark_stack",
     "dark_xray",
     "equalize",
+    "equalize_layer",
+    "equalize_rgb",
     "fit_equalization",
     "histogram",
     "histogram_stats",

@@ -1,8 +1,9 @@
 """The ``napari-histeq`` console command.
 
-``napari-histeq --headless`` equalises the built-in dark sample (or the
-files given) without a window, writes before/after images and prints
-before/after statistics.
+``napari-histeq`` opens napari with the dark sample (or the files given) and
+the Equalize Histogram widget docked; ``napari-histeq --headless`` equalises
+them without a window, writes before/after images and prints before/after
+statistics.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--variant", choices=VARIANTS, default="standard")
     parser.add_argument("--scope", choices=sorted(SCOPES), default="layer", help="what one histogram spans")
     parser.add_argument("--backend", choices=("auto", "numpy", "cupy"), default="auto")
+    parser.add_argument("--quit-after-ready", action="store_true", help=argparse.SUPPRESS)  # for tests
     return parser
 
 
@@ -41,8 +43,35 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.headless:
         return run_headless(args)
-    print("napari-histeq: the napari window needs --headless until the plugin lands", file=sys.stderr)
-    return 2
+    return run_viewer(args)
+
+
+def run_viewer(args) -> int:
+    try:
+        import napari
+    except ImportError:
+        print("napari-histeq: napari is not installed; pip install 'napari-histeq[all]' "
+              "or use --headless", file=sys.stderr)
+        return 2
+    viewer = napari.Viewer(title="napari-histeq")
+    if args.files:
+        viewer.open([str(path) for path in args.files])
+    else:
+        viewer.open_sample("napari-histeq", "dark_xray")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-histeq", "Equalize Histogram")
+    widget.variant.value = args.variant
+    widget.scope.value = args.scope
+    widget.backend.value = args.backend
+    if args.quit_after_ready:
+        from qtpy.QtCore import QTimer
+
+        def report_and_close():
+            print(f"ready: layers={[layer.name for layer in viewer.layers]} widget={type(widget).__name__}")
+            viewer.close()
+
+        QTimer.singleShot(0, report_and_close)
+    napari.run()
+    return 0
 
 
 def run_headless(args) -> int:

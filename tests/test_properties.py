@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("hypothesis")
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
@@ -84,6 +84,7 @@ def test_mask_semantics(image, data):
 @settings(max_examples=40, deadline=None)
 @given(images(st.sampled_from([np.uint8, np.uint16, np.float32, np.int32])), VARIANTS)
 def test_input_untouched(image, variant):
+    assume(image.dtype.kind != "f" or np.isfinite(image).any())
     before = image.copy()
     equalize(image, variant=variant)
     np.testing.assert_array_equal(image, before)

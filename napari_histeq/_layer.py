@@ -1,0 +1,201 @@
+"""napari layers in, napari layer data out: the plugin's model, without Qt.
+
+These functions are what the widget runs in its worker thread, and what
+scripts call directly::
+
+    import napari, napari_histeq
+    viewer = napari.Viewer()
+    source = viewer.add_image(napari_histeq.dark_stack())
+    napari_histeq.add_equalized(viewer, source, scope="plane")
+
+napari is imported inside the functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ._backend import backend_info
+from ._equalize import fit_equalization
+from ._rgb import equalize_rgb
+from ._validate import output_dtype
+
+SCOPES = ("layer", "plane", "volume")
+METADATA_KEY = "napari_histeq"
+#: Layer attributes the output copies from its source, so it lies exactly on top of it.
+GEOMETRY = ("scale", "translate", "rotate", "shear", "units", "axis_labels")
+
+
+def scope_axis(scope: str, spatial_ndim: int):
+    """The ``axis`` argument for a histogram scope of a layer with ``spatial_ndim`` axes."""
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+    if scope == "layer":
+        return None
+    needed = 2 if scope == "plane" else 3
+    if spatial_ndim < needed:
+        raise ValueError(f"a {spatial_ndim}D layer has no {scope}s to equalise one by one")
+    return tuple(range(-needed, 0))
+
+
+def output_name(layer) -> str:
+    return f"{layer.name} equalized"
+
+
+def layer_mask(mask_layer, image_layer):
+    """A boolean mask for ``image_layer`` from a Labels or Shapes layer (or None)."""
+    if mask_layer is None:
+        return None
+    from napari.layers import Labels, Shapes
+
+    spatial_shape = _spatial_shape(image_layer)
+    if isinstance(mask_layer, Labels):
+        labels = mask_layer.data[0] if mask_layer.multiscale else mask_layer.data
+        return np.asarray(labels) != 0
+    if isinstance(mask_layer, Shapes):
+        if len(mask_layer.data) == 0:
+            raise ValueError(f"the shapes layer {mask_layer.name!r} holds no shape to use as a mask")
+        ndim = min(mask_layer.ndim, len(spatial_shape))
+        return mask_layer.to_labels(labels_shape=spatial_shape[-ndim:]) != 0
+    raise TypeError(f"a mask must be a Labels or Shapes layer, got {type(mask_layer).__name__}")
+
+
+def _spatial_shape(layer) -> tuple[int, ...]:
+    shape = layer.data[0].shape if layer.multiscale else layer.data.shape
+    return tuple(shape[:-1]) if layer.rgb else tuple(shape)
+
+
+def equalize_layer(
+    layer,
+    *,
+    variant="standard",
+    scope="layer",
+    nbins=None,
+    mask=None,
+    out_range="dtype",
+    backend="auto",
+    rgb_mode="channels",
+):
+    """Equalise an image layer; return a napari layer data tuple for the result.
+
+    Parameters
+    ----------
+    layer : napari.layers.Image
+        The source; it is never modified. Multiscale layers are fitted on
+        their finest level and every level is mapped with that table.
+    variant, nbins, out_range, backend
+        As for :func:`napari_histeq.equalize`.
+    scope : {"layer", "plane", "volume"}
+        What one histogram spans: the whole layer, each 2D plane, or each
+        3D volume of a time series.
+    mask : napari.layers.Labels, napari.layers.Shapes or array, optional
+        Build the histogram from these pixels (Labels: non-zero; Shapes:
+        inside any shape).
+    rgb_mode : {"channels", "value"}
+        For RGB layers: each channel, or the brightness only (hue kept).
+
+    Returns
+    -------
+    layer_data : tuple
+        ``(data, kwargs, "image")``: named ``"<source> equalized"``, with the
+        source's scale, translate, rotate, shear, affine, units, axis labels
+        and colormap, contrast limits set to the output range, and
+        ``metadata["napari_histeq"]`` recording the parameters, the backend
+        and the seconds taken.
+
+    Examples
+    --------
+    >>> import napari, numpy as np                       # doctest: +SKIP
+    >>> from napari_histeq import equalize_layer          # doctest: +SKIP
+    >>> layer = napari.layers.Image(np.eye(4, dtype=np.uint8), scale=(2, 2))  # doctest: +SKIP
+    >>> data, kwargs, kind = equalize_layer(layer)        # doctest: +SKIP
+    >>> kwargs["name"], tuple(kwargs["scale"]), kind      # doctest: +SKIP
+    ('Image equalized', (2.0, 2.0), 'image')
+    """
+    start = time.perf_counter()
+    mask_array = mask if mask is None or isinstance(mask, np.ndarray) else layer_mask(mask, layer)
+    spatial_ndim = len(_spatial_shape(layer))
+    axis = scope_axis(scope, spatial_ndim)
+    options = dict(variant=variant, nbins=nbins, mask=mask_array, out_range=out_range, backend=backend)
+    levels = list(layer.data) if layer.multiscale else [layer.data]
+    if layer.rgb:
+        if layer.multiscale:
+            raise ValueError("multiscale RGB layers are not supported; pick one level as its own layer")
+        results = [equalize_rgb(levels[0], mode=rgb_mode, axis=axis, **options)]
+        limits = _contrast_limits(out_range, results[0], levels[0][..., :3])
+    else:
+        fitted = fit_equalization(levels[0], axis=axis, **options)
+        results = [fitted.apply(level) for level in levels]
+        limits = tuple(float(v) for v in fitted.out_range)
+    seconds = time.perf_counter() - start
+    used_backend = backend if backend != "auto" else backend_info().name
+    record = {
+        "source": layer.name,
+        "variant": variant,
+        "scope": scope,
+        "nbins": nbins,
+        "mask": getattr(mask, "name", None if mask is None else "array"),
+        "out_range": out_range,
+        "rgb_mode": rgb_mode if layer.rgb else None,
+        "backend": used_backend,
+        "seconds": seconds,
+    }
+    kwargs = {attr: getattr(layer, attr) for attr in GEOMETRY}
+    kwargs.update(
+        name=output_name(layer),
+        affine=layer.affine.affine_matrix,
+        rgb=layer.rgb,
+        multiscale=layer.multiscale,
+        blending=layer.blending,
+        contrast_limits=limits if limits[1] > limits[0] else (limits[0], limits[0] + 1),
+        metadata={**dict(layer.metadata), METADATA_KEY: record},
+    )
+    if not layer.rgb:
+        kwargs["colormap"] = layer.colormap
+    return (results if layer.multiscale else results[0], kwargs, "image")
+
+
+def _contrast_limits(out_range, result, source):
+    """The output range of an RGB result, as contrast limits."""
+    if isinstance(out_range, tuple):
+        return tuple(float(v) for v in out_range)
+    dtype = output_dtype(result.dtype)
+    if out_range == "dtype":
+        return (0.0, 1.0) if dtype.kind == "f" else tuple(float(v) for v in (np.iinfo(dtype).min, np.iinfo(dtype).max))
+    return float(np.nanmin(source)), float(np.nanmax(source))
+
+
+def add_equalized(viewer, layer, **options):
+    """Equalise ``layer`` and show the result in ``viewer``; return the output layer.
+
+    Re-running on the same source updates its output layer instead of
+    adding another. Options are those of :func:`equalize_layer`.
+    """
+    data, kwargs, _ = equalize_layer(layer, **options)
+    return show_result(viewer, data, kwargs)
+
+
+def show_result(viewer, data, kwargs):
+    """Add the output layer, or update the one made earlier from the same source."""
+    existing = find_output_layer(viewer, kwargs["metadata"][METADATA_KEY]["source"])
+    if existing is None or existing.rgb != kwargs["rgb"] or existing.multiscale != kwargs["multiscale"]:
+        if existing is not None:
+            viewer.layers.remove(existing)
+        return viewer.add_image(data, **kwargs)
+    existing.data = data
+    for attr in GEOMETRY + ("affine", "contrast_limits", "metadata", "blending"):
+        setattr(existing, attr, kwargs[attr])
+    if "colormap" in kwargs:
+        existing.colormap = kwargs["colormap"]
+    return existing
+
+
+def find_output_layer(viewer, source_name: str):
+    """The layer made earlier from the source named ``source_name``, or None."""
+    for candidate in viewer.layers:
+        record = candidate.metadata.get(METADATA_KEY) if hasattr(candidate, "metadata") else None
+        if record and record.get("source") == source_name and candidate.name.startswith(source_name):
+            return candidate
+    return None

@@ -1,0 +1,91 @@
+"""Colour images: equalise each channel, or the brightness alone."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._backend import is_cupy_array, resolve_backend, to_backend
+from ._equalize import equalize
+from ._validate import as_image
+
+RGB_MODES = ("channels", "value")
+
+
+def equalize_rgb(image, *, mode="channels", axis=None, **options):
+    """Equalise an RGB(A) image whose last axis holds the channels.
+
+    Parameters
+    ----------
+    image : array, shape ``(..., 3)`` or ``(..., 4)``
+        Integer or float colour image; an alpha channel is kept as it is.
+    mode : {"channels", "value"}
+        ``"channels"``: each colour channel gets its own histogram (colours
+        shift). ``"value"``: only the brightness (HSV value, the largest
+        channel) is equalised and every pixel's channels are scaled by the
+        same factor, so hue and saturation are kept.
+    axis : None or tuple of int
+        The spatial axes one histogram spans, counted without the channel
+        axis (``(-2, -1)``: each plane). None: every spatial axis.
+    **options
+        ``variant``, ``nbins``, ``mask``, ``out_range``, ``backend`` as in
+        :func:`equalize`; a mask covers the spatial axes only.
+
+    Returns
+    -------
+    out : array
+        Same shape and array type as ``image``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_histeq import equalize_rgb
+    >>> rgb = np.array([[[10, 5, 0], [20, 10, 0]]], dtype=np.uint8)
+    >>> equalize_rgb(rgb, mode="value")
+    array([[[128,  64,   0],
+            [255, 128,   0]]], dtype=uint8)
+    """
+    data = as_image(image)
+    if data.ndim < 3 or data.shape[-1] not in (3, 4):
+        raise ValueError(f"an RGB(A) image needs a last axis of 3 or 4 channels, got shape {data.shape}")
+    if mode not in RGB_MODES:
+        raise ValueError(f"mode must be one of {RGB_MODES}, got {mode!r}")
+    spatial_ndim = data.ndim - 1
+    spatial_axes = _spatial_axes(axis, spatial_ndim)
+    colour = data[..., :3]
+    if mode == "channels":
+        result = equalize(colour, axis=spatial_axes, **options)
+    else:
+        result = _equalize_value(colour, spatial_axes, options)
+    if data.shape[-1] == 3:
+        return result
+    xp = np if not is_cupy_array(result) else resolve_backend("cupy")
+    return xp.concatenate([result, to_backend(xp, data[..., 3:]).astype(result.dtype)], axis=-1)
+
+
+def _spatial_axes(axis, spatial_ndim):
+    """Spatial axes as negative indices into the image *with* its channel axis."""
+    if axis is None:
+        return tuple(range(-spatial_ndim - 1, -1))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    normalized = []
+    for ax in axes:
+        if not -spatial_ndim <= ax < spatial_ndim:
+            raise ValueError(f"axis {ax} is out of bounds for {spatial_ndim} spatial dimensions")
+        normalized.append((ax % spatial_ndim) - spatial_ndim - 1)
+    return tuple(sorted(normalized))
+
+
+def _equalize_value(colour, spatial_axes, options):
+    xp = np if not is_cupy_array(colour) else resolve_backend("cupy")
+    value = colour.max(axis=-1)
+    equalized = equalize(value, axis=tuple(a + 1 for a in spatial_axes), **options)
+    value_f = value.astype(np.float64)
+    gain = equalized.astype(np.float64) / xp.where(value_f > 0, value_f, 1.0)
+    scaled = colour.astype(np.float64) * gain[..., None]
+    # black pixels have no hue: they become grey at their new brightness
+    scaled = xp.where((value_f > 0)[..., None], scaled, equalized.astype(np.float64)[..., None])
+    out_dtype = equalized.dtype
+    if out_dtype.kind in "ui":
+        info = np.iinfo(out_dtype)
+        scaled = xp.clip(xp.round(scaled), info.min, info.max)
+    return scaled.astype(out_dtype)

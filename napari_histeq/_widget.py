@@ -1,0 +1,233 @@
+"""The "Equalize Histogram" dock widget (magicgui), thin glue over ``_layer``.
+
+Calling the widget (``widget()``) runs it on the layer chosen in its
+dropdown, in a worker thread with napari's progress indicator; the result
+is added to (or updated in) the viewer on the GUI thread when it is
+complete, so the viewer never sees a half-made layer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, SpinBox
+
+from ._backend import backend_info
+from ._layer import SCOPES, equalize_layer, find_output_layer, layer_mask, show_result
+
+if TYPE_CHECKING:
+    import napari
+
+VARIANT_CHOICES = [
+    ("Standard (textbook)", "standard"),
+    ("OpenCV", "opencv"),
+    ("ImageJ", "imagej"),
+    ("ImageJ classic", "imagej-classic"),
+]
+SCOPE_CHOICES = [("Whole layer", "layer"), ("Each 2D plane", "plane"), ("Each 3D volume", "volume")]
+RANGE_CHOICES = [("Full dtype range", "dtype"), ("Image's own range", "image")]
+RGB_CHOICES = [("Each channel", "channels"), ("Brightness only (hue kept)", "value")]
+PREVIEW_SUFFIX = " preview"
+assert [value for _, value in SCOPE_CHOICES] == list(SCOPES)
+
+
+def _describe_auto_backend() -> str:
+    info = backend_info()
+    return f"auto picks numpy: {info.reason}" if info.name == "numpy" else f"auto picks {info.reason}"
+
+
+class EqualizeWidget(Container):
+    """Equalise the histogram of an image layer into a new layer."""
+
+    def __init__(self, viewer: napari.viewer.Viewer):
+        super().__init__(labels=True)
+        self._viewer = viewer
+        self._worker = None
+        self.image = ComboBox(choices=self._image_choices, label="image")
+        self.variant = ComboBox(choices=VARIANT_CHOICES, value="standard", label="variant")
+        self.scope = ComboBox(choices=SCOPE_CHOICES, value="layer", label="histogram of")
+        self.nbins = SpinBox(value=256, min=2, max=65536, label="bins (float data)")
+        self.mask = ComboBox(choices=self._mask_choices, label="mask (ROI)", nullable=True)
+        self.out_range = ComboBox(choices=RANGE_CHOICES, value="dtype", label="output range")
+        self.rgb_mode = ComboBox(choices=RGB_CHOICES, value="channels", label="RGB")
+        self.backend = ComboBox(choices=["auto", "numpy", "cupy"], value="auto", label="backend")
+        self.backend_note = Label(value=_describe_auto_backend())
+        self.preview = CheckBox(value=False, text="live preview of the displayed plane")
+        self.run_button = PushButton(text="Equalize")
+        self.status = Label(value="")
+        self.extend([
+            self.image, self.variant, self.scope, self.nbins, self.mask, self.out_range, self.rgb_mode,
+            self.backend, self.backend_note, self.preview, self.run_button, self.status,
+        ])
+        self.run_button.changed.connect(self.__call__)
+        for option in (self.image, self.variant, self.nbins, self.mask, self.out_range, self.rgb_mode, self.backend):
+            option.changed.connect(self._update_preview)
+        self.image.changed.connect(self._show_relevant_options)
+        self.preview.changed.connect(self._update_preview)
+        viewer.dims.events.current_step.connect(self._update_preview)
+        for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
+            event.connect(self.reset_choices)
+        self.reset_choices()
+        self._show_relevant_options()
+
+    # -- options --------------------------------------------------------------------------------
+    def _image_choices(self, _widget=None):
+        from napari.layers import Image
+
+        return [(layer.name, layer) for layer in self._viewer.layers
+                if isinstance(layer, Image) and not layer.metadata.get("napari_histeq_preview")]
+
+    def _mask_choices(self, _widget=None):
+        from napari.layers import Labels, Shapes
+
+        return [(layer.name, layer) for layer in self._viewer.layers if isinstance(layer, (Labels, Shapes))]
+
+    def _show_relevant_options(self, _event=None):
+        layer = self.image.value
+        data = None if layer is None else (layer.data[0] if layer.multiscale else layer.data)
+        self.nbins.visible = data is not None and np.dtype(data.dtype).kind == "f"
+        self.rgb_mode.visible = layer is not None and layer.rgb
+
+    def options(self) -> dict:
+        """The keyword arguments of :func:`napari_histeq.equalize_layer` the widget is set to."""
+        layer = self.image.value
+        data = None if layer is None else (layer.data[0] if layer.multiscale else layer.data)
+        is_float = data is not None and np.dtype(data.dtype).kind == "f"
+        return dict(
+            variant=self.variant.value,
+            scope=self.scope.value,
+            nbins=int(self.nbins.value) if is_float else None,
+            mask=self.mask.value,
+            out_range=self.out_range.value,
+            backend=self.backend.value,
+            rgb_mode=self.rgb_mode.value,
+        )
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None
+
+    # -- running --------------------------------------------------------------------------------
+    def __call__(self, *_args):
+        """Equalise the chosen layer in a worker thread; returns the worker (None if nothing to do).
+
+        A call while a run is in progress returns that run's worker instead
+        of starting another on top of it.
+        """
+        if self._worker is not None:
+            self._notify_info("equalisation is already running; wait for it to finish")
+            return self._worker
+        from napari.qt.threading import create_worker
+
+        layer = self.image.value
+        if layer is None:
+            self._notify_error("choose an image layer to equalise")
+            return None
+        self.run_button.enabled = False
+        self.status.value = f"equalising {layer.name}..."
+        worker = create_worker(
+            equalize_layer,
+            layer,
+            **self.options(),
+            _progress={"desc": f"Equalizing {layer.name}"},
+            _start_thread=False,
+            _ignore_errors=True,  # errored -> a notification, never a traceback dialog
+        )
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_errored)
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        worker.start()
+        return worker
+
+    def _on_returned(self, layer_data):
+        data, kwargs, _ = layer_data
+        show_result(self._viewer, data, kwargs)
+        record = kwargs["metadata"]["napari_histeq"]
+        self.status.value = f"{kwargs['name']}: {record['seconds'] * 1000:.0f} ms on {record['backend']}"
+
+    def _on_errored(self, exc):
+        self.status.value = f"failed: {exc}"
+        self._notify_error(f"napari-histeq: {exc}")
+
+    def _on_finished(self):
+        self._worker = None
+        self.run_button.enabled = True
+
+    # -- live preview ---------------------------------------------------------------------------
+    def _update_preview(self, _event=None):
+        preview_layer = self._preview_layer()
+        layer = self.image.value
+        if not self.preview.value or layer is None:
+            if preview_layer is not None:
+                self._viewer.layers.remove(preview_layer)
+            return
+        try:
+            data, kwargs = self._preview_data(layer)
+        except (ValueError, TypeError) as exc:
+            self.status.value = f"preview: {exc}"
+            return
+        if preview_layer is not None and preview_layer.data.shape == data.shape and preview_layer.rgb == layer.rgb:
+            preview_layer.data = data
+            preview_layer.contrast_limits = kwargs["contrast_limits"]
+        else:
+            if preview_layer is not None:
+                self._viewer.layers.remove(preview_layer)
+            self._viewer.add_image(data, **kwargs)
+
+    def _preview_layer(self):
+        for layer in self._viewer.layers:
+            if layer.metadata.get("napari_histeq_preview"):
+                return layer
+        return None
+
+    def _preview_data(self, layer):
+        """Equalise the plane the viewer shows (at the finest level) as a small 2D layer."""
+        import napari.layers
+
+        data = layer.data[0] if layer.multiscale else layer.data
+        spatial_ndim = data.ndim - (1 if layer.rgb else 0)
+        displayed = [d - (self._viewer.dims.ndim - spatial_ndim) for d in self._viewer.dims.displayed[-2:]]
+        position = layer.world_to_data(self._viewer.dims.point)
+        index = tuple(
+            slice(None) if axis in displayed else int(np.clip(round(position[axis]), 0, data.shape[axis] - 1))
+            for axis in range(spatial_ndim)
+        )
+        plane = np.asarray(data[index])
+        options = self.options()
+        options.update(scope="layer", mask=None)
+        plane_layer = napari.layers.Image(
+            plane,
+            rgb=layer.rgb,
+            name=layer.name,
+            scale=[layer.scale[a] for a in displayed],
+            translate=[layer.translate[a] for a in displayed],
+        )
+        result, kwargs, _ = equalize_layer(plane_layer, **options)
+        kwargs = {key: kwargs[key] for key in ("scale", "translate", "contrast_limits", "rgb", "blending")}
+        if not layer.rgb:
+            kwargs["colormap"] = layer.colormap
+        kwargs.update(name=f"{layer.name}{PREVIEW_SUFFIX}", metadata={"napari_histeq_preview": True})
+        return result, kwargs
+
+    # -- notifications --------------------------------------------------------------------------
+    @staticmethod
+    def _notify_error(message):
+        from napari.utils.notifications import show_error
+
+        show_error(message)
+
+    @staticmethod
+    def _notify_info(message):
+        from napari.utils.notifications import show_info
+
+        show_info(message)
+
+    def output_layer(self):
+        """The output layer of the chosen source, if it was made already."""
+        layer = self.image.value
+        return None if layer is None else find_output_layer(self._viewer, layer.name)
+
+
+__all__ = ["EqualizeWidget", "layer_mask"]

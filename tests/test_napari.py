@@ -1,0 +1,276 @@
+"""The plugin in a real napari viewer (pytest-qt, a virtual X display, software OpenGL)."""
+
+import importlib.metadata
+import importlib.resources
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+napari = pytest.importorskip("napari")
+pytest.importorskip("pytestqt")
+
+from napari_histeq import _widget, add_equalized, equalize, equalize_layer, equalize_rgb  # noqa: E402
+from napari_histeq._widget import EqualizeWidget  # noqa: E402
+
+pytestmark = pytest.mark.napari
+PLUGIN = "napari-histeq"
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+@pytest.fixture
+def widget(viewer):
+    _, dock_widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Equalize Histogram")
+    assert isinstance(dock_widget, EqualizeWidget)
+    return dock_widget
+
+
+@pytest.fixture
+def notifications():
+    from napari.utils.notifications import notification_manager
+
+    received = []
+    notification_manager.notification_ready.connect(received.append)
+    yield received
+    notification_manager.notification_ready.disconnect(received.append)
+
+
+def run(qtbot, widget, **options):
+    for name, value in options.items():
+        getattr(widget, name).value = value
+    worker = widget()
+    qtbot.waitUntil(lambda: not widget.running, timeout=30_000)
+    return worker
+
+
+# -- manifest and packaging --------------------------------------------------------------------
+def test_manifest_validates_from_the_installed_package():
+    import npe2
+
+    manifest = npe2.PluginManifest.from_distribution(PLUGIN)
+    assert manifest.name == PLUGIN
+    widgets = [w.display_name for w in manifest.contributions.widgets]
+    assert any("Equalize" in name for name in widgets)
+    assert {s.key for s in manifest.contributions.sample_data} == {"dark_xray", "dark_stack"}
+    filters = manifest.contributions.menus["napari/layers/filter"]
+    assert filters[0].command == "napari-histeq.equalize_widget"
+    # the file the entry point names is the repository's one manifest ...
+    packaged = importlib.resources.files("napari_histeq") / "napari.yaml"
+    root = Path(__file__).resolve().parents[1] / "napari.yaml"
+    assert packaged.read_text() == root.read_text()
+    # ... and a regular (non-editable) install ships it as a file of its own
+    files = {str(f) for f in importlib.metadata.files(PLUGIN)}
+    if not any(f.endswith(".pth") for f in files):
+        assert "napari_histeq/napari.yaml" in files
+
+
+def test_npe2_validate_command():
+    result = subprocess.run([sys.executable, "-m", "npe2", "validate", PLUGIN], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "valid" in result.stdout
+
+
+# -- the widget ---------------------------------------------------------------------------------
+def test_2d_uint8(qtbot, viewer, widget):
+    source = viewer.add_image(np.random.default_rng(0).integers(0, 90, (64, 80)).astype(np.uint8), name="xray")
+    widget.reset_choices()
+    run(qtbot, widget, image=source, variant="opencv")
+    out = viewer.layers["xray equalized"]
+    np.testing.assert_array_equal(out.data, equalize(source.data, variant="opencv"))
+    assert out.contrast_limits == [0, 255]
+    record = out.metadata["napari_histeq"]
+    assert record["variant"] == "opencv" and record["backend"] == "numpy" and record["seconds"] > 0
+
+
+def test_3d_uint16_per_plane_keeps_geometry(qtbot, viewer, widget):
+    stack = np.random.default_rng(1).integers(0, 4096, (5, 30, 40)).astype(np.uint16)
+    source = viewer.add_image(
+        stack, name="cells", scale=(2.0, 0.5, 0.5), translate=(10, -3, 4), rotate=15, shear=[0.1, 0, 0],
+        units=("um", "um", "um"), axis_labels=("z", "y", "x"), colormap="magma",
+    )
+    widget.reset_choices()
+    run(qtbot, widget, image=source, scope="plane", variant="imagej")
+    out = viewer.layers["cells equalized"]
+    np.testing.assert_array_equal(out.data, equalize(stack, axis=(-2, -1), variant="imagej"))
+    for attr in ("scale", "translate", "rotate", "shear"):
+        np.testing.assert_allclose(getattr(out, attr), getattr(source, attr))
+    np.testing.assert_allclose(out.affine.affine_matrix, source.affine.affine_matrix)
+    assert out.units == source.units and out.axis_labels == source.axis_labels
+    assert out.colormap.name == "magma" and out.contrast_limits == [0, 65535]
+    np.testing.assert_array_equal(source.data, stack)  # the source is untouched
+
+
+def test_rgb_channels_and_value(qtbot, viewer, widget):
+    rgb = np.random.default_rng(2).integers(0, 120, (20, 30, 3)).astype(np.uint8)
+    source = viewer.add_image(rgb, name="photo", rgb=True)
+    widget.reset_choices()
+    assert not widget.rgb_mode.native.isHidden()
+    run(qtbot, widget, image=source, rgb_mode="channels")
+    out = viewer.layers["photo equalized"]
+    assert out.rgb
+    for c in range(3):
+        np.testing.assert_array_equal(out.data[..., c], equalize(rgb[..., c]))
+    run(qtbot, widget, rgb_mode="value")
+    assert len([layer for layer in viewer.layers if layer.name.startswith("photo equalized")]) == 1
+    np.testing.assert_array_equal(viewer.layers["photo equalized"].data, equalize_rgb(rgb, mode="value"))
+
+
+def test_float_layer_with_bins(qtbot, viewer, widget):
+    data = np.random.default_rng(3).gamma(2, 0.1, (32, 32)).astype(np.float32)
+    source = viewer.add_image(data, name="float")
+    widget.reset_choices()
+    assert not widget.nbins.native.isHidden()
+    run(qtbot, widget, image=source, nbins=64)
+    out = viewer.layers["float equalized"]
+    np.testing.assert_array_equal(out.data, equalize(data, nbins=64))
+    assert out.contrast_limits == [0.0, 1.0]
+
+
+def test_mask_from_labels_and_shapes(qtbot, viewer, widget):
+    data = np.random.default_rng(4).integers(0, 256, (40, 50)).astype(np.uint8)
+    source = viewer.add_image(data, name="img")
+    labels = np.zeros((40, 50), np.int32)
+    labels[5:20, 10:30] = 2
+    viewer.add_labels(labels, name="roi")
+    widget.reset_choices()
+    run(qtbot, widget, image=source, mask=viewer.layers["roi"])
+    np.testing.assert_array_equal(viewer.layers["img equalized"].data, equalize(data, mask=labels > 0))
+    assert viewer.layers["img equalized"].metadata["napari_histeq"]["mask"] == "roi"
+
+    viewer.add_shapes([np.array([[5, 10], [5, 30], [20, 30], [20, 10]])], shape_type="polygon", name="box")
+    widget.reset_choices()
+    run(qtbot, widget, image=source, mask=viewer.layers["box"])
+    expected_mask = viewer.layers["box"].to_labels(labels_shape=(40, 50)) > 0
+    np.testing.assert_array_equal(viewer.layers["img equalized"].data, equalize(data, mask=expected_mask))
+
+
+def test_rerun_updates_instead_of_piling_up(qtbot, viewer, widget):
+    source = viewer.add_image(np.arange(100, dtype=np.uint8).reshape(10, 10), name="ramp")
+    widget.reset_choices()
+    run(qtbot, widget, image=source)
+    run(qtbot, widget, image=source, out_range="image")
+    outputs = [layer for layer in viewer.layers if layer.name.startswith("ramp equalized")]
+    assert len(outputs) == 1 and outputs[0].contrast_limits == [0, 99]
+
+
+def test_only_image_layers_are_offered(viewer, widget):
+    viewer.add_labels(np.zeros((5, 5), np.int32), name="labels")
+    viewer.add_image(np.zeros((5, 5), np.uint8), name="image")
+    widget.reset_choices()
+    offered = [layer.name for layer in widget.image.choices]
+    assert offered == ["image"]
+    assert [layer.name for layer in widget.mask.choices if layer is not None] == ["labels"]
+
+
+def test_bad_layer_gives_a_notification_and_adds_nothing(qtbot, viewer, widget, notifications):
+    source = viewer.add_image(np.zeros((6, 6), dtype=bool), name="binary")
+    widget.reset_choices()
+    run(qtbot, widget, image=source)
+    qtbot.waitUntil(lambda: len(notifications) > 0, timeout=5000)
+    assert "boolean" in str(notifications[-1].message)
+    assert [layer.name for layer in viewer.layers] == ["binary"]
+    assert widget.run_button.enabled
+
+
+def test_event_loop_turns_while_running_and_a_second_click_waits(qtbot, viewer, widget, monkeypatch):
+    from qtpy.QtCore import QTimer
+
+    def slow(*args, **kwargs):
+        time.sleep(1.0)
+        return equalize_layer(*args, **kwargs)
+
+    monkeypatch.setattr(_widget, "equalize_layer", slow)
+    source = viewer.add_image(np.arange(64, dtype=np.uint8).reshape(8, 8), name="slow")
+    widget.reset_choices()
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(20)
+    widget.image.value = source
+    first = widget()
+    second = widget()
+    assert second is first and not widget.run_button.enabled
+    qtbot.waitUntil(lambda: not widget.running, timeout=10_000)
+    timer.stop()
+    assert len(ticks) > 10  # the GUI thread kept turning during the 1 s run
+    assert [layer.name for layer in viewer.layers] == ["slow", "slow equalized"]
+
+
+def test_live_preview_follows_the_displayed_plane(qtbot, viewer, widget):
+    stack = np.random.default_rng(5).integers(0, 4096, (4, 16, 20)).astype(np.uint16)
+    stack[2] //= 8
+    source = viewer.add_image(stack, name="stack")
+    widget.reset_choices()
+    widget.image.value = source
+    viewer.dims.set_current_step(0, 2)
+    widget.preview.value = True
+    preview = viewer.layers["stack preview"]
+    np.testing.assert_array_equal(preview.data, equalize(stack[2]))
+    viewer.dims.set_current_step(0, 1)
+    np.testing.assert_array_equal(viewer.layers["stack preview"].data, equalize(stack[1]))
+    widget.variant.value = "imagej"
+    np.testing.assert_array_equal(viewer.layers["stack preview"].data, equalize(stack[1], variant="imagej"))
+    widget.preview.value = False
+    assert "stack preview" not in [layer.name for layer in viewer.layers]
+
+
+# -- samples, scripts and the console command ---------------------------------------------------
+def test_samples_load(viewer):
+    viewer.open_sample(PLUGIN, "dark_xray")
+    viewer.open_sample(PLUGIN, "dark_stack")
+    xray, stack = viewer.layers["dark X-ray"], viewer.layers["dark stack"]
+    assert xray.data.dtype == np.uint8 and xray.data.ndim == 2
+    assert stack.data.dtype == np.uint16 and stack.data.ndim == 3
+
+
+def test_scripted_session(viewer):
+    source = viewer.add_image(np.random.default_rng(6).integers(0, 50, (3, 10, 10)).astype(np.uint8),
+                              name="t", scale=(1, 2, 2))
+    out = add_equalized(viewer, source, scope="plane")
+    again = add_equalized(viewer, source, scope="plane", variant="opencv")
+    assert again is out and len(viewer.layers) == 2
+    np.testing.assert_allclose(out.scale, (1, 2, 2))
+    data, kwargs, kind = equalize_layer(source)
+    assert kind == "image" and kwargs["name"] == "t equalized"
+
+
+def test_multiscale_layer_gets_one_table_for_every_level(viewer):
+    finest = np.random.default_rng(7).integers(0, 4096, (64, 64)).astype(np.uint16)
+    pyramid = [finest, finest[::2, ::2], finest[::4, ::4]]
+    source = viewer.add_image(pyramid, multiscale=True, name="pyramid")
+    out = add_equalized(viewer, source)
+    assert out.multiscale and len(out.data) == 3
+    table = equalize(finest)
+    for level, result in zip(pyramid, out.data):
+        lookup = dict(zip(finest.ravel().tolist(), table.ravel().tolist()))
+        np.testing.assert_array_equal(np.asarray(result), np.vectorize(lookup.get)(level))
+
+
+def test_console_command_starts():
+    result = subprocess.run(
+        [sys.executable, "-m", "napari_histeq", "--quit-after-ready"],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ready: layers=['dark X-ray'] widget=EqualizeWidget" in result.stdout
+
+
+def test_example_script_runs(monkeypatch, qtbot):
+    import runpy
+
+    monkeypatch.setattr(napari, "run", lambda *args, **kwargs: None)
+    namespace = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "equalize_stack.py"))
+    viewer = namespace["viewer"]
+    try:
+        assert [layer.name for layer in viewer.layers] == ["cells", "cells equalized"]
+        assert namespace["result"].metadata["napari_histeq"]["variant"] == "imagej"
+        np.testing.assert_allclose(namespace["result"].scale, (0.3, 0.1, 0.1))
+    finally:
+        viewer.close()
