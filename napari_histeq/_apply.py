@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._groups import iter_blocks, load_block
-from ._histogram import Binning
+from ._histogram import MIN_KERNEL_ROW, Binning, unsigned_row
+from ._kernels import cpu_kernels
 
 
 def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_elements):
@@ -19,6 +20,10 @@ def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_ele
     n_groups, group_size = rows.shape
     nbins = binning.nbins
     shared = lut_rows.shape[0] == 1
+    kernels = cpu_kernels() if xp is np and binning.is_per_level and group_size >= MIN_KERNEL_ROW else None
+    if kernels is not None and isinstance(out_rows, np.ndarray) and out_rows.flags.c_contiguous:
+        _apply_by_kernel(kernels, rows, lut_rows, binning, out_rows)
+        return
     flat_lut = lut_rows.reshape(-1)
     for block in iter_blocks(n_groups, group_size, max_elements):
         g0, g1, m0, m1 = block
@@ -35,3 +40,15 @@ def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_ele
         if isinstance(out_rows, np.ndarray) and xp is not np:
             result = result.get()
         out_rows[g0:g1, m0:m1] = result
+
+
+def _apply_by_kernel(kernels, rows, lut_rows, binning: Binning, out_rows):
+    """The gather through the CPU kernels, one row (group) at a time."""
+    order = binning.unsigned_order()
+    unsigned = f"u{out_rows.dtype.itemsize}"
+    for g in range(rows.shape[0]):
+        if g == 0 or lut_rows.shape[0] > 1:  # a shared table is prepared once
+            table = lut_rows[min(g, lut_rows.shape[0] - 1)].view(unsigned)
+            table = np.ascontiguousarray(table if order is None else table[order])
+            pairs = kernels.pair_table(table) if table.itemsize == 1 else None
+        kernels.gather(unsigned_row(rows, g), table, out_rows[g].view(unsigned), pairs)

@@ -21,10 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._groups import iter_blocks, load_block
+from ._kernels import cpu_kernels
 from ._validate import is_level_dtype
 
 DEFAULT_FLOAT_BINS = 256
 DEFAULT_WIDE_INT_BINS = 65536
+#: Rows at least this long go through the CPU kernels (one call per row).
+MIN_KERNEL_ROW = 1 << 14
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,23 @@ class Binning:
     @property
     def is_float(self) -> bool:
         return self.dtype.kind == "f"
+
+    @property
+    def is_per_level(self) -> bool:
+        """One bin for every level of an 8/16-bit dtype (bin = value - dtype min)."""
+        return (
+            is_level_dtype(self.dtype) and self.width == 1 and self.start == np.iinfo(self.dtype).min
+        )
+
+    def unsigned_order(self) -> np.ndarray | None:
+        """For signed per-level data, bin index of each unsigned-view value (None if unsigned).
+
+        Flipping the sign bit of the unsigned view gives ``value - min``, so
+        tables indexed by bin are permuted once instead of every pixel.
+        """
+        if self.dtype.kind == "u":
+            return None
+        return np.arange(self.nbins) ^ (self.nbins >> 1)
 
     @property
     def edges(self) -> np.ndarray:
@@ -74,7 +94,7 @@ class Binning:
 
     def _integer_indices(self, xp, values):
         dtype = values.dtype
-        if is_level_dtype(dtype) and self.width == 1 and self.start == np.iinfo(dtype).min:
+        if self.is_per_level:
             if dtype.kind == "u":
                 return values.astype(np.intp)
             # Flipping the sign bit of the unsigned view gives value - min exactly.
@@ -149,6 +169,9 @@ def grouped_counts(xp, rows, mask_rows, binning: Binning, max_elements):
     """
     n_groups, group_size = rows.shape
     nbins = binning.nbins
+    kernels = cpu_kernels() if xp is np and binning.is_per_level and group_size >= MIN_KERNEL_ROW else None
+    if kernels is not None:
+        return _level_counts_by_kernel(kernels, rows, mask_rows, binning)
     counts = xp.zeros((n_groups, nbins), dtype=np.int64)
     for block in iter_blocks(n_groups, group_size, max_elements):
         g0, g1 = block[0], block[1]
@@ -161,4 +184,22 @@ def grouped_counts(xp, rows, mask_rows, binning: Binning, max_elements):
         index = index[keep] if keep is not None else index.ravel()
         block_counts = xp.bincount(index, minlength=(g1 - g0) * nbins)
         counts[g0:g1] += block_counts.reshape(g1 - g0, nbins)
+    return counts
+
+
+def unsigned_row(rows, g):
+    """Row ``g`` as a native, contiguous, unsigned view (for the CPU kernels)."""
+    row = rows[g]
+    if not row.dtype.isnative:
+        row = row.astype(row.dtype.newbyteorder("="))
+    return np.ascontiguousarray(row).view(f"u{row.dtype.itemsize}")
+
+
+def _level_counts_by_kernel(kernels, rows, mask_rows, binning: Binning):
+    order = binning.unsigned_order()
+    counts = np.empty((rows.shape[0], binning.nbins), dtype=np.int64)
+    for g in range(rows.shape[0]):
+        mask = None if mask_rows is None else np.ascontiguousarray(mask_rows[g])
+        row_counts = kernels.level_counts(unsigned_row(rows, g), mask)
+        counts[g] = row_counts if order is None else row_counts[order]
     return counts

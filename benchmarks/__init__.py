@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks; see run.py. Not tests."""

@@ -1,0 +1,248 @@
+"""Side-by-side CPU timings of napari-histeq and its peers, run interleaved.
+
+    python -m benchmarks            # the full run (4096x4096 images, a 32x2048x2048 stack)
+    python -m benchmarks --quick    # a smoke run on small images
+    python -m benchmarks --json benchmarks/results/cpu.json
+
+Each round runs every contender once, in a rotating order, so that load on
+the machine spreads over all of them; the table gives medians with the
+interquartile range, and ratios against the peer measured in the same run.
+This is not a test: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+import napari_histeq as nh
+
+
+def naive_numpy(image, axis=None):
+    """The obvious NumPy version: bincount, cumsum, take (one plane at a time for axis)."""
+    if axis is not None:
+        return np.stack([naive_numpy(plane) for plane in image])
+    counts = np.bincount(image.ravel(), minlength=np.iinfo(image.dtype).max + 1)
+    lut = np.round(np.cumsum(counts / image.size) * np.iinfo(image.dtype).max).astype(image.dtype)
+    return np.take(lut, image)
+
+
+def copy_floor(image):
+    """Memory-copy floor: write the same bytes once."""
+    out = np.empty_like(image)
+    np.copyto(out, image)
+    return out
+
+
+def contenders(image, case):
+    """name -> zero-argument callable, for one benchmark case."""
+    import cv2
+    from skimage import exposure
+
+    axis = (-2, -1) if case.get("per_plane") else None
+    found = {"napari-histeq (numpy)": lambda: nh.equalize(image, axis=axis, backend="numpy")}
+    if nh.backend_info().name == "cupy":
+        found["napari-histeq (cupy)"] = lambda: nh.equalize(image, axis=axis, backend="cupy")
+    if image.dtype == np.uint8 and image.ndim == 2:
+        found["cv2.equalizeHist"] = lambda: cv2.equalizeHist(image)
+    if case.get("skimage", True):
+        found["skimage equalize_hist"] = lambda: exposure.equalize_hist(image)
+    if image.dtype.kind == "u":
+        found["naive numpy"] = lambda: naive_numpy(image, axis)
+    found["np.copyto (floor)"] = lambda: copy_floor(image)
+    return found
+
+
+def make_cases(quick: bool):
+    rng = np.random.default_rng(0)
+    side, planes, plane_side = (512, 4, 256) if quick else (4096, 32, 2048)
+    dark8 = rng.gamma(2.0, 12.0, (side, side)).clip(0, 255).astype(np.uint8)
+    dark16 = rng.gamma(2.0, 300.0, (side, side)).clip(0, 65535).astype(np.uint16)
+    stack = rng.gamma(2.0, 12.0, (planes, plane_side, plane_side)).clip(0, 255).astype(np.uint8)
+    floats = rng.gamma(2.0, 0.05, (side, side)).astype(np.float32)
+    return [
+        {"name": f"uint8 {side}x{side}", "image": dark8},
+        {"name": f"uint16 {side}x{side}", "image": dark16},
+        {"name": f"uint8 stack {planes}x{plane_side}x{plane_side}, global", "image": stack, "skimage": False},
+        {"name": f"uint8 stack {planes}x{plane_side}x{plane_side}, per plane", "image": stack,
+         "per_plane": True, "skimage": False},
+        {"name": f"float32 {side}x{side}", "image": floats},
+    ]
+
+
+def time_interleaved(functions: dict, rounds: int) -> dict:
+    for function in functions.values():  # warm up: JIT, caches, page faults
+        function()
+    samples = {name: [] for name in functions}
+    names = list(functions)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            start = time.perf_counter()
+            functions[name]()
+            samples[name].append(time.perf_counter() - start)
+    return {
+        name: {
+            "median_ms": 1000 * float(np.median(times)),
+            "q1_ms": 1000 * float(np.percentile(times, 25)),
+            "q3_ms": 1000 * float(np.percentile(times, 75)),
+            "rounds": len(times),
+        }
+        for name, times in samples.items()
+    }
+
+
+def peak_extra_memory(image, **options) -> int:
+    """Peak bytes NumPy allocates while equalising (the output included)."""
+    nh.equalize(image, backend="numpy", **options)  # warm
+    tracemalloc.start()
+    nh.equalize(image, backend="numpy", **options)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+def compile_seconds() -> dict:
+    """First call of the numba kernels in a fresh process: compiling, then loading the cache."""
+    code = (
+        "import time, numpy as np, napari_histeq as nh; "
+        "a = np.arange(1 << 16, dtype=np.uint8); b = a.astype(np.uint16); "
+        "m = np.ones(a.shape, bool); t = time.perf_counter(); "
+        "nh.equalize(a); nh.equalize(b); nh.equalize(a, mask=m); "
+        "print(time.perf_counter() - t)"
+    )
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        env.pop("NAPARI_HISTEQ_JIT", None)
+        runs = [
+            float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                 check=True).stdout)
+            for _ in range(2)
+        ]
+    return {"first_call_compiling_s": runs[0], "first_call_cached_s": runs[1]}
+
+
+def machine() -> dict:
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import cv2
+    import numba
+    import skimage
+
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "opencv": cv2.__version__,
+        "scikit-image": skimage.__version__,
+        "napari-histeq": nh.__version__,
+        "backend_auto": str(nh.backend_info()),
+    }
+
+
+def ratios(results) -> list[tuple[str, float, str]]:
+    """The issue's goals as ratios of medians measured in this run."""
+    def median(case_prefix, name):
+        for case in results:
+            if case["name"].startswith(case_prefix) or case["name"] == case_prefix:
+                return case["timings"].get(name, {}).get("median_ms")
+        return None
+
+    ours = "napari-histeq (numpy)"
+    out = []
+    u8_name = next(c["name"] for c in results if c["name"].startswith("uint8 ") and "stack" not in c["name"])
+    u16_name = next(c["name"] for c in results if c["name"].startswith("uint16"))
+    global_name = next(c["name"] for c in results if c["name"].endswith("global"))
+    plane_name = next(c["name"] for c in results if c["name"].endswith("per plane"))
+    pairs = [
+        (f"{u8_name}: ours / cv2.equalizeHist", median(u8_name, ours), median(u8_name, "cv2.equalizeHist"), "<= 1.0"),
+        (f"{u8_name}: skimage / ours", median(u8_name, "skimage equalize_hist"), median(u8_name, ours), ">= 40"),
+        ("ours: uint16 / uint8", median(u16_name, ours), median(u8_name, ours), "<= 1.5"),
+        ("ours on the stack: per plane / global", median(plane_name, ours), median(global_name, ours), "<= 1.2"),
+    ]
+    for label, a, b, goal in pairs:
+        if a is not None and b is not None:
+            out.append((label, a / b, goal))
+    return out
+
+
+def print_table(results, extra):
+    for case in results:
+        print(f"\n{case['name']}")
+        floor = case["timings"].get("np.copyto (floor)", {}).get("median_ms")
+        for name, t in sorted(case["timings"].items(), key=lambda item: item[1]["median_ms"]):
+            relative = f"{t['median_ms'] / floor:7.1f}x copy" if floor else ""
+            print(f"  {name:26} {t['median_ms']:9.2f} ms  [{t['q1_ms']:8.2f} .. {t['q3_ms']:8.2f}]  {relative}")
+    print("\nratios (medians of this run)")
+    for label, value, goal in extra["ratios"]:
+        print(f"  {label:48} {value:7.2f}   goal {goal}")
+    print("\nmemory: peak NumPy allocation while equalising / output size")
+    for label, value in extra["memory"].items():
+        print(f"  {label:48} {value:7.2f}")
+    if "compile" in extra:
+        c = extra["compile"]
+        print(f"\nnumba first call: {c['first_call_compiling_s']:.1f} s compiling, "
+              f"{c['first_call_cached_s']:.2f} s from the cache")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small images, few rounds (a smoke run)")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument("--no-compile-time", action="store_true", help="skip measuring numba's first call")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (3 if args.quick else 15)
+
+    results = []
+    for case in make_cases(args.quick):
+        image = case["image"]
+        functions = contenders(image, case)
+        case_rounds = max(3, rounds // 3) if "skimage equalize_hist" in functions and not args.quick else rounds
+        print(f"timing {case['name']} ({case_rounds} rounds)...", file=sys.stderr)
+        results.append({"name": case["name"], "timings": time_interleaved(functions, case_rounds)})
+
+    cases = make_cases(args.quick)
+    extra = {
+        "ratios": ratios(results),
+        "memory": {
+            cases[0]["name"]: peak_extra_memory(cases[0]["image"]) / cases[0]["image"].nbytes,
+            cases[1]["name"]: peak_extra_memory(cases[1]["image"]) / cases[1]["image"].nbytes,
+            cases[3]["name"]: peak_extra_memory(cases[3]["image"], axis=(-2, -1)) / cases[3]["image"].nbytes,
+        },
+    }
+    if not args.no_compile_time:
+        extra["compile"] = compile_seconds()
+    info = machine()
+    print(f"machine: {info['cpu']}, {info['cores']} cores; numpy {info['numpy']}, numba {info['numba']}, "
+          f"opencv {info['opencv']}, scikit-image {info['scikit-image']}")
+    print_table(results, extra)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"machine": info, "quick": args.quick, "cases": results,
+                   "ratios": [{"ratio": label, "value": value, "goal": goal} for label, value, goal in extra["ratios"]],
+                   "memory": extra["memory"], "compile": extra.get("compile")}
+        args.json.write_text(json.dumps(payload, indent=2))
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Optional accelerated kernels; the plain array code in ``_histogram`` and
+``_apply`` is the reference they are tested against."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+ENV_VAR = "NAPARI_HISTEQ_JIT"
+
+
+@functools.lru_cache(maxsize=1)
+def _load_cpu():
+    try:
+        from . import cpu
+    except ImportError:  # numba missing or broken: the reference path serves
+        return None
+    return cpu
+
+
+def cpu_kernels():
+    """The numba CPU kernels module, or None (not installed, or NAPARI_HISTEQ_JIT=0)."""
+    if os.environ.get(ENV_VAR, "1").strip() in ("0", "false", "no", "off"):
+        return None
+    return _load_cpu()

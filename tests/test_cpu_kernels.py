@@ -1,0 +1,87 @@
+"""The numba CPU kernels against the plain NumPy reference path, bit for bit."""
+
+import numpy as np
+import pytest
+
+from napari_histeq import _kernels, equalize, histogram
+from napari_histeq._histogram import MIN_KERNEL_ROW
+
+pytest.importorskip("numba")
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+LEVEL_DTYPES = [np.uint8, np.int8, np.uint16, np.int16]
+VARIANTS = ["standard", "opencv", "imagej", "imagej-classic"]
+
+
+def reference(monkeypatch, func, *args, **kwargs):
+    """Run ``func`` with the kernels switched off (the reference path)."""
+    with monkeypatch.context() as patch:
+        patch.setenv(_kernels.ENV_VAR, "0")
+        return func(*args, **kwargs)
+
+
+def dark(dtype, shape, seed=0):
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype)
+    values = rng.gamma(1.2, 6.0, shape) + info.min + 3
+    values.flat[::1013] = info.max  # a few saturated pixels
+    return np.clip(values, info.min, info.max).astype(dtype)
+
+
+def test_kernels_are_used_for_long_rows():
+    assert _kernels.cpu_kernels() is not None
+    assert 140 * 140 >= MIN_KERNEL_ROW
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("axis", [None, (-2, -1)], ids=["pooled", "planes"])
+@pytest.mark.parametrize("dtype", LEVEL_DTYPES, ids=lambda d: np.dtype(d).name)
+def test_equalize_matches_the_reference(monkeypatch, dtype, axis, variant):
+    stack = dark(dtype, (3, 140, 141))
+    expected = reference(monkeypatch, equalize, stack, axis=axis, variant=variant)
+    np.testing.assert_array_equal(equalize(stack, axis=axis, variant=variant), expected)
+
+
+@pytest.mark.parametrize("dtype", LEVEL_DTYPES, ids=lambda d: np.dtype(d).name)
+def test_masked_histogram_matches_the_reference(monkeypatch, dtype):
+    stack = dark(dtype, (2, 150, 150))
+    roi = np.zeros((150, 150), bool)
+    roi[20:120, 30:100] = True
+    counts, _ = histogram(stack, mask=roi, axis=(-2, -1))
+    expected, _ = reference(monkeypatch, histogram, stack, mask=roi, axis=(-2, -1))
+    np.testing.assert_array_equal(counts, expected)
+    np.testing.assert_array_equal(equalize(stack, mask=roi), reference(monkeypatch, equalize, stack, mask=roi))
+
+
+@pytest.mark.parametrize("offset", [1, 3, 5])
+def test_misaligned_and_odd_lengths(monkeypatch, offset):
+    buffer = dark(np.uint8, (300 * 301 + 8,))
+    image = buffer[offset : offset + 300 * 301 - offset].reshape(-1, 1)[:, 0]  # unaligned start, odd length
+    assert image.ctypes.data % 8 != 0
+    np.testing.assert_array_equal(histogram(image).counts, np.bincount(image, minlength=256))
+    np.testing.assert_array_equal(equalize(image), reference(monkeypatch, equalize, image))
+
+
+def test_big_endian_uint16(monkeypatch):
+    image = dark(np.uint16, (200, 200)).astype(">u2")
+    np.testing.assert_array_equal(equalize(image), reference(monkeypatch, equalize, image))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.sampled_from(LEVEL_DTYPES),
+    st.integers(MIN_KERNEL_ROW - 5, MIN_KERNEL_ROW + 40),
+    st.sampled_from(VARIANTS),
+    st.integers(0, 2**32 - 1),
+)
+def test_random_images_match_the_reference(dtype, size, variant, seed):
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype)
+    low = int(rng.integers(info.min, info.max))
+    image = rng.integers(low, min(info.max, low + int(rng.integers(1, 3000))), size, endpoint=True).astype(dtype)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(_kernels.ENV_VAR, "0")
+        expected = equalize(image, variant=variant)
+    np.testing.assert_array_equal(equalize(image, variant=variant), expected)
