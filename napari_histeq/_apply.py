@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._groups import iter_blocks, load_block
-from ._histogram import MIN_KERNEL_ROW, Binning, unsigned_row
+from ._histogram import MIN_KERNEL_ROW, Binning, float_kernels_for, native_row
 from ._kernels import cpu_kernels
 
 
@@ -21,8 +21,16 @@ def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_ele
     nbins = binning.nbins
     shared = lut_rows.shape[0] == 1
     kernels = cpu_kernels() if xp is np and binning.is_per_level and group_size >= MIN_KERNEL_ROW else None
-    if kernels is not None and isinstance(out_rows, np.ndarray) and out_rows.flags.c_contiguous:
+    contiguous_out = isinstance(out_rows, np.ndarray) and out_rows.flags.c_contiguous
+    if kernels is not None and contiguous_out:
         _apply_by_kernel(kernels, rows, lut_rows, binning, out_rows)
+        return
+    kernels = float_kernels_for(xp, rows) if binning.is_float else None
+    if kernels is not None and contiguous_out:
+        lo, hi = (out_rows.dtype.type(v) for v in out_range)
+        for g in range(n_groups):
+            table = lut_rows[0 if shared else g]
+            kernels.float_gather(native_row(rows, g), binning.start, binning.scale, table, lo, hi, out_rows[g])
         return
     flat_lut = lut_rows.reshape(-1)
     for block in iter_blocks(n_groups, group_size, max_elements):
@@ -43,12 +51,11 @@ def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_ele
 
 
 def _apply_by_kernel(kernels, rows, lut_rows, binning: Binning, out_rows):
-    """The gather through the CPU kernels, one row (group) at a time."""
+    """The gather through the CPU kernels: all rows (groups) in few launches."""
     order = binning.unsigned_order()
     unsigned = f"u{out_rows.dtype.itemsize}"
-    for g in range(rows.shape[0]):
-        if g == 0 or lut_rows.shape[0] > 1:  # a shared table is prepared once
-            table = lut_rows[min(g, lut_rows.shape[0] - 1)].view(unsigned)
-            table = np.ascontiguousarray(table if order is None else table[order])
-            pairs = kernels.pair_table(table) if table.itemsize == 1 else None
-        kernels.gather(unsigned_row(rows, g), table, out_rows[g].view(unsigned), pairs)
+    tables = lut_rows.view(unsigned)
+    tables = np.ascontiguousarray(tables if order is None else tables[:, order])
+    values = rows if rows.dtype.isnative else rows.astype(rows.dtype.newbyteorder("="))
+    values = np.ascontiguousarray(values).view(unsigned)
+    kernels.gather_rows(values, tables, out_rows.view(unsigned))

@@ -108,13 +108,17 @@ class Binning:
             index = xp.where(values < self.start, np.uint64(0), index)
         return index.astype(np.intp)
 
+    @property
+    def scale(self) -> float:
+        """Bins per unit of value (floats): ``bin = floor((x - start) * scale)``, clipped."""
+        span = self.stop - self.start
+        return self.nbins / span if span > 0 else 0.0
+
     def _float_indices(self, xp, values):
         values = values.astype(np.float64)
         finite = xp.isfinite(values)
         values = xp.where(finite, values, self.start)
-        span = self.stop - self.start
-        scale = self.nbins / span if span > 0 else 0.0
-        index = xp.floor((values - self.start) * scale)
+        index = xp.floor((values - self.start) * self.scale)
         index = xp.clip(index, 0, self.nbins - 1)
         return index.astype(np.intp), finite
 
@@ -138,6 +142,9 @@ def choose_binning(xp, rows, mask_rows, nbins, max_elements) -> Binning:
 
 def _counted_min_max(xp, rows, mask_rows, max_elements):
     """Min and max of the pixels a histogram counts (masked, finite), as Python scalars."""
+    kernels = float_kernels_for(xp, rows)
+    if kernels is not None:
+        return _finite_min_max_by_kernel(kernels, rows, mask_rows)
     low = high = None
     is_float = rows.dtype.kind == "f"
     convert = float if is_float else int
@@ -172,6 +179,9 @@ def grouped_counts(xp, rows, mask_rows, binning: Binning, max_elements):
     kernels = cpu_kernels() if xp is np and binning.is_per_level and group_size >= MIN_KERNEL_ROW else None
     if kernels is not None:
         return _level_counts_by_kernel(kernels, rows, mask_rows, binning)
+    kernels = float_kernels_for(xp, rows) if binning.is_float else None
+    if kernels is not None:
+        return _float_counts_by_kernel(kernels, rows, mask_rows, binning)
     counts = xp.zeros((n_groups, nbins), dtype=np.int64)
     for block in iter_blocks(n_groups, group_size, max_elements):
         g0, g1 = block[0], block[1]
@@ -187,19 +197,57 @@ def grouped_counts(xp, rows, mask_rows, binning: Binning, max_elements):
     return counts
 
 
-def unsigned_row(rows, g):
-    """Row ``g`` as a native, contiguous, unsigned view (for the CPU kernels)."""
+def native_row(rows, g):
+    """Row ``g`` as a native, contiguous array (for the CPU kernels)."""
     row = rows[g]
     if not row.dtype.isnative:
         row = row.astype(row.dtype.newbyteorder("="))
-    return np.ascontiguousarray(row).view(f"u{row.dtype.itemsize}")
+    return np.ascontiguousarray(row)
+
+
+def unsigned_row(rows, g):
+    """Row ``g`` as a native, contiguous, unsigned view (for the CPU kernels)."""
+    row = native_row(rows, g)
+    return row.view(f"u{row.dtype.itemsize}")
+
+
+def float_kernels_for(xp, rows):
+    """The CPU kernels when they can take these float rows, else None."""
+    if xp is not np or rows.shape[1] < MIN_KERNEL_ROW or rows.dtype.kind != "f":
+        return None
+    kernels = cpu_kernels()
+    if kernels is None or rows.dtype.newbyteorder("=") not in kernels.FLOAT_DTYPES:
+        return None
+    return kernels
+
+
+def _mask_row(mask_rows, g):
+    return None if mask_rows is None else np.ascontiguousarray(mask_rows[g])
+
+
+def _finite_min_max_by_kernel(kernels, rows, mask_rows):
+    lows, highs = zip(*(kernels.finite_min_max(native_row(rows, g), _mask_row(mask_rows, g))
+                        for g in range(rows.shape[0])))
+    low, high = min(lows), max(highs)
+    if not np.isfinite(low):
+        where = " inside the mask" if mask_rows is not None else ""
+        raise ValueError(f"the image has no finite pixel{where} to build a histogram from")
+    return float(low), float(high)
+
+
+def _float_counts_by_kernel(kernels, rows, mask_rows, binning: Binning):
+    counts = np.empty((rows.shape[0], binning.nbins), dtype=np.int64)
+    for g in range(rows.shape[0]):
+        counts[g] = kernels.float_counts(
+            native_row(rows, g), binning.start, binning.scale, binning.nbins, _mask_row(mask_rows, g)
+        )
+    return counts
 
 
 def _level_counts_by_kernel(kernels, rows, mask_rows, binning: Binning):
     order = binning.unsigned_order()
     counts = np.empty((rows.shape[0], binning.nbins), dtype=np.int64)
     for g in range(rows.shape[0]):
-        mask = None if mask_rows is None else np.ascontiguousarray(mask_rows[g])
-        row_counts = kernels.level_counts(unsigned_row(rows, g), mask)
+        row_counts = kernels.level_counts(unsigned_row(rows, g), _mask_row(mask_rows, g))
         counts[g] = row_counts if order is None else row_counts[order]
     return counts

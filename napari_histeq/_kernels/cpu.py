@@ -89,15 +89,6 @@ def _counts_masked(values, mask, nbins, chunks):
     return counts
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def _gather(values, table, out, chunks):
-    n = values.size
-    step = (n + chunks - 1) // chunks
-    for c in numba.prange(chunks):
-        for i in range(c * step, min(n, (c + 1) * step)):
-            out[i] = table[values[i]]
-
-
 def _aligned_body(values, word_itemsize: int):
     """Split a 1D contiguous array into (head, body, tail) with ``body`` word-aligned."""
     itemsize = values.itemsize
@@ -124,39 +115,140 @@ def level_counts(values, mask=None) -> np.ndarray:
     return counts
 
 
-@numba.njit(nogil=True, cache=True)
-def _pair_table(table, first_pixel_low):
-    pairs = np.empty(65536, np.uint16)
-    for a in range(256):
-        for b in range(256):
-            # the uint16 whose memory bytes are (a, b) maps to bytes (table[a], table[b])
-            if first_pixel_low:
-                pairs[(b << 8) | a] = (np.uint16(table[b]) << 8) | np.uint16(table[a])
-            else:
-                pairs[(a << 8) | b] = (np.uint16(table[a]) << 8) | np.uint16(table[b])
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _gather_rows(values, tables, out, chunks_per_row):
+    """``out[g, i] = tables[g or 0][values[g, i]]``: many rows, one parallel launch."""
+    n_rows, n = values.shape
+    shared = tables.shape[0] == 1
+    step = (n + chunks_per_row - 1) // chunks_per_row
+    for item in numba.prange(n_rows * chunks_per_row):
+        g = item // chunks_per_row
+        c = item % chunks_per_row
+        table = tables[0] if shared else tables[g]
+        for i in range(c * step, min(n, (c + 1) * step)):
+            out[g, i] = table[values[g, i]]
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _pair_tables(tables):
+    """For each uint8 table, the 65536-entry table that maps two pixels (one uint16) at once.
+
+    Mapping is byte by byte, so the same table serves little- and big-endian machines.
+    """
+    pairs = np.empty((tables.shape[0], 65536), np.uint16)
+    for t in numba.prange(tables.shape[0]):
+        for high in range(256):
+            mapped_high = np.uint16(tables[t, high]) << 8
+            for low in range(256):
+                pairs[t, (high << 8) | low] = mapped_high | np.uint16(tables[t, low])
     return pairs
 
 
-def pair_table(table: np.ndarray) -> np.ndarray:
-    """A 65536-entry table mapping two uint8 pixels (one uint16) at once."""
-    return _pair_table(table, sys.byteorder == "little")
+#: Rows per launch in gather_rows: bounds the pair tables to 8 MiB.
+_ROWS_PER_LAUNCH = 64
 
 
-def gather(values, table, out, pairs=None) -> None:
-    """``out[i] = table[values[i]]`` for 1D contiguous unsigned arrays.
+def gather_rows(values, tables, out) -> None:
+    """``out[g] = tables[g][values[g]]`` for 2D unsigned arrays (one shared table if ``len(tables) == 1``).
 
-    For uint8 pass ``pairs=pair_table(table)`` to map two pixels per lookup.
+    ``values`` and ``out`` are C-contiguous ``(rows, n)``; ``tables`` is
+    ``(1 or rows, 256 or 65536)``. uint8 rows of even length map two pixels
+    per lookup through pair tables.
     """
+    n_rows, n = values.shape
+    per_row = max(1, -(-2 * numba.get_num_threads() // n_rows), -(-n // _MAX_CHUNK))
     with _LOCK:
-        if pairs is None or values.itemsize != 1:
-            _gather(values, table, out, _chunks(values.size))
-            return
-        head, body, tail = _aligned_body(values, 2)
-        body_end = head.size + body.size
-        out_head, out_body, out_tail = out[: head.size], out[head.size : body_end], out[body_end:]
-        if out_body.ctypes.data % 2 == 0:
-            _gather(body.view(np.uint16), pairs, out_body.view(np.uint16), _chunks(body.size // 2))
-        else:  # output not aligned with the input: one pixel at a time
-            _gather(body, table, out_body, _chunks(body.size))
-    out_head[:] = table[head]
-    out_tail[:] = table[tail]
+        for g0 in range(0, n_rows, _ROWS_PER_LAUNCH):
+            g1 = min(n_rows, g0 + _ROWS_PER_LAUNCH)
+            batch_tables = tables if tables.shape[0] == 1 else tables[g0:g1]
+            if values.itemsize == 1 and n % 2 == 0:
+                _gather_rows(values[g0:g1].view(np.uint16), _pair_tables(batch_tables),
+                             out[g0:g1].view(np.uint16), per_row)
+            else:
+                _gather_rows(values[g0:g1], batch_tables, out[g0:g1], per_row)
+
+
+# -- floats: bins of equal width over a range; the same float64 operations as the reference --
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _finite_min_max(values, mask, use_mask, chunks):
+    n = values.size
+    step = (n + chunks - 1) // chunks
+    lows = np.full(chunks, np.inf)
+    highs = np.full(chunks, -np.inf)
+    for c in numba.prange(chunks):
+        low, high = np.inf, -np.inf
+        for i in range(c * step, min(n, (c + 1) * step)):
+            x = np.float64(values[i])
+            if np.isfinite(x) and (not use_mask or mask[i]):
+                low = min(low, x)
+                high = max(high, x)
+        lows[c], highs[c] = low, high
+    return lows.min(), highs.max()
+
+
+@numba.njit(nogil=True, inline="always")
+def _float_bin(x, start, scale, nbins):
+    index = np.floor((x - start) * scale)
+    return int(min(max(index, 0.0), nbins - 1.0))
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _float_counts(values, mask, use_mask, start, scale, nbins, chunks):
+    n = values.size
+    step = (n + chunks - 1) // chunks
+    partial = np.zeros((chunks, nbins), np.int64)
+    for c in numba.prange(chunks):
+        h = partial[c]
+        for i in range(c * step, min(n, (c + 1) * step)):
+            x = np.float64(values[i])
+            if np.isfinite(x) and (not use_mask or mask[i]):
+                h[_float_bin(x, start, scale, nbins)] += 1
+    counts = np.zeros(nbins, np.int64)
+    for c in range(chunks):
+        counts += partial[c]
+    return counts
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _float_gather(values, start, scale, table, low, high, out, chunks):
+    n = values.size
+    nbins = table.size
+    step = (n + chunks - 1) // chunks
+    for c in numba.prange(chunks):
+        for i in range(c * step, min(n, (c + 1) * step)):
+            x = np.float64(values[i])
+            if np.isfinite(x):
+                out[i] = table[_float_bin(x, start, scale, nbins)]
+            elif np.isnan(x):
+                out[i] = np.nan
+            else:
+                out[i] = high if x > 0 else low
+
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def finite_min_max(values, mask=None):
+    """Min and max of the finite (and masked) values of a 1D contiguous float array."""
+    with _LOCK:
+        use_mask = mask is not None
+        return _finite_min_max(values, mask if use_mask else _NO_MASK, use_mask, _chunks(values.size))
+
+
+def float_counts(values, start, scale, nbins, mask=None):
+    """Counts per bin of a 1D contiguous float array: ``floor((x - start) * scale)``, clipped."""
+    with _LOCK:
+        use_mask = mask is not None
+        return _float_counts(values, mask if use_mask else _NO_MASK, use_mask, float(start), float(scale),
+                             nbins, _chunks(values.size))
+
+
+def float_gather(values, start, scale, table, low, high, out):
+    """``out = table[bin(values)]``; NaN stays NaN, +-inf become ``high`` / ``low``."""
+    with _LOCK:
+        _float_gather(values, float(start), float(scale), table, low, high, out, _chunks(values.size))
+
+
+_NO_MASK = np.ones(1, dtype=bool)
