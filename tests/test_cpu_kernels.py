@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from napari_histeq import _kernels, equalize, histogram
+from napari_histeq import _kernels, equalize, fit_equalization, histogram
 from napari_histeq._histogram import MIN_KERNEL_ROW
 
 pytest.importorskip("numba")
@@ -85,3 +85,28 @@ def test_random_images_match_the_reference(dtype, size, variant, seed):
         patch.setenv(_kernels.ENV_VAR, "0")
         expected = equalize(image, variant=variant)
     np.testing.assert_array_equal(equalize(image, variant=variant), expected)
+
+
+@pytest.mark.parametrize("axis", [None, (-2, -1)], ids=["pooled", "planes"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, ">f4"], ids=["float32", "float64", "big-endian"])
+def test_float_kernels_match_the_reference(monkeypatch, dtype, axis):
+    rng = np.random.default_rng(3)
+    stack = rng.gamma(2.0, 0.05, (2, 140, 141)).astype(dtype)
+    stack.flat[::977] = np.nan
+    stack.flat[5], stack.flat[6] = np.inf, -np.inf
+    roi = np.zeros(stack.shape[-2:], bool)
+    roi[10:100, 20:90] = True
+    for options in ({}, {"nbins": 1000}, {"mask": roi}, {"out_range": "image"}, {"variant": "imagej"}):
+        expected = reference(monkeypatch, equalize, stack, axis=axis, **options)
+        np.testing.assert_array_equal(equalize(stack, axis=axis, **options), expected)
+        counts, edges = histogram(stack, axis=axis, **{k: v for k, v in options.items() if k in ("nbins", "mask")})
+        ref_counts, ref_edges = reference(monkeypatch, histogram, stack, axis=axis,
+                                          **{k: v for k, v in options.items() if k in ("nbins", "mask")})
+        np.testing.assert_array_equal(counts, ref_counts)
+        np.testing.assert_array_equal(edges, ref_edges)
+
+
+def test_odd_row_lengths_and_shared_tables(monkeypatch):
+    stack = dark(np.uint8, (3, 129, 131))  # odd rows: no pair tables
+    fitted = reference(monkeypatch, fit_equalization, stack[0])
+    np.testing.assert_array_equal(fitted.apply(stack), reference(monkeypatch, fitted.apply, stack))

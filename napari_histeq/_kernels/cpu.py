@@ -13,7 +13,6 @@ are handled by permuting the tables, not by touching every pixel.
 
 from __future__ import annotations
 
-import sys
 import threading
 
 import numba
