@@ -5,7 +5,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 
-from napari_histeq import dark_xray, equalize
+from napari_histeq import dark_xray, equalize, plot_histograms
 
 DOCS = Path(__file__).resolve().parent
 
@@ -18,5 +18,12 @@ def before_after() -> Path:
     return path
 
 
+def histograms() -> Path:
+    image = dark_xray()
+    path = DOCS / "histograms.png"
+    plot_histograms(image, equalize(image), path, title="dark X-ray sample: standard equalisation")
+    return path
+
+
 if __name__ == "__main__":
-    print(f"wrote {before_after()}")
+    print(f"wrote {before_after()} and {histograms()}")

@@ -9,6 +9,7 @@ from ._backend import BackendInfo, backend_info
 from ._equalize import Equalization, Histogram, equalize, fit_equalization, histogram
 from ._histogram import Binning
 from ._layer import add_equalized, equalize_layer
+from ._plot import plot_histograms
 from ._rgb import equalize_rgb
 from ._samples import dark_stack, dark_xray
 from ._stats import HistogramStats, histogram_stats
@@ -36,4 +37,5 @@ __all__ = [
     "fit_equalization",
     "histogram",
     "histogram_stats",
+    "plot_histograms",
 ]

@@ -17,6 +17,7 @@ import numpy as np
 
 from ._backend import backend_info
 from ._equalize import equalize
+from ._plot import plot_histograms
 from ._samples import dark_xray
 from ._stats import histogram_stats
 from ._validate import VARIANTS
@@ -59,6 +60,7 @@ def run_viewer(args) -> int:
     else:
         viewer.open_sample("napari-histeq", "dark_xray")
     _, widget = viewer.window.add_plugin_dock_widget("napari-histeq", "Equalize Histogram")
+    viewer.window.add_plugin_dock_widget("napari-histeq", "Histogram and CDF")
     widget.variant.value = args.variant
     widget.scope.value = args.scope
     widget.backend.value = args.backend
@@ -88,9 +90,11 @@ def run_headless(args) -> int:
         before, after = args.output / f"{name}_before{suffix}", args.output / f"{name}_equalized{suffix}"
         iio.imwrite(before, image)
         iio.imwrite(after, result)
+        plots = args.output / f"{name}_histograms.png"
+        plot_histograms(image, result, plots, title=f"{name}: {args.variant}")
         print(f"\n{name}: {image.shape} {image.dtype}, variant={args.variant}, {seconds * 1000:.1f} ms")
         print(format_stats_table(histogram_stats(image), histogram_stats(result)))
-        print(f"wrote {before} and {after}")
+        print(f"wrote {before}, {after} and {plots}")
     return 0
 
 

@@ -40,6 +40,24 @@ def scope_axis(scope: str, spatial_ndim: int):
     return tuple(range(-needed, 0))
 
 
+def displayed_plane(viewer, layer):
+    """The plane of ``layer`` the viewer shows (finest level), and the displayed axes.
+
+    Returns ``(plane, displayed)``: the 2D (or 2D + channels, for RGB) array
+    at the viewer's current position, and the layer axes shown on screen.
+    """
+    data = layer.data[0] if layer.multiscale else layer.data
+    spatial_ndim = data.ndim - (1 if layer.rgb else 0)
+    offset = viewer.dims.ndim - spatial_ndim
+    displayed = [d - offset for d in viewer.dims.displayed[-2:] if d - offset >= 0]
+    position = layer.world_to_data(viewer.dims.point)
+    index = tuple(
+        slice(None) if axis in displayed else int(np.clip(round(position[axis]), 0, data.shape[axis] - 1))
+        for axis in range(spatial_ndim)
+    )
+    return np.asarray(data[index]), displayed
+
+
 def output_name(layer) -> str:
     return f"{layer.name} equalized"
 

@@ -14,7 +14,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, SpinBox
 
 from ._backend import backend_info
-from ._layer import SCOPES, equalize_layer, find_output_layer, layer_mask, show_result
+from ._layer import SCOPES, displayed_plane, equalize_layer, find_output_layer, layer_mask, show_result
 
 if TYPE_CHECKING:
     import napari
@@ -186,15 +186,7 @@ class EqualizeWidget(Container):
         """Equalise the plane the viewer shows (at the finest level) as a small 2D layer."""
         import napari.layers
 
-        data = layer.data[0] if layer.multiscale else layer.data
-        spatial_ndim = data.ndim - (1 if layer.rgb else 0)
-        displayed = [d - (self._viewer.dims.ndim - spatial_ndim) for d in self._viewer.dims.displayed[-2:]]
-        position = layer.world_to_data(self._viewer.dims.point)
-        index = tuple(
-            slice(None) if axis in displayed else int(np.clip(round(position[axis]), 0, data.shape[axis] - 1))
-            for axis in range(spatial_ndim)
-        )
-        plane = np.asarray(data[index])
+        plane, displayed = displayed_plane(self._viewer, layer)
         options = self.options()
         options.update(scope="layer", mask=None)
         plane_layer = napari.layers.Image(

@@ -15,6 +15,7 @@ def test_headless_demo_writes_images_and_prints_statistics(tmp_path, capsys):
     after = iio.imread(tmp_path / "dark_xray_equalized.png")
     np.testing.assert_array_equal(before, dark_xray())
     np.testing.assert_array_equal(after, equalize(dark_xray()))
+    assert (tmp_path / "dark_xray_histograms.png").stat().st_size > 10_000
 
 
 def test_headless_on_files(tmp_path, capsys):

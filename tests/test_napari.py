@@ -274,3 +274,89 @@ def test_example_script_runs(monkeypatch, qtbot):
         np.testing.assert_allclose(namespace["result"].scale, (0.3, 0.1, 0.1))
     finally:
         viewer.close()
+
+
+# -- the Histogram and CDF widget ---------------------------------------------------------------
+@pytest.fixture
+def histogram_widget(viewer):
+    from napari_histeq._histogram_widget import HistogramWidget
+
+    _, dock_widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Histogram and CDF")
+    assert isinstance(dock_widget, HistogramWidget)
+    return dock_widget
+
+
+def settle(qtbot, widget):
+    qtbot.wait(10)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=30_000)
+
+
+def canvas_pixels(widget):
+    widget.canvas.draw()
+    return np.asarray(widget.canvas.buffer_rgba())[..., :3]
+
+
+def test_histogram_widget_draws_a_2d_layer_and_its_equalised_copy(qtbot, viewer, histogram_widget):
+    viewer.open_sample(PLUGIN, "dark_xray")
+    source = viewer.layers["dark X-ray"]
+    add_equalized(viewer, source)
+    viewer.layers.selection.active = source
+    settle(qtbot, histogram_widget)
+    data = histogram_widget.data
+    assert data is not None and len(data.after) == 1
+    np.testing.assert_array_equal(data.before[0].counts, np.bincount(source.data.ravel(), minlength=256))
+    assert canvas_pixels(histogram_widget).std() > 10
+    assert "KS to uniform" in histogram_widget.stats.text()
+    # selecting the output shows the same pair
+    viewer.layers.selection.active = viewer.layers["dark X-ray equalized"]
+    settle(qtbot, histogram_widget)
+    assert histogram_widget.data.title == "dark X-ray  ->  dark X-ray equalized"
+
+
+def test_histogram_widget_follows_the_slider(qtbot, viewer, histogram_widget):
+    stack = np.random.default_rng(8).integers(0, 4096, (3, 20, 20)).astype(np.uint16)
+    stack[1] //= 16
+    viewer.add_image(stack, name="stack")
+    viewer.dims.set_current_step(0, 0)
+    settle(qtbot, histogram_widget)
+    first = histogram_widget.data.before[0].counts.copy()
+    np.testing.assert_array_equal(first, np.bincount(stack[0].ravel(), minlength=65536))
+    draws = histogram_widget.draws
+    viewer.dims.set_current_step(0, 1)
+    settle(qtbot, histogram_widget)
+    assert histogram_widget.draws > draws
+    np.testing.assert_array_equal(histogram_widget.data.before[0].counts,
+                                  np.bincount(stack[1].ravel(), minlength=65536))
+    histogram_widget.scope.value = "layer"
+    settle(qtbot, histogram_widget)
+    assert histogram_widget.data.before[0].counts.sum() == stack.size
+
+
+def test_histogram_widget_rgb_and_log(qtbot, viewer, histogram_widget):
+    rgb = np.random.default_rng(9).integers(0, 120, (20, 30, 3)).astype(np.uint8)
+    viewer.add_image(rgb, name="photo", rgb=True)
+    settle(qtbot, histogram_widget)
+    assert [c.label for c in histogram_widget.data.before] == ["before (red)", "before (green)", "before (blue)"]
+    histogram_widget.log.value = True
+    assert histogram_widget.figure.axes[0].get_yscale() == "log"
+
+
+def test_histogram_widget_notes_what_it_cannot_plot(qtbot, viewer, histogram_widget):
+    viewer.add_labels(np.zeros((5, 5), np.int32), name="labels")
+    settle(qtbot, histogram_widget)
+    assert "Select an image layer" in histogram_widget.note.text()
+    viewer.add_image(np.zeros((4, 4), bool), name="mask image")
+    settle(qtbot, histogram_widget)
+    assert "Cannot plot mask image" in histogram_widget.note.text() and histogram_widget.data is None
+
+
+def test_histogram_widget_follows_the_theme(qtbot, viewer, histogram_widget):
+    viewer.add_image(np.arange(100, dtype=np.uint8).reshape(10, 10))
+    settle(qtbot, histogram_widget)
+    viewer.theme = "light"
+    from napari.utils.theme import get_theme
+
+    background = get_theme("light").background.as_hex()
+    assert histogram_widget.figure.get_facecolor()[:3] == pytest.approx(
+        tuple(int(background[i : i + 2], 16) / 255 for i in (1, 3, 5)), abs=0.01
+    )

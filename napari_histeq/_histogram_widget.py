@@ -1,0 +1,185 @@
+"""The "Histogram and CDF" dock widget: the user's plots, inside napari.
+
+For the selected image layer and, when it exists, its equalised counterpart:
+both histograms, both cumulative distributions, the transfer curve, the
+uniform reference and the numbers (entropy, occupied levels, KS distance to
+uniform). It follows the selection, the layers' data and the displayed plane;
+updates are throttled and computed in a worker thread, and only the drawing
+happens on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from magicgui.widgets import CheckBox, ComboBox, Container
+from qtpy.QtCore import QTimer
+from qtpy.QtGui import QFont
+from qtpy.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from ._layer import METADATA_KEY, displayed_plane, find_output_layer
+from ._plot import draw_histogram_panel, histogram_panel_data, stats_text
+
+if TYPE_CHECKING:
+    import napari
+
+SCOPE_CHOICES = [("Displayed plane", "plane"), ("Whole layer", "layer")]
+#: Quiet time after the last change before the histograms are recomputed.
+THROTTLE_MS = 150
+
+
+class HistogramWidget(QWidget):
+    """Histograms, CDFs and transfer curve of an image layer and its equalised copy."""
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer):
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        super().__init__()
+        self._viewer = napari_viewer
+        self._worker = None
+        self._pending = False
+        self._watched = []
+        self.data = None  # the last PanelData drawn
+        self.draws = 0
+
+        self.scope = ComboBox(choices=SCOPE_CHOICES, value="plane", label="scope")
+        self.log = CheckBox(value=False, text="log counts")
+        controls = Container(widgets=[self.scope, self.log], layout="horizontal", labels=False)
+        self.figure = Figure(figsize=(7, 2.6), layout="constrained")
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(240)
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        self.stats = QLabel("")
+        self.stats.setWordWrap(True)
+        self.stats.setFont(QFont("monospace", 8))
+        # a scroll area, so that a short dock scrolls instead of squeezing the plots
+        content = QWidget()
+        content_layout = QVBoxLayout(content)
+        for widget in (controls.native, self.canvas, self.note, self.stats):
+            content_layout.addWidget(widget)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(content)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(THROTTLE_MS)
+        self._timer.timeout.connect(self._start_update)
+
+        viewer = self._viewer
+        viewer.layers.selection.events.active.connect(self.schedule_update)
+        viewer.layers.events.inserted.connect(self.schedule_update)
+        viewer.layers.events.removed.connect(self.schedule_update)
+        viewer.dims.events.current_step.connect(self._on_step)
+        viewer.events.theme.connect(self._redraw)
+        self.canvas.mpl_connect("resize_event", self._redraw)
+        self.scope.changed.connect(self.schedule_update)
+        self.log.changed.connect(self._redraw)
+        self.schedule_update()
+
+    # -- what to show ---------------------------------------------------------------------------
+    def _layers(self):
+        """``(before, after, note)``: the layers to plot, or why there is nothing to plot."""
+        from napari.layers import Image
+
+        active = self._viewer.layers.selection.active
+        if not isinstance(active, Image):
+            return None, None, "Select an image layer to see its histogram."
+        record = active.metadata.get(METADATA_KEY)
+        if record and record.get("source") in self._viewer.layers:
+            return self._viewer.layers[record["source"]], active, ""
+        return active, find_output_layer(self._viewer, active.name), ""
+
+    def _arrays(self, layer):
+        if self.scope.value == "plane":
+            return displayed_plane(self._viewer, layer)[0]
+        return layer.data[0] if layer.multiscale else layer.data
+
+    # -- updating -------------------------------------------------------------------------------
+    def schedule_update(self, *_args):
+        """Recompute after a short quiet time (many events in a row cost one update)."""
+        self._timer.start()
+
+    def _on_step(self, *_args):
+        if self.scope.value == "plane":
+            self.schedule_update()
+
+    def _watch(self, layers):
+        for layer in self._watched:
+            layer.events.data.disconnect(self.schedule_update)
+        self._watched = [layer for layer in layers if layer is not None]
+        for layer in self._watched:
+            layer.events.data.connect(self.schedule_update)
+
+    def _start_update(self):
+        if self._worker is not None:
+            self._pending = True
+            return
+        from napari.qt.threading import create_worker
+
+        before, after, note = self._layers()
+        self._watch([before, after])
+        if before is None:
+            self._show_note(note)
+            return
+        if after is not None and (after.rgb != before.rgb or after.data.shape != before.data.shape):
+            after = None
+        title = before.name if after is None else f"{before.name}  ->  {after.name}"
+        worker = create_worker(
+            histogram_panel_data,
+            self._arrays(before),
+            None if after is None else self._arrays(after),
+            rgb=before.rgb,
+            title=title,
+            _start_thread=False,
+            _ignore_errors=True,
+        )
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(lambda exc: self._show_note(f"Cannot plot {before.name}: {exc}"))
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        worker.start()
+
+    def _on_returned(self, data):
+        self.data = data
+        self.note.setText("")
+        self._redraw()
+
+    def _on_finished(self):
+        self._worker = None
+        if self._pending:
+            self._pending = False
+            self.schedule_update()
+
+    def _show_note(self, text):
+        self.data = None
+        self.figure.clear()
+        self.canvas.draw_idle()
+        self.stats.setText("")
+        self.note.setText(text)
+
+    def _redraw(self, *_args):
+        if self.data is None:
+            return
+        from napari.utils.theme import get_theme
+
+        theme = get_theme(self._viewer.theme)
+        vertical = self.canvas.width() < 1.6 * self.canvas.height()
+        self.canvas.setMinimumHeight(480 if vertical else 240)
+        draw_histogram_panel(
+            self.figure, self.data, log=self.log.value, vertical=vertical,
+            foreground=theme.text.as_hex(), background=theme.background.as_hex(),
+        )
+        self.canvas.draw()
+        self.stats.setText(stats_text(self.data))
+        self.draws += 1
+
+    @property
+    def busy(self) -> bool:
+        """True while an update is scheduled or computing."""
+        return self._timer.isActive() or self._worker is not None or self._pending

@@ -1,0 +1,231 @@
+"""Histogram, CDF and transfer-curve figures (matplotlib, no Qt).
+
+Computing the curves (:func:`histogram_panel_data`, any thread) is kept
+apart from drawing them (:func:`draw_histogram_panel`, the GUI thread), so
+the napari widget computes in a worker and draws on the GUI thread, and
+:func:`plot_histograms` does both for scripts. matplotlib is imported only
+when something is drawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._backend import to_backend
+from ._equalize import fit_equalization, histogram
+from ._stats import HistogramStats, histogram_stats
+from ._validate import as_image
+
+#: Histograms with more bins are summed into this many for drawing.
+MAX_DRAWN_BINS = 512
+CHANNEL_COLORS = ("#e8483f", "#4cb050", "#3f8ee8")
+
+
+@dataclass
+class Curves:
+    """What is drawn for one image (or one colour channel)."""
+
+    label: str
+    color: str
+    edges: np.ndarray
+    counts: np.ndarray
+    cdf: np.ndarray
+    stats: HistogramStats
+
+
+@dataclass
+class PanelData:
+    """Everything the panel draws: before, after (optional) and the transfer curve."""
+
+    before: list[Curves]
+    after: list[Curves] = field(default_factory=list)
+    transfer: list[tuple[np.ndarray, np.ndarray, str]] = field(default_factory=list)
+    transfer_label: str = ""
+    title: str = ""
+
+
+def _curves(image, label, color, nbins) -> Curves:
+    counts, edges = histogram(image, nbins=nbins)
+    counts, edges = to_backend(np, counts), to_backend(np, edges)
+    total = counts.sum()
+    return Curves(label, color, edges, counts, np.cumsum(counts) / total, histogram_stats(image, nbins=nbins))
+
+
+def _channels(image, rgb):
+    image = as_image(image)
+    if rgb:
+        return [(image[..., c], name, CHANNEL_COLORS[c]) for c, name in enumerate(("red", "green", "blue"))]
+    return [(image, None, None)]
+
+
+def _mean_output_per_input_bin(before, after, edges):
+    """The transfer curve read off the data: the mean output of each input bin."""
+    before = np.asarray(to_backend(np, before)).ravel()
+    after = np.asarray(to_backend(np, after), dtype=np.float64).ravel()
+    index = np.clip(np.searchsorted(edges, before, side="right") - 1, 0, len(edges) - 2)
+    finite = np.isfinite(after) & np.isfinite(before.astype(np.float64))
+    counts = np.bincount(index[finite], minlength=len(edges) - 1)
+    sums = np.bincount(index[finite], weights=after[finite], minlength=len(edges) - 1)
+    occupied = counts > 0
+    return edges[:-1][occupied], sums[occupied] / counts[occupied]
+
+
+def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="") -> PanelData:
+    """Compute the curves of the histogram panel (no drawing; any thread).
+
+    Parameters
+    ----------
+    before : array
+        The source image (or the displayed plane of it).
+    after : array, optional
+        Its equalised counterpart, same shape. Without it the transfer
+        curve shows what the standard equalisation would do.
+    rgb : bool
+        The last axis holds colour channels: one curve per channel.
+    nbins : int, optional
+        Bins for float images, as in :func:`histogram`.
+    title : str
+        Shown above the plots.
+
+    Returns
+    -------
+    data : PanelData
+    """
+    data = PanelData(before=[], title=title)
+    after_channels = _channels(after, rgb) if after is not None else None
+    for c, (channel, name, color) in enumerate(_channels(before, rgb)):
+        suffix = f" ({name})" if name else ""
+        data.before.append(_curves(channel, f"before{suffix}", color or "#8c8c8c", nbins))
+        if after_channels is not None:
+            after_channel = after_channels[c][0]
+            data.after.append(_curves(after_channel, f"after{suffix}", color or "#f0a030", nbins))
+            if after_channel.shape == channel.shape:
+                x, y = _mean_output_per_input_bin(channel, after_channel, data.before[-1].edges)
+                data.transfer.append((x, y, color or "#f0a030"))
+                data.transfer_label = "input level -> output level (from the data)"
+        else:
+            fitted = fit_equalization(channel, nbins=nbins)
+            data.transfer.append((fitted.edges[:-1], fitted.lut.astype(np.float64), color or "#f0a030"))
+            data.transfer_label = "what standard equalisation would do"
+    return data
+
+
+def _drawn_bins(edges, counts):
+    """Sum neighbouring bins so that at most MAX_DRAWN_BINS are drawn."""
+    factor = -(-len(counts) // MAX_DRAWN_BINS)
+    if factor == 1:
+        return edges, counts
+    padded = np.pad(counts, (0, (-len(counts)) % factor))
+    merged = padded.reshape(-1, factor).sum(axis=1)
+    merged_edges = np.append(edges[:-1:factor], edges[-1])
+    return merged_edges[: len(merged) + 1], merged
+
+
+def stats_text(data: PanelData) -> str:
+    """The numbers beside the plot, one line per curve."""
+    lines = []
+    for curves in data.before + data.after:
+        s = curves.stats
+        lines.append(
+            f"{curves.label}: entropy {s.entropy_bits:.2f} bits, {s.occupied_levels} levels "
+            f"({100 * s.occupied_fraction:.1f}%), mean {s.mean:.4g}, std {s.std:.4g}, "
+            f"KS to uniform {s.ks_uniform:.3f}"
+        )
+    return "\n".join(lines)
+
+
+def draw_histogram_panel(figure, data: PanelData, *, log=False, foreground="black", background="white",
+                         vertical=False):
+    """Draw ``data`` into ``figure`` (cleared first): histograms, CDFs, transfer curve.
+
+    ``vertical`` stacks the three plots (for a narrow dock) instead of a row.
+    """
+    figure.clear()
+    figure.set_facecolor(background)
+    axes = figure.subplots(3, 1) if vertical else figure.subplots(1, 3)
+    hist_ax, cdf_ax, transfer_ax = axes
+    for curves in data.before + data.after:
+        edges, counts = _drawn_bins(curves.edges, curves.counts)
+        is_before = any(curves is c for c in data.before)
+        hist_ax.stairs(counts, edges, color=curves.color, alpha=0.5 if is_before else 0.9, fill=is_before,
+                       label=curves.label)
+        cdf_ax.plot(curves.edges[1:], curves.cdf, "-" if is_before else "--", color=curves.color,
+                    label=curves.label)
+    reference = (data.after or data.before)[0]
+    edges, counts = _drawn_bins(reference.edges, reference.counts)
+    hist_ax.axhline(counts.sum() / len(counts), color=foreground, linestyle=":", linewidth=1, label="uniform")
+    low, high = reference.edges[0], reference.edges[-1]
+    for curves in data.before[:1]:
+        low, high = min(low, curves.edges[0]), max(high, curves.edges[-1])
+    cdf_ax.plot([low, high], [0, 1], ":", color=foreground, linewidth=1, label="uniform")
+    for x, y, color in data.transfer:
+        transfer_ax.plot(x, y, color=color)
+    if log:
+        hist_ax.set_yscale("log")
+    hist_ax.set_title("histogram" + (" (log)" if log else ""), fontsize="small")
+    cdf_ax.set_title("cumulative distribution", fontsize="small")
+    transfer_ax.set_title("transfer curve", fontsize="small")
+    transfer_ax.set_xlabel(data.transfer_label, fontsize="x-small")
+    hist_ax.legend(fontsize="x-small", frameon=False, labelcolor=foreground)
+    for ax in axes:
+        ax.set_facecolor(background)
+        ax.tick_params(colors=foreground, labelsize="x-small")
+        ax.title.set_color(foreground)
+        ax.xaxis.label.set_color(foreground)
+        for spine in ax.spines.values():
+            spine.set_color(foreground)
+    if data.title:
+        figure.suptitle(data.title, color=foreground, fontsize="small")
+    if figure.get_layout_engine() is None:
+        figure.tight_layout()
+    return axes
+
+
+def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbins=None, title=""):
+    """Histograms, cumulative distributions and transfer curve of an image before and after.
+
+    The headless version of the napari Histogram widget: what the user's
+    document plots, with the ideal uniform distribution for reference and
+    the numbers (:func:`histogram_stats`) printed beneath.
+
+    Parameters
+    ----------
+    before : array
+        The source image.
+    after : array, optional
+        The equalised image (same shape). Without it the transfer curve
+        shows what the standard equalisation would do.
+    path : str or Path, optional
+        Save the figure there (PNG, PDF, SVG, ... by extension).
+    rgb : bool
+        The last axis holds colour channels.
+    log : bool
+        Log-scale counts.
+    nbins : int, optional
+        Bins for float images.
+    title : str
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from napari_histeq import dark_xray, equalize, plot_histograms
+    >>> image = dark_xray()
+    >>> figure = plot_histograms(image, equalize(image))
+    >>> len(figure.axes)
+    3
+    """
+    from matplotlib.figure import Figure
+
+    data = histogram_panel_data(before, after, rgb=rgb, nbins=nbins, title=title)
+    figure = Figure(figsize=(11, 3.6))
+    draw_histogram_panel(figure, data, log=log)
+    figure.text(0.01, 0.01, stats_text(data), fontsize="x-small", family="monospace", va="bottom")
+    figure.subplots_adjust(bottom=0.2 + 0.035 * len(data.before + data.after))
+    if path is not None:
+        figure.savefig(path, dpi=110)
+    return figure

@@ -1,0 +1,59 @@
+"""plot_histograms and the panel data behind it (matplotlib, no Qt)."""
+
+import numpy as np
+import pytest
+
+from napari_histeq import dark_stack, dark_xray, equalize, equalize_rgb, plot_histograms
+from napari_histeq._plot import histogram_panel_data, stats_text
+
+pytest.importorskip("matplotlib")
+
+
+def test_panel_data_matches_independent_counts():
+    image = dark_xray()
+    after = equalize(image)
+    data = histogram_panel_data(image, after)
+    np.testing.assert_array_equal(data.before[0].counts, np.bincount(image.ravel(), minlength=256))
+    np.testing.assert_array_equal(data.after[0].counts, np.bincount(after.ravel(), minlength=256))
+    np.testing.assert_allclose(data.before[0].cdf, np.cumsum(np.bincount(image.ravel(), minlength=256)) / image.size)
+    # the transfer curve read off the data is the look-up table itself for a pooled histogram
+    x, y, _ = data.transfer[0]
+    for level, output in zip(x.astype(int), y):
+        assert output == after[image == level][0]
+
+
+def test_without_after_the_curve_previews_standard_equalisation():
+    image = dark_xray()
+    data = histogram_panel_data(image)
+    x, y, _ = data.transfer[0]
+    assert "would do" in data.transfer_label
+    assert y[int(image.max())] == 255
+
+
+def test_rgb_gives_one_curve_per_channel():
+    rgb = np.dstack([dark_xray(), dark_xray() // 2, dark_xray() // 3])
+    data = histogram_panel_data(rgb, equalize_rgb(rgb), rgb=True)
+    assert [c.label for c in data.before] == ["before (red)", "before (green)", "before (blue)"]
+    assert len(data.after) == 3 and len(data.transfer) == 3
+
+
+def test_figure_is_drawn_and_saved(tmp_path):
+    stack = dark_stack(shape=(4, 64, 64))
+    path = tmp_path / "histograms.png"
+    figure = plot_histograms(stack, equalize(stack), path, log=True, title="stack")
+    assert path.stat().st_size > 10_000
+    hist_ax, cdf_ax, transfer_ax = figure.axes
+    assert hist_ax.get_yscale() == "log"
+    assert len(cdf_ax.lines) == 3  # before, after, uniform
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())
+    assert pixels[..., :3].std() > 20  # not a blank figure
+
+
+def test_stats_text_answers_the_question():
+    image = dark_xray()
+    text = stats_text(histogram_panel_data(image, equalize(image)))
+    assert "KS to uniform 0.655" in text and "KS to uniform 0.063" in text
