@@ -7,6 +7,7 @@ backend. The output's array type follows the input's: NumPy in, NumPy out
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -16,6 +17,7 @@ from ._apply import apply_lut
 from ._backend import free_device_bytes, is_cupy_array, resolve_backend, to_backend
 from ._groups import GroupLayout
 from ._histogram import Binning, choose_binning, grouped_counts
+from ._lazy import apply_lazy, fit_lazy, is_lazy_array, lazy_histogram
 from ._transfer import lut_from_values, transfer_values
 from ._validate import (
     as_image,
@@ -29,6 +31,8 @@ from ._validate import (
 
 #: Pixels per block on the CPU: bounds the int64 temporaries to ~32 MiB.
 CPU_BLOCK_ELEMENTS = 1 << 22
+#: Table entries per batch of groups in the transfer stage (float64 temporaries of 2 MiB).
+TRANSFER_BLOCK_ELEMENTS = 1 << 18
 #: Bytes of device memory one pixel of a block needs at most (input, index, output).
 GPU_BYTES_PER_BLOCK_ELEMENT = 48
 
@@ -115,17 +119,21 @@ class Equalization:
         >>> fitted.apply(np.array([3, 1, 0], dtype=np.uint8))
         array([255, 191, 128], dtype=uint8)
         """
+        if is_lazy_array(image):
+            self._check_dtype(image.dtype)
+            return apply_lazy(self if backend is None else dataclasses.replace(self, backend=backend), image)
         data = as_image(image)
-        if data.dtype.newbyteorder("=") != self.binning.dtype:
-            raise TypeError(
-                f"this equalisation was fitted on {self.binning.dtype} data; got {data.dtype}"
-            )
+        self._check_dtype(data.dtype)
         layout = self._layout_for(data.shape)
         xp = resolve_backend(self.backend if backend is None else backend, data)
         out_dtype = self.lut.dtype
         return _on_backend(
             xp, data, out_dtype, lambda staged, block: self._apply_staged(xp, staged, layout, block)
         )
+
+    def _check_dtype(self, dtype):
+        if np.dtype(dtype).newbyteorder("=") != self.binning.dtype:
+            raise TypeError(f"this equalisation was fitted on {self.binning.dtype} data; got {dtype}")
 
     def __call__(self, image, *, backend=None):
         return self.apply(image, backend=backend)
@@ -191,6 +199,11 @@ def histogram(image, *, nbins=None, mask=None, axis=None, backend="auto") -> His
     >>> edges[:3]
     array([0., 1., 2.])
     """
+    if is_lazy_array(image):
+        _validated_lazy(image, nbins, mask, axis, backend)
+        counts, edges = lazy_histogram(image, nbins=nbins, mask=mask, axis=normalize_axis(axis, image.ndim),
+                                       backend=backend)
+        return Histogram(counts, edges)
     data, xp, layout, mask = _validated(image, nbins, mask, axis, backend)
 
     def count(staged, block_elements):
@@ -225,6 +238,11 @@ def fit_equalization(
     >>> fitted.lut[:4]
     array([128, 191, 191, 255], dtype=uint8)
     """
+    if is_lazy_array(image):
+        _validated_lazy(image, nbins, mask, axis, backend)
+        check_variant(variant)
+        return fit_lazy(image, variant=variant, nbins=nbins, mask=mask, axis=normalize_axis(axis, image.ndim),
+                        out_range=check_out_range(out_range, image.dtype), backend=backend)
     data, xp, layout, mask = _validated(image, nbins, mask, axis, backend)
     check_variant(variant)
     out_range = check_out_range(out_range, data.dtype)
@@ -301,6 +319,10 @@ def equalize(
     array([[128, 128],
            [191, 255]], dtype=uint8)
     """
+    if is_lazy_array(image):
+        fitted = fit_equalization(image, variant=variant, nbins=nbins, mask=mask, axis=axis,
+                                  out_range=out_range, backend=backend)
+        return fitted.apply(image)
     data, xp, layout, mask = _validated(image, nbins, mask, axis, backend)
     check_variant(variant)
     out_range = check_out_range(out_range, data.dtype)
@@ -321,6 +343,30 @@ def _validated(image, nbins, mask, axis, backend):
     return data, xp, layout, mask
 
 
+def _validated_lazy(image, nbins, mask, axis, backend):
+    """The checks of :func:`_validated` that need no pixel (the image stays lazy)."""
+    as_image(np.empty((1,) * image.ndim, dtype=image.dtype))  # dtype and 0-d checks
+    if 0 in image.shape:
+        raise ValueError(f"image is empty (shape {image.shape}); there is nothing to equalise")
+    check_nbins(nbins, image.dtype)
+    normalize_axis(axis, image.ndim)
+    if mask is not None and not is_lazy_array(mask):
+        check_mask(mask, image.shape)
+    resolve_backend(backend)
+
+
+def counts_with_binning(data, mask, layout: GroupLayout, binning: Binning, backend):
+    """Counts ``(groups, nbins)`` of an in-memory array with a given binning, like the input's module."""
+    xp = resolve_backend(backend, data)
+
+    def count(staged, block_elements):
+        rows = layout.to_rows(xp, staged)
+        mask_rows = layout.mask_rows(xp, _mask_on(xp, mask))
+        return grouped_counts(xp, rows, mask_rows, binning, block_elements)
+
+    return to_backend(_module_like(data), _on_backend(xp, data, None, count, convert=False))
+
+
 def _mask_on(xp, mask):
     return None if mask is None else to_backend(xp, mask)
 
@@ -330,13 +376,22 @@ def _fit_staged(xp, staged, layout, mask, variant, nbins, out_range, backend, bl
     mask_rows = layout.mask_rows(xp, _mask_on(xp, mask))
     binning = choose_binning(xp, rows, mask_rows, nbins, block_elements)
     counts = to_backend(np, grouped_counts(xp, rows, mask_rows, binning, block_elements))
-    _check_every_group_counted(counts, layout, mask is not None)
+    return fit_from_counts(counts, binning, layout, variant, out_range, backend, masked=mask is not None)
+
+
+def fit_from_counts(counts, binning: Binning, layout: GroupLayout, variant, out_range, backend, masked=False):
+    """The transfer stage: host counts ``(groups, nbins)`` -> a fitted :class:`Equalization`."""
+    _check_every_group_counted(counts, layout, masked)
     out_dtype = output_dtype(binning.dtype)
     lo, hi = _resolve_out_range(out_range, binning, counts, out_dtype)
     integer = out_dtype.kind in "ui"
     span = hi - lo if integer else 1.0
-    values = transfer_values(counts, variant, span, integer, binning.levels - lo)
-    lut = lut_from_values(values, lo, hi, out_dtype)
+    levels = binning.levels - lo
+    lut = np.empty(counts.shape, dtype=out_dtype)
+    step = max(1, TRANSFER_BLOCK_ELEMENTS // binning.nbins)  # bounds the float64 temporaries
+    for g0 in range(0, counts.shape[0], step):
+        values = transfer_values(counts[g0 : g0 + step], variant, span, integer, levels)
+        lut[g0 : g0 + step] = lut_from_values(values, lo, hi, out_dtype)
     return Equalization(
         lut=lut.reshape(layout.group_shape + (binning.nbins,)),
         binning=binning,

@@ -28,6 +28,18 @@ DEFAULT_FLOAT_BINS = 256
 DEFAULT_WIDE_INT_BINS = 65536
 #: Rows at least this long go through the CPU kernels (one call per row).
 MIN_KERNEL_ROW = 1 << 14
+#: Refuse histograms whose counters alone would take more memory than this.
+MAX_COUNTER_BYTES = 1 << 31
+
+
+def check_counter_memory(n_groups: int, nbins: int) -> None:
+    """Raise before allocating ``n_groups`` histograms of ``nbins`` int64 counters beyond the limit."""
+    needed = n_groups * nbins * 8
+    if needed > MAX_COUNTER_BYTES:
+        raise ValueError(
+            f"{n_groups} histograms of {nbins} bins would need {needed / 2**30:.1f} GiB of counters; "
+            "let each histogram span more axes (axis=None or (-2, -1)), or bin coarser (nbins)"
+        )
 
 
 @dataclass(frozen=True)
@@ -127,9 +139,20 @@ def choose_binning(xp, rows, mask_rows, nbins, max_elements) -> Binning:
     """Pick the binning for an image seen as ``rows`` (see the module docstring)."""
     dtype = rows.dtype.newbyteorder("=")
     if is_level_dtype(dtype):
+        return binning_for(dtype, nbins, None, None)
+    low, high = _counted_min_max(xp, rows, mask_rows, max_elements)
+    return binning_for(dtype, nbins, low, high)
+
+
+def binning_for(dtype, nbins, low, high) -> Binning:
+    """The binning rule of the module docstring, given the counted pixels' min and max.
+
+    8- and 16-bit integers need no range (``low`` and ``high`` are ignored).
+    """
+    dtype = np.dtype(dtype)
+    if is_level_dtype(dtype):
         info = np.iinfo(dtype)
         return Binning(dtype, 2 ** (8 * dtype.itemsize), int(info.min), int(info.max), 1)
-    low, high = _counted_min_max(xp, rows, mask_rows, max_elements)
     if dtype.kind == "f":
         nbins = nbins or DEFAULT_FLOAT_BINS
         return Binning(dtype, nbins, low, high, (high - low) / nbins)
@@ -176,6 +199,7 @@ def grouped_counts(xp, rows, mask_rows, binning: Binning, max_elements):
     """
     n_groups, group_size = rows.shape
     nbins = binning.nbins
+    check_counter_memory(n_groups, nbins)
     kernels = cpu_kernels() if xp is np and binning.is_per_level and group_size >= MIN_KERNEL_ROW else None
     if kernels is not None:
         return _level_counts_by_kernel(kernels, rows, mask_rows, binning)

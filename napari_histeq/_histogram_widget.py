@@ -17,7 +17,7 @@ from qtpy.QtCore import QTimer
 from qtpy.QtGui import QFont
 from qtpy.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from ._layer import METADATA_KEY, displayed_plane, find_output_layer
+from ._layer import METADATA_KEY, displayed_index, find_output_layer
 from ._plot import draw_histogram_panel, histogram_panel_data, stats_text
 
 if TYPE_CHECKING:
@@ -26,6 +26,16 @@ if TYPE_CHECKING:
 SCOPE_CHOICES = [("Displayed plane", "plane"), ("Whole layer", "layer")]
 #: Quiet time after the last change before the histograms are recomputed.
 THROTTLE_MS = 150
+
+
+def _panel_data(before, after, rgb, title):
+    """Read the selected planes (this runs in the worker thread) and compute the curves."""
+
+    def read(selection):
+        data, index = selection
+        return data[index] if index else data
+
+    return histogram_panel_data(read(before), None if after is None else read(after), rgb=rgb, title=title)
 
 
 class HistogramWidget(QWidget):
@@ -95,10 +105,11 @@ class HistogramWidget(QWidget):
             return self._viewer.layers[record["source"]], active, ""
         return active, find_output_layer(self._viewer, active.name), ""
 
-    def _arrays(self, layer):
-        if self.scope.value == "plane":
-            return displayed_plane(self._viewer, layer)[0]
-        return layer.data[0] if layer.multiscale else layer.data
+    def _selection(self, layer):
+        """The data and the index to read from it (the read itself happens in the worker)."""
+        data = layer.data[0] if layer.multiscale else layer.data
+        index = displayed_index(self._viewer, layer)[0] if self.scope.value == "plane" else ()
+        return data, index
 
     # -- updating -------------------------------------------------------------------------------
     def schedule_update(self, *_args):
@@ -131,11 +142,11 @@ class HistogramWidget(QWidget):
             after = None
         title = before.name if after is None else f"{before.name}  ->  {after.name}"
         worker = create_worker(
-            histogram_panel_data,
-            self._arrays(before),
-            None if after is None else self._arrays(after),
-            rgb=before.rgb,
-            title=title,
+            _panel_data,
+            self._selection(before),
+            None if after is None else self._selection(after),
+            before.rgb,
+            title,
             _start_thread=False,
             _ignore_errors=True,
         )

@@ -19,6 +19,7 @@ import numpy as np
 
 from ._backend import backend_info
 from ._equalize import fit_equalization
+from ._lazy import is_lazy_array
 from ._rgb import equalize_rgb
 from ._validate import output_dtype
 
@@ -40,11 +41,11 @@ def scope_axis(scope: str, spatial_ndim: int):
     return tuple(range(-needed, 0))
 
 
-def displayed_plane(viewer, layer):
-    """The plane of ``layer`` the viewer shows (finest level), and the displayed axes.
+def displayed_index(viewer, layer):
+    """Where the viewer is in ``layer``: ``(index, displayed)``.
 
-    Returns ``(plane, displayed)``: the 2D (or 2D + channels, for RGB) array
-    at the viewer's current position, and the layer axes shown on screen.
+    ``index`` selects the displayed plane from the finest level (slices on
+    the displayed axes, integers elsewhere); ``displayed`` lists those axes.
     """
     data = layer.data[0] if layer.multiscale else layer.data
     spatial_ndim = data.ndim - (1 if layer.rgb else 0)
@@ -55,6 +56,13 @@ def displayed_plane(viewer, layer):
         slice(None) if axis in displayed else int(np.clip(round(position[axis]), 0, data.shape[axis] - 1))
         for axis in range(spatial_ndim)
     )
+    return index, displayed
+
+
+def displayed_plane(viewer, layer):
+    """The plane of ``layer`` the viewer shows (finest level, read now), and the displayed axes."""
+    index, displayed = displayed_index(viewer, layer)
+    data = layer.data[0] if layer.multiscale else layer.data
     return np.asarray(data[index]), displayed
 
 
@@ -95,14 +103,15 @@ def equalize_layer(
     out_range="dtype",
     backend="auto",
     rgb_mode="channels",
+    fit_level=0,
 ):
     """Equalise an image layer; return a napari layer data tuple for the result.
 
     Parameters
     ----------
     layer : napari.layers.Image
-        The source; it is never modified. Multiscale layers are fitted on
-        their finest level and every level is mapped with that table.
+        The source; it is never modified. dask and zarr data stay lazy: the
+        histogram is computed once, and napari computes the planes it shows.
     variant, nbins, out_range, backend
         As for :func:`napari_histeq.equalize`.
     scope : {"layer", "plane", "volume"}
@@ -113,6 +122,10 @@ def equalize_layer(
         inside any shape).
     rgb_mode : {"channels", "value"}
         For RGB layers: each channel, or the brightness only (hue kept).
+    fit_level : int
+        Multiscale layers: the level whose histogram defines the table
+        (0, the finest, by default; a coarser one is faster); every level
+        is mapped with it and the output is multiscale too.
 
     Returns
     -------
@@ -144,7 +157,9 @@ def equalize_layer(
         results = [equalize_rgb(levels[0], mode=rgb_mode, axis=axis, **options)]
         limits = _contrast_limits(out_range, results[0], levels[0][..., :3])
     else:
-        fitted = fit_equalization(levels[0], axis=axis, **options)
+        if not 0 <= fit_level < len(levels):
+            raise ValueError(f"fit_level {fit_level} is not a level of this {len(levels)}-level layer")
+        fitted = fit_equalization(levels[fit_level], axis=axis, **options)
         results = [fitted.apply(level) for level in levels]
         limits = tuple(float(v) for v in fitted.out_range)
     seconds = time.perf_counter() - start
@@ -158,6 +173,8 @@ def equalize_layer(
         "out_range": out_range,
         "rgb_mode": rgb_mode if layer.rgb else None,
         "backend": used_backend,
+        "fit_level": fit_level if layer.multiscale else None,
+        "lazy": any(is_lazy_array(level) for level in levels),
         "seconds": seconds,
     }
     kwargs = {attr: getattr(layer, attr) for attr in GEOMETRY}

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._backend import to_backend
-from ._equalize import fit_equalization, histogram
+from ._equalize import histogram
+from ._lazy import is_lazy_array
 from ._stats import HistogramStats, histogram_stats
 from ._validate import as_image
 
@@ -54,7 +55,7 @@ def _curves(image, label, color, nbins) -> Curves:
 
 
 def _channels(image, rgb):
-    image = as_image(image)
+    image = image if is_lazy_array(image) else as_image(image)
     if rgb:
         return [(image[..., c], name, CHANNEL_COLORS[c]) for c, name in enumerate(("red", "green", "blue"))]
     return [(image, None, None)]
@@ -78,7 +79,8 @@ def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="")
     Parameters
     ----------
     before : array
-        The source image (or the displayed plane of it).
+        The source image (or the displayed plane of it); dask and zarr
+        arrays are reduced chunk by chunk.
     after : array, optional
         Its equalised counterpart, same shape. Without it the transfer
         curve shows what the standard equalisation would do.
@@ -97,19 +99,28 @@ def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="")
     after_channels = _channels(after, rgb) if after is not None else None
     for c, (channel, name, color) in enumerate(_channels(before, rgb)):
         suffix = f" ({name})" if name else ""
-        data.before.append(_curves(channel, f"before{suffix}", color or "#8c8c8c", nbins))
-        if after_channels is not None:
-            after_channel = after_channels[c][0]
+        curves = _curves(channel, f"before{suffix}", color or "#8c8c8c", nbins)
+        data.before.append(curves)
+        after_channel = None if after_channels is None else after_channels[c][0]
+        if after_channel is not None:
             data.after.append(_curves(after_channel, f"after{suffix}", color or "#f0a030", nbins))
-            if after_channel.shape == channel.shape:
-                x, y = _mean_output_per_input_bin(channel, after_channel, data.before[-1].edges)
-                data.transfer.append((x, y, color or "#f0a030"))
-                data.transfer_label = "input level -> output level (from the data)"
-        else:
-            fitted = fit_equalization(channel, nbins=nbins)
-            data.transfer.append((fitted.edges[:-1], fitted.lut.astype(np.float64), color or "#f0a030"))
+        if after_channel is not None and after_channel.shape == channel.shape and not is_lazy_array(channel):
+            x, y = _mean_output_per_input_bin(channel, after_channel, curves.edges)
+            data.transfer.append((x, y, color or "#f0a030"))
+            data.transfer_label = "input level -> output level (from the data)"
+        else:  # the standard transform, from the counts already made: no new pass
+            low, high = _dtype_range(channel.dtype)
+            data.transfer.append((curves.edges[:-1], low + curves.cdf * (high - low), color or "#f0a030"))
             data.transfer_label = "what standard equalisation would do"
     return data
+
+
+def _dtype_range(dtype):
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return 0.0, 1.0
+    info = np.iinfo(dtype)
+    return float(info.min), float(info.max)
 
 
 def _drawn_bins(edges, counts):

@@ -8,6 +8,7 @@ import numpy as np
 
 from ._backend import to_backend
 from ._equalize import histogram
+from ._lazy import is_lazy_array
 from ._validate import as_image
 
 
@@ -63,7 +64,8 @@ def histogram_stats(image, *, nbins=None, mask=None, backend="auto") -> Histogra
     >>> stats.entropy_bits, stats.occupied_levels
     (1.0, 2)
     """
-    image = as_image(image)
+    if not is_lazy_array(image):  # dask and zarr stay lazy: histogram() reduces them chunk by chunk
+        image = as_image(image)
     counts, edges = histogram(image, nbins=nbins, mask=mask, backend=backend)
     counts = to_backend(np, counts).astype(np.float64)
     edges = to_backend(np, edges)

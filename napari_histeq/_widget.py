@@ -8,6 +8,7 @@ complete, so the viewer never sees a half-made layer.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,6 +33,40 @@ PREVIEW_SUFFIX = " preview"
 assert [value for _, value in SCOPE_CHOICES] == list(SCOPES)
 
 
+class Cancelled(Exception):
+    """The user pressed Cancel."""
+
+
+def _equalize_with_progress(layer, options, cancel: threading.Event):
+    """Run :func:`equalize_layer` with a napari progress bar fed by dask's task callbacks.
+
+    For dask and zarr layers the bar counts the chunks of the histogram pass
+    and Cancel stops at the next chunk; in-memory layers show a busy bar.
+    """
+    from dask.callbacks import Callback
+    from napari.utils import progress
+
+    class DaskProgress(Callback):
+        def __init__(self, bar):
+            super().__init__()
+            self.bar = bar
+
+        def _start_state(self, dsk, state):
+            self.bar.total = sum(len(state[key]) for key in ("ready", "waiting", "running"))
+
+        def _pretask(self, key, dsk, state):
+            if cancel.is_set():
+                raise Cancelled()
+
+        def _posttask(self, key, result, dsk, state, worker_id):
+            self.bar.update(1)
+
+    with progress(desc=f"Equalizing {layer.name}") as bar, DaskProgress(bar):
+        if cancel.is_set():
+            raise Cancelled()
+        return equalize_layer(layer, **options)
+
+
 def _describe_auto_backend() -> str:
     info = backend_info()
     return f"auto picks numpy: {info.reason}" if info.name == "numpy" else f"auto picks {info.reason}"
@@ -53,13 +88,18 @@ class EqualizeWidget(Container):
         self.rgb_mode = ComboBox(choices=RGB_CHOICES, value="channels", label="RGB")
         self.backend = ComboBox(choices=["auto", "numpy", "cupy"], value="auto", label="backend")
         self.backend_note = Label(value=_describe_auto_backend())
+        self.fit_level = SpinBox(value=0, min=0, max=0, label="fit on level")
         self.preview = CheckBox(value=False, text="live preview of the displayed plane")
         self.run_button = PushButton(text="Equalize")
+        self.cancel_button = PushButton(text="Cancel", visible=False)
         self.status = Label(value="")
+        self._cancel = threading.Event()
         self.extend([
             self.image, self.variant, self.scope, self.nbins, self.mask, self.out_range, self.rgb_mode,
-            self.backend, self.backend_note, self.preview, self.run_button, self.status,
+            self.fit_level, self.backend, self.backend_note, self.preview, self.run_button, self.cancel_button,
+            self.status,
         ])
+        self.cancel_button.changed.connect(self.cancel)
         self.run_button.changed.connect(self.__call__)
         for option in (self.image, self.variant, self.nbins, self.mask, self.out_range, self.rgb_mode, self.backend):
             option.changed.connect(self._update_preview)
@@ -88,6 +128,9 @@ class EqualizeWidget(Container):
         data = None if layer is None else (layer.data[0] if layer.multiscale else layer.data)
         self.nbins.visible = data is not None and np.dtype(data.dtype).kind == "f"
         self.rgb_mode.visible = layer is not None and layer.rgb
+        levels = len(layer.data) if layer is not None and layer.multiscale else 1
+        self.fit_level.max = levels - 1
+        self.fit_level.visible = levels > 1
 
     def options(self) -> dict:
         """The keyword arguments of :func:`napari_histeq.equalize_layer` the widget is set to."""
@@ -102,6 +145,7 @@ class EqualizeWidget(Container):
             out_range=self.out_range.value,
             backend=self.backend.value,
             rgb_mode=self.rgb_mode.value,
+            fit_level=int(self.fit_level.value) if layer is not None and layer.multiscale else 0,
         )
 
     @property
@@ -125,12 +169,14 @@ class EqualizeWidget(Container):
             self._notify_error("choose an image layer to equalise")
             return None
         self.run_button.enabled = False
+        self.cancel_button.visible = True
+        self._cancel.clear()
         self.status.value = f"equalising {layer.name}..."
         worker = create_worker(
-            equalize_layer,
+            _equalize_with_progress,
             layer,
-            **self.options(),
-            _progress={"desc": f"Equalizing {layer.name}"},
+            self.options(),
+            self._cancel,
             _start_thread=False,
             _ignore_errors=True,  # errored -> a notification, never a traceback dialog
         )
@@ -148,12 +194,21 @@ class EqualizeWidget(Container):
         self.status.value = f"{kwargs['name']}: {record['seconds'] * 1000:.0f} ms on {record['backend']}"
 
     def _on_errored(self, exc):
+        if isinstance(exc, Cancelled):
+            self.status.value = "cancelled"
+            self._notify_info("napari-histeq: equalisation cancelled; no layer was added")
+            return
         self.status.value = f"failed: {exc}"
         self._notify_error(f"napari-histeq: {exc}")
 
     def _on_finished(self):
         self._worker = None
         self.run_button.enabled = True
+        self.cancel_button.visible = False
+
+    def cancel(self, *_args):
+        """Stop the running equalisation at its next chunk (dask and zarr layers)."""
+        self._cancel.set()
 
     # -- live preview ---------------------------------------------------------------------------
     def _update_preview(self, _event=None):

@@ -71,3 +71,10 @@ def test_grouped_histogram_counts(rng):
     assert counts.shape == (4, 256)
     for plane, plane_counts in zip(stack, counts):
         np.testing.assert_array_equal(plane_counts, np.bincount(plane.ravel(), minlength=256))
+
+
+def test_too_many_histograms_is_a_clear_error_not_an_out_of_memory():
+    # one 65536-bin histogram per pixel of a 16-bit time series: 2.7 GiB of counters
+    series = np.zeros((2, 64, 80), dtype=np.uint16)
+    with pytest.raises(ValueError, match=r"5120 histograms of 65536 bins would need 2\.5 GiB"):
+        equalize(series, axis=0)

@@ -13,7 +13,7 @@ import pytest
 napari = pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
-from napari_histeq import _widget, add_equalized, equalize, equalize_layer, equalize_rgb  # noqa: E402
+from napari_histeq import _widget, add_equalized, equalize, equalize_layer, equalize_rgb, fit_equalization  # noqa: E402
 from napari_histeq._widget import EqualizeWidget  # noqa: E402
 
 pytestmark = pytest.mark.napari
@@ -360,3 +360,66 @@ def test_histogram_widget_follows_the_theme(qtbot, viewer, histogram_widget):
     assert histogram_widget.figure.get_facecolor()[:3] == pytest.approx(
         tuple(int(background[i : i + 2], 16) / 255 for i in (1, 3, 5)), abs=0.01
     )
+
+
+# -- big data: dask, zarr, multiscale -----------------------------------------------------------
+def test_widget_on_a_lazy_multiscale_layer(qtbot, viewer, widget):
+    da = pytest.importorskip("dask.array")
+    finest = np.random.default_rng(10).gamma(2.0, 300.0, (4, 128, 128)).astype(np.uint16)
+    pyramid = [da.from_array(finest, chunks=(1, 64, 64)), da.from_array(finest[:, ::2, ::2], chunks=(1, 64, 64))]
+    source = viewer.add_image(pyramid, multiscale=True, name="pyramid")
+    widget.reset_choices()
+    widget.image.value = source
+    assert not widget.fit_level.native.isHidden() and widget.fit_level.max == 1
+    run(qtbot, widget, image=source, fit_level=1, scope="plane")
+    out = viewer.layers["pyramid equalized"]
+    assert out.multiscale and all(isinstance(level, da.Array) for level in out.data)  # still lazy
+    record = out.metadata["napari_histeq"]
+    assert record["lazy"] and record["fit_level"] == 1
+    fitted = fit_equalization(finest[:, ::2, ::2], axis=(-2, -1))
+    for level, result in zip([finest, finest[:, ::2, ::2]], out.data):
+        np.testing.assert_array_equal(result.compute(), fitted.apply(level))
+
+
+def test_zarr_layer_stays_lazy(qtbot, viewer, widget, tmp_path):
+    zarr = pytest.importorskip("zarr")
+    data = np.random.default_rng(11).integers(0, 4096, (6, 64, 64)).astype(np.uint16)
+    store = zarr.create_array(store=str(tmp_path / "v.zarr"), shape=data.shape, chunks=(1, 64, 64), dtype="uint16")
+    store[:] = data
+    source = viewer.add_image(store, name="volume")
+    widget.reset_choices()
+    run(qtbot, widget, image=source, scope="plane")
+    out = viewer.layers["volume equalized"]
+    assert type(out.data).__module__.startswith("dask")
+    np.testing.assert_array_equal(np.asarray(out.data), equalize(data, axis=(-2, -1)))
+
+
+def test_cancel_stops_a_dask_run_and_adds_nothing(qtbot, viewer, widget, notifications):
+    da = pytest.importorskip("dask.array")
+
+    def slow_chunk(block):
+        time.sleep(0.05)
+        return block
+
+    data = np.random.default_rng(12).integers(0, 256, (40, 32, 32)).astype(np.uint8)
+    lazy = da.from_array(data, chunks=(1, 32, 32)).map_blocks(slow_chunk, dtype=np.uint8)
+    source = viewer.add_image(lazy, name="slow stack", contrast_limits=(0, 255))
+    widget.reset_choices()
+    widget.image.value = source
+    widget()
+    assert not widget.cancel_button.native.isHidden()
+    qtbot.wait(200)
+    widget.cancel()
+    qtbot.waitUntil(lambda: not widget.running, timeout=30_000)
+    assert widget.status.value == "cancelled"
+    assert [layer.name for layer in viewer.layers] == ["slow stack"]
+    assert any("cancelled" in str(n.message) for n in notifications)
+
+
+def test_histogram_widget_reduces_a_lazy_layer_chunk_by_chunk(qtbot, viewer, histogram_widget):
+    da = pytest.importorskip("dask.array")
+    data = np.random.default_rng(13).integers(0, 4096, (8, 64, 64)).astype(np.uint16)
+    viewer.add_image(da.from_array(data, chunks=(1, 64, 64)), name="lazy")
+    histogram_widget.scope.value = "layer"
+    settle(qtbot, histogram_widget)
+    np.testing.assert_array_equal(histogram_widget.data.before[0].counts, np.bincount(data.ravel(), minlength=65536))

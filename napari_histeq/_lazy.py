@@ -1,0 +1,148 @@
+"""dask and zarr arrays: the histogram as a reduction over chunks, the table applied lazily.
+
+Fitting counts every chunk once (one pass over the pixels for 8/16-bit
+integers; floats and 32/64-bit integers first need their range, one more
+pass) and sums the per-chunk counts; the table is then built on the client.
+The result is a lazy dask array with the input's chunks: computing a plane
+reads only that plane's chunks and never recomputes the histogram. The
+graph holds module-level functions and plain dataclasses only, so it runs
+unchanged on a ``dask.distributed`` cluster.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ._backend import is_cupy_array, to_backend
+from ._groups import GroupLayout
+from ._histogram import binning_for, check_counter_memory
+
+#: Pixels per block when a chunk is counted or mapped (as in the eager path).
+BLOCK_ELEMENTS = 1 << 22
+
+
+def is_lazy_array(array) -> bool:
+    """True for dask arrays and zarr arrays (both are processed chunk by chunk)."""
+    return type(array).__module__.split(".")[0] in ("dask", "zarr")
+
+
+def as_dask(array):
+    """A dask array for a dask or zarr array (zarr keeps its own chunks)."""
+    import dask.array as da
+
+    if type(array).__module__.split(".")[0] == "dask":
+        return array
+    return da.from_array(array, chunks=array.chunks)
+
+
+def lazy_mask(mask, image):
+    """The mask as a dask array with the image's shape and chunks (or None)."""
+    if mask is None:
+        return None
+    import dask.array as da
+
+    mask = as_dask(mask) if is_lazy_array(mask) else da.from_array(np.asarray(mask))
+    if mask.dtype.kind != "b":
+        mask = mask != 0
+    return da.broadcast_to(mask, image.shape).rechunk(image.chunks)
+
+
+def counted_range(image, mask):
+    """Min and max of the pixels the histogram counts (finite, masked): one pass, exact."""
+    import dask
+    import dask.array as da
+
+    if image.dtype.kind == "f":
+        keep = da.isfinite(image) if mask is None else da.isfinite(image) & mask
+        values = da.where(keep, image, np.nan)
+        low, high = dask.compute(da.nanmin(values), da.nanmax(values))
+        if not np.isfinite(low):
+            raise ValueError("the image has no finite pixel to build a histogram from")
+        return float(low), float(high)
+    info = np.iinfo(image.dtype)
+    low_values = image if mask is None else da.where(mask, image, info.max)
+    high_values = image if mask is None else da.where(mask, image, info.min)
+    low, high = dask.compute(low_values.min(), high_values.max())
+    if mask is not None and low > high:
+        raise ValueError("the mask selects no pixel: nothing to build a histogram from")
+    return int(low), int(high)
+
+
+def lazy_binning(image, mask, nbins):
+    """The binning of a dask image: no pass for 8/16-bit, a range pass otherwise."""
+    from ._validate import is_level_dtype
+
+    dtype = image.dtype.newbyteorder("=")
+    if is_level_dtype(dtype):
+        return binning_for(dtype, nbins, None, None)
+    low, high = counted_range(image, mask)
+    return binning_for(dtype, nbins, low, high)
+
+
+def _block_counts(block, *mask_block, binning, axis, backend):
+    """Counts of one chunk, shaped for summing: 1 along histogram axes, then the bins."""
+    from ._equalize import counts_with_binning
+
+    layout = GroupLayout(block.shape, axis)
+    counts = counts_with_binning(block, mask_block[0] if mask_block else None, layout, binning, backend)
+    shape = tuple(1 if ax in axis else block.shape[ax] for ax in range(block.ndim)) + (binning.nbins,)
+    return counts.reshape(shape)
+
+
+def lazy_counts(image, mask, layout: GroupLayout, binning, backend):
+    """A dask array of counts, ``group_shape + (nbins,)``: per-chunk counts, summed."""
+    import dask.array as da
+
+    check_counter_memory(layout.n_groups, binning.nbins)
+    chunks = tuple(
+        (1,) * len(image.chunks[ax]) if ax in layout.axis else image.chunks[ax] for ax in range(image.ndim)
+    ) + ((binning.nbins,),)
+    arrays = [image] if mask is None else [image, mask]
+    partial = da.map_blocks(
+        _block_counts, *arrays, binning=binning, axis=layout.axis, backend=backend,
+        dtype=np.int64, chunks=chunks, new_axis=image.ndim, meta=np.empty((0,) * (image.ndim + 1), np.int64),
+    )
+    return partial.sum(axis=layout.axis)
+
+
+def fit_lazy(image, *, variant, nbins, mask, axis, out_range, backend):
+    """Fit the equalisation of a dask/zarr image; the histogram is computed here, once."""
+    from ._equalize import fit_from_counts
+
+    image = as_dask(image)
+    layout = GroupLayout(tuple(image.shape), axis)
+    mask = lazy_mask(mask, image)
+    binning = lazy_binning(image, mask, nbins)
+    counts = to_backend(np, lazy_counts(image, mask, layout, binning, backend).compute())
+    counts = counts.reshape(layout.n_groups, binning.nbins)
+    return fit_from_counts(counts, binning, layout, variant, out_range, backend, masked=mask is not None)
+
+
+def _apply_block(block, *, fitted, block_info=None):
+    """Map one chunk with its groups' tables."""
+    if fitted.lut.ndim > 1:
+        location = block_info[0]["array-location"]
+        group_axes = [ax for ax in range(block.ndim) if ax not in fitted.axis]
+        tables = fitted.lut[tuple(slice(*location[ax]) for ax in group_axes)]
+        fitted = dataclasses.replace(fitted, lut=tables)
+    return fitted.apply(block)
+
+
+def apply_lazy(fitted, image):
+    """``fitted`` applied chunk by chunk: a lazy dask array with the input's chunks."""
+    image = as_dask(image)
+    out_dtype = fitted.lut.dtype
+    meta = image._meta.astype(out_dtype) if is_cupy_array(image._meta) else np.empty((0,) * image.ndim, out_dtype)
+    return image.map_blocks(_apply_block, fitted=fitted, dtype=out_dtype, meta=meta)
+
+
+def lazy_histogram(image, *, nbins, mask, axis, backend):
+    """Counts and edges of a dask/zarr image (computed)."""
+    image = as_dask(image)
+    layout = GroupLayout(tuple(image.shape), axis)
+    mask = lazy_mask(mask, image)
+    binning = lazy_binning(image, mask, nbins)
+    counts = lazy_counts(image, mask, layout, binning, backend).compute()
+    return counts, binning.edges
