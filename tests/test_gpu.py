@@ -74,3 +74,15 @@ def test_fit_on_gpu_apply_on_cpu(cupy):
     assert isinstance(fitted.lut, np.ndarray)
     np.testing.assert_array_equal(fitted.apply(image, backend="numpy"),
                                   equalize(image, variant="imagej", backend="numpy"))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32], ids=lambda d: np.dtype(d).name)
+def test_dask_with_cupy_chunks(cupy, dtype):
+    da = pytest.importorskip("dask.array", reason="dask is not installed (carry its wheel to the device)")
+    image = dark_stack(dtype)
+    lazy = da.from_array(cupy.asarray(image), chunks=(1, 33, 47), asarray=False)
+    out = equalize(lazy, axis=(-2, -1))  # chunks counted on the GPU, partial counts summed there
+    assert isinstance(out._meta, cupy.ndarray)
+    result = out.compute()
+    assert isinstance(result, cupy.ndarray)
+    np.testing.assert_array_equal(result.get(), equalize(image, axis=(-2, -1), backend="numpy"))
