@@ -26,6 +26,8 @@ import numpy as np
 
 import napari_histeq as nh
 
+from .run import time_interleaved
+
 
 class Device:
     """The array module and how to time on it; ``dry_run`` stands NumPy in for CuPy."""
@@ -99,47 +101,30 @@ def contenders(device: Device, host_image):
     return found
 
 
-def time_interleaved(device: Device, functions: dict, rounds: int) -> dict:
-    for function in functions.values():
-        function()
-    device.sync()
-    samples = {name: [] for name in functions}
-    names = list(functions)
-    for r in range(rounds):
-        for name in names[r % len(names):] + names[: r % len(names)]:
-            device.sync()
-            start = time.perf_counter()
-            functions[name]()
-            device.sync()
-            samples[name].append(time.perf_counter() - start)
-    return {name: {"median_s": float(np.median(t)), "q1_s": float(np.percentile(t, 25)),
-                   "q3_s": float(np.percentile(t, 75))} for name, t in samples.items()}
-
-
 def ratios(cases) -> list[dict]:
     """The issue's goals, as ratios of this run's medians."""
     out = []
     by_key = {(c["dtype"], c["kind"], c["gib"]): c["timings"] for c in cases}
     for (dtype, kind, gib), t in by_key.items():
         nbytes = gib * 2**30
-        ours = t["napari-histeq (device)"]["median_s"]
-        copy = t["device copy (floor)"]["median_s"]
+        ours = t["napari-histeq (device)"]["median_ms"]
+        copy = t["device copy (floor)"]["median_ms"]
         # effective bandwidth: histogram read + apply read + write = 3x the bytes; a copy moves 2x
         out.append({"case": f"{dtype} {kind} {gib:g} GiB", "ratio": "effective bandwidth / copy bandwidth",
                     "value": (3 * nbytes / ours) / (2 * nbytes / copy),
                     "goal": ">= 0.6" if dtype == "uint8" else ">= 0.4"})
         out.append({"case": f"{dtype} {kind} {gib:g} GiB", "ratio": "host-resident end to end / plain copies",
-                    "value": t["napari-histeq (host in/out)"]["median_s"] / t["host->device->host copies"]["median_s"],
+                    "value": t["napari-histeq (host in/out)"]["median_ms"] / t["host->device->host copies"]["median_ms"],
                     "goal": "<= 1.25"})
         if kind == "dark":
             uniform = by_key.get((dtype, "uniform", gib))
             if uniform:
                 out.append({"case": f"{dtype} {gib:g} GiB", "ratio": "dark / uniform time",
-                            "value": ours / uniform["napari-histeq (device)"]["median_s"], "goal": "<= 1.3"})
+                            "value": ours / uniform["napari-histeq (device)"]["median_ms"], "goal": "<= 1.3"})
             for peer in ("plain array ops", "cuCIM equalize_hist"):
                 if peer in t:
                     out.append({"case": f"{dtype} dark {gib:g} GiB", "ratio": f"{peer} / napari-histeq",
-                                "value": t[peer]["median_s"] / ours, "goal": ">= 5"})
+                                "value": t[peer]["median_ms"] / ours, "goal": ">= 5"})
     return out
 
 
@@ -162,7 +147,7 @@ def main(argv=None) -> int:
                 host_image = make_image(np, dtype, kind, n_pixels)
                 name = f"{np.dtype(dtype).name} {kind} {gib:g} GiB"
                 print(f"timing {name}...", file=sys.stderr)
-                timings = time_interleaved(device, contenders(device, host_image), rounds)
+                timings = time_interleaved(contenders(device, host_image), rounds, sync=device.sync)
                 cases.append({"dtype": np.dtype(dtype).name, "kind": kind, "gib": gib, "timings": timings})
                 del host_image
     info = device.describe()
@@ -170,9 +155,9 @@ def main(argv=None) -> int:
     for case in cases:
         nbytes = case["gib"] * 2**30
         print(f"\n{case['dtype']} {case['kind']} {case['gib']:g} GiB")
-        for name, t in sorted(case["timings"].items(), key=lambda item: item[1]["median_s"]):
-            print(f"  {name:30} {1000 * t['median_s']:10.2f} ms  [{1000 * t['q1_s']:.2f} .. "
-                  f"{1000 * t['q3_s']:.2f}]  {nbytes / t['median_s'] / 1e9:8.1f} GB/s of image")
+        for name, t in sorted(case["timings"].items(), key=lambda item: item[1]["median_ms"]):
+            print(f"  {name:30} {t['median_ms']:10.2f} ms  [{t['q1_ms']:.2f} .. {t['q3_ms']:.2f}]  "
+                  f"{nbytes / t['median_ms'] / 1e6:8.1f} GB/s of image")
     goals = ratios(cases)
     print("\nratios (medians of this run)")
     for r in goals:

@@ -80,15 +80,22 @@ def make_cases(quick: bool):
     ]
 
 
-def time_interleaved(functions: dict, rounds: int) -> dict:
+def time_interleaved(functions: dict, rounds: int, sync=lambda: None) -> dict:
+    """Median and quartiles (ms) of each function, run in rotating order every round.
+
+    ``sync`` waits for asynchronous work (a GPU) before each clock reading.
+    """
     for function in functions.values():  # warm up: JIT, caches, page faults
         function()
+    sync()
     samples = {name: [] for name in functions}
     names = list(functions)
     for r in range(rounds):
         for name in names[r % len(names):] + names[: r % len(names)]:
+            sync()
             start = time.perf_counter()
             functions[name]()
+            sync()
             samples[name].append(time.perf_counter() - start)
     return {
         name: {
