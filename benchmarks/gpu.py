@@ -113,7 +113,8 @@ def ratios(cases) -> list[dict]:
                     "value": (3 * nbytes / ours) / (2 * nbytes / copy),
                     "goal": ">= 0.6" if dtype == "uint8" else ">= 0.4"})
         out.append({"case": f"{dtype} {kind} {gib:g} GiB", "ratio": "host-resident end to end / plain copies",
-                    "value": t["napari-histeq (host in/out)"]["median_ms"] / t["host->device->host copies"]["median_ms"],
+                    "value": (t["napari-histeq (host in/out)"]["median_ms"]
+                              / t["host->device->host copies"]["median_ms"]),
                     "goal": "<= 1.25"})
         if kind == "dark":
             uniform = by_key.get((dtype, "uniform", gib))
