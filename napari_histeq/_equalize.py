@@ -121,6 +121,7 @@ class Equalization:
         """
         if is_lazy_array(image):
             self._check_dtype(image.dtype)
+            self._layout_for(image.shape)  # groups must match now, not when a chunk is computed
             return apply_lazy(self if backend is None else dataclasses.replace(self, backend=backend), image)
         data = as_image(image)
         self._check_dtype(data.dtype)

@@ -114,3 +114,9 @@ def test_distributed_local_cluster():
                                   dashboard_address=None) as cluster, distributed.Client(cluster):
         out = equalize(lazy, axis=(-2, -1), variant="imagej").compute()
     np.testing.assert_array_equal(out, equalize(data, axis=(-2, -1), variant="imagej"))
+
+
+def test_grouped_table_on_a_mismatched_dask_array_fails_at_once():
+    fitted = fit_equalization(stack(np.uint8, shape=(3, 16, 16)), axis=(-2, -1))
+    with pytest.raises(ValueError, match="does not match"):
+        fitted.apply(da.zeros((4, 16, 16), dtype=np.uint8, chunks=(1, 16, 16)))
