@@ -138,12 +138,12 @@ def equalize_layer(
 
     Examples
     --------
-    >>> import napari, numpy as np                       # doctest: +SKIP
-    >>> from napari_histeq import equalize_layer          # doctest: +SKIP
-    >>> layer = napari.layers.Image(np.eye(4, dtype=np.uint8), scale=(2, 2))  # doctest: +SKIP
-    >>> data, kwargs, kind = equalize_layer(layer)        # doctest: +SKIP
-    >>> kwargs["name"], tuple(kwargs["scale"]), kind      # doctest: +SKIP
-    ('Image equalized', (2.0, 2.0), 'image')
+    >>> import napari, numpy as np
+    >>> from napari_histeq import equalize_layer
+    >>> layer = napari.layers.Image(np.eye(4, dtype=np.uint8), scale=(2, 2))
+    >>> data, kwargs, kind = equalize_layer(layer)
+    >>> kwargs["name"], kwargs["scale"].tolist(), kind
+    ('Image equalized', [2.0, 2.0], 'image')
     """
     start = time.perf_counter()
     mask_array = mask if mask is None or isinstance(mask, np.ndarray) else layer_mask(mask, layer)
