@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._groups import iter_blocks, load_block
-from ._histogram import MIN_KERNEL_ROW, Binning, float_kernels_for, native_row
-from ._kernels import cpu_kernels
+from ._histogram import Binning, as_native, kernels_for
 
 
 def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_elements):
@@ -20,17 +19,10 @@ def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_ele
     n_groups, group_size = rows.shape
     nbins = binning.nbins
     shared = lut_rows.shape[0] == 1
-    kernels = cpu_kernels() if xp is np and binning.is_per_level and group_size >= MIN_KERNEL_ROW else None
-    contiguous_out = isinstance(out_rows, np.ndarray) and out_rows.flags.c_contiguous
-    if kernels is not None and contiguous_out:
-        _apply_by_kernel(kernels, rows, lut_rows, binning, out_rows)
-        return
-    kernels = float_kernels_for(xp, rows) if binning.is_float else None
-    if kernels is not None and contiguous_out:
-        lo, hi = (out_rows.dtype.type(v) for v in out_range)
-        for g in range(n_groups):
-            table = lut_rows[0 if shared else g]
-            kernels.float_gather(native_row(rows, g), binning.start, binning.scale, table, lo, hi, out_rows[g])
+    kernels = kernels_for(xp, rows, binning)
+    if kernels is not None and isinstance(out_rows, np.ndarray) and out_rows.flags.c_contiguous:
+        by_kernel = _apply_floats_by_kernel if binning.is_float else _apply_levels_by_kernel
+        by_kernel(kernels, rows, lut_rows, binning, out_rows, out_range)
         return
     flat_lut = lut_rows.reshape(-1)
     for block in iter_blocks(n_groups, group_size, max_elements):
@@ -50,12 +42,15 @@ def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_ele
         out_rows[g0:g1, m0:m1] = result
 
 
-def _apply_by_kernel(kernels, rows, lut_rows, binning: Binning, out_rows):
-    """The gather through the CPU kernels: all rows (groups) in few launches."""
+def _apply_levels_by_kernel(kernels, rows, lut_rows, binning: Binning, out_rows, out_range):
+    """The 8/16-bit gather through the CPU kernels: all rows (groups) in few launches."""
     order = binning.unsigned_order()
-    unsigned = f"u{out_rows.dtype.itemsize}"
-    tables = lut_rows.view(unsigned)
-    tables = np.ascontiguousarray(tables if order is None else tables[:, order])
-    values = rows if rows.dtype.isnative else rows.astype(rows.dtype.newbyteorder("="))
-    values = np.ascontiguousarray(values).view(unsigned)
-    kernels.gather_rows(values, tables, out_rows.view(unsigned))
+    tables = as_native(lut_rows if order is None else lut_rows[:, order], unsigned=True)
+    kernels.gather_rows(as_native(rows, unsigned=True), tables, out_rows.view(tables.dtype))
+
+
+def _apply_floats_by_kernel(kernels, rows, lut_rows, binning: Binning, out_rows, out_range):
+    lo, hi = (out_rows.dtype.type(v) for v in out_range)
+    for g in range(rows.shape[0]):
+        table = lut_rows[0 if lut_rows.shape[0] == 1 else g]
+        kernels.float_gather(as_native(rows[g]), binning.start, binning.scale, table, lo, hi, out_rows[g])

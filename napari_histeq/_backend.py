@@ -140,6 +140,11 @@ def _import_cupy() -> ModuleType:
     return cupy
 
 
+def array_module(array) -> ModuleType:
+    """The array module ``array`` belongs to: CuPy for a CuPy array, NumPy otherwise."""
+    return _import_cupy() if is_cupy_array(array) else np
+
+
 def to_backend(xp: ModuleType, array):
     """Move ``array`` to ``xp`` (a no-op when it is already there)."""
     if xp is np:

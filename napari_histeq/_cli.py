@@ -17,13 +17,10 @@ import numpy as np
 
 from ._backend import backend_info
 from ._equalize import equalize
-from ._plot import plot_histograms
+from ._layer import SCOPES, scope_axis
+from ._plot import figure_from_panel, histogram_panel_data
 from ._samples import dark_xray
-from ._stats import histogram_stats
 from ._validate import VARIANTS
-
-SCOPES = {"layer": None, "plane": (-2, -1), "volume": (-3, -2, -1)}
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -34,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--headless", action="store_true", help="no window: equalise, write images, print statistics")
     parser.add_argument("-o", "--output", type=Path, default=Path("demo-output"), help="folder for --headless results")
     parser.add_argument("--variant", choices=VARIANTS, default="standard")
-    parser.add_argument("--scope", choices=sorted(SCOPES), default="layer", help="what one histogram spans")
+    parser.add_argument("--scope", choices=SCOPES, default="layer", help="what one histogram spans")
     parser.add_argument("--backend", choices=("auto", "numpy", "cupy"), default="auto")
     parser.add_argument("--quit-after-ready", action="store_true", help=argparse.SUPPRESS)  # for tests
     return parser
@@ -84,16 +81,18 @@ def run_headless(args) -> int:
     print(f"backend: {backend_info()}")
     for name, image in inputs:
         start = time.perf_counter()
-        result = equalize(image, variant=args.variant, axis=SCOPES[args.scope], backend=args.backend)
+        axis = scope_axis(args.scope, image.ndim)
+        result = equalize(image, variant=args.variant, axis=axis, backend=args.backend)
         seconds = time.perf_counter() - start
         suffix = ".png" if image.dtype == np.uint8 and image.ndim == 2 else ".tif"
         before, after = args.output / f"{name}_before{suffix}", args.output / f"{name}_equalized{suffix}"
         iio.imwrite(before, image)
         iio.imwrite(after, result)
         plots = args.output / f"{name}_histograms.png"
-        plot_histograms(image, result, plots, title=f"{name}: {args.variant}")
+        panel = histogram_panel_data(image, result, title=f"{name}: {args.variant}")
+        figure_from_panel(panel, plots)
         print(f"\n{name}: {image.shape} {image.dtype}, variant={args.variant}, {seconds * 1000:.1f} ms")
-        print(format_stats_table(histogram_stats(image), histogram_stats(result)))
+        print(format_stats_table(panel.before[0].stats, panel.after[0].stats))
         print(f"wrote {before}, {after} and {plots}")
     return 0
 

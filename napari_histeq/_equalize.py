@@ -14,13 +14,15 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._apply import apply_lut
-from ._backend import free_device_bytes, is_cupy_array, resolve_backend, to_backend
+from ._backend import array_module, free_device_bytes, is_cupy_array, resolve_backend, to_backend
 from ._groups import GroupLayout
 from ._histogram import Binning, choose_binning, grouped_counts
 from ._lazy import apply_lazy, fit_lazy, is_lazy_array, lazy_histogram
 from ._transfer import lut_from_values, transfer_values
 from ._validate import (
     as_image,
+    check_image_dtype,
+    check_image_shape,
     check_mask,
     check_nbins,
     check_out_range,
@@ -215,7 +217,7 @@ def histogram(image, *, nbins=None, mask=None, axis=None, backend="auto") -> His
         return counts.reshape(layout.group_shape + (binning.nbins,)), binning.edges
 
     counts, edges = _on_backend(xp, data, None, count, convert=False)
-    like = _module_like(data)
+    like = array_module(data)
     return Histogram(to_backend(like, counts), to_backend(like, edges))
 
 
@@ -346,9 +348,8 @@ def _validated(image, nbins, mask, axis, backend):
 
 def _validated_lazy(image, nbins, mask, axis, backend):
     """The checks of :func:`_validated` that need no pixel (the image stays lazy)."""
-    as_image(np.empty((1,) * image.ndim, dtype=image.dtype))  # dtype and 0-d checks
-    if 0 in image.shape:
-        raise ValueError(f"image is empty (shape {image.shape}); there is nothing to equalise")
+    check_image_dtype(image.dtype)
+    check_image_shape(image.shape)
     check_nbins(nbins, image.dtype)
     normalize_axis(axis, image.ndim)
     if mask is not None and not is_lazy_array(mask):
@@ -365,7 +366,7 @@ def counts_with_binning(data, mask, layout: GroupLayout, binning: Binning, backe
         mask_rows = layout.mask_rows(xp, _mask_on(xp, mask))
         return grouped_counts(xp, rows, mask_rows, binning, block_elements)
 
-    return to_backend(_module_like(data), _on_backend(xp, data, None, count, convert=False))
+    return to_backend(array_module(data), _on_backend(xp, data, None, count, convert=False))
 
 
 def _mask_on(xp, mask):
@@ -435,10 +436,6 @@ def _resolve_out_range(out_range, binning: Binning, counts, out_dtype):
     return int(binning.start), int(binning.stop)
 
 
-def _module_like(data):
-    return resolve_backend("cupy") if is_cupy_array(data) else np
-
-
 def _on_backend(xp, data, out_dtype, work, convert=True):
     """Run ``work(staged, block_elements)`` on ``xp`` and return its result like ``data``.
 
@@ -479,5 +476,5 @@ def _stage(xp, data):
 def _like_input(result, data):
     """NumPy in, NumPy out; CuPy in, CuPy out."""
     if is_cupy_array(data):
-        return to_backend(_module_like(data), result)
+        return to_backend(array_module(data), result)
     return to_backend(np, result)

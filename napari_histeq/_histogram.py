@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._groups import iter_blocks, load_block
-from ._kernels import cpu_kernels
+from ._kernels import FLOAT_DTYPES, cpu_kernels
 from ._validate import is_level_dtype
 
 DEFAULT_FLOAT_BINS = 256
@@ -137,22 +137,20 @@ class Binning:
 
 def choose_binning(xp, rows, mask_rows, nbins, max_elements) -> Binning:
     """Pick the binning for an image seen as ``rows`` (see the module docstring)."""
-    dtype = rows.dtype.newbyteorder("=")
-    if is_level_dtype(dtype):
-        return binning_for(dtype, nbins, None, None)
-    low, high = _counted_min_max(xp, rows, mask_rows, max_elements)
-    return binning_for(dtype, nbins, low, high)
+    return binning_for(rows.dtype, nbins, lambda: _counted_min_max(xp, rows, mask_rows, max_elements))
 
 
-def binning_for(dtype, nbins, low, high) -> Binning:
-    """The binning rule of the module docstring, given the counted pixels' min and max.
+def binning_for(dtype, nbins, counted_range) -> Binning:
+    """The binning rule of the module docstring.
 
-    8- and 16-bit integers need no range (``low`` and ``high`` are ignored).
+    ``counted_range()`` returns the counted pixels' min and max; it is called
+    (a pass over the pixels) only for floats and 32/64-bit integers.
     """
-    dtype = np.dtype(dtype)
+    dtype = np.dtype(dtype).newbyteorder("=")
     if is_level_dtype(dtype):
         info = np.iinfo(dtype)
         return Binning(dtype, 2 ** (8 * dtype.itemsize), int(info.min), int(info.max), 1)
+    low, high = counted_range()
     if dtype.kind == "f":
         nbins = nbins or DEFAULT_FLOAT_BINS
         return Binning(dtype, nbins, low, high, (high - low) / nbins)
@@ -165,7 +163,7 @@ def binning_for(dtype, nbins, low, high) -> Binning:
 
 def _counted_min_max(xp, rows, mask_rows, max_elements):
     """Min and max of the pixels a histogram counts (masked, finite), as Python scalars."""
-    kernels = float_kernels_for(xp, rows)
+    kernels = kernels_for(xp, rows) if rows.dtype.kind == "f" else None
     if kernels is not None:
         return _finite_min_max_by_kernel(kernels, rows, mask_rows)
     low = high = None
@@ -200,12 +198,10 @@ def grouped_counts(xp, rows, mask_rows, binning: Binning, max_elements):
     n_groups, group_size = rows.shape
     nbins = binning.nbins
     check_counter_memory(n_groups, nbins)
-    kernels = cpu_kernels() if xp is np and binning.is_per_level and group_size >= MIN_KERNEL_ROW else None
+    kernels = kernels_for(xp, rows, binning)
     if kernels is not None:
-        return _level_counts_by_kernel(kernels, rows, mask_rows, binning)
-    kernels = float_kernels_for(xp, rows) if binning.is_float else None
-    if kernels is not None:
-        return _float_counts_by_kernel(kernels, rows, mask_rows, binning)
+        by_kernel = _float_counts_by_kernel if binning.is_float else _level_counts_by_kernel
+        return by_kernel(kernels, rows, mask_rows, binning)
     counts = xp.zeros((n_groups, nbins), dtype=np.int64)
     for block in iter_blocks(n_groups, group_size, max_elements):
         g0, g1 = block[0], block[1]
@@ -221,28 +217,28 @@ def grouped_counts(xp, rows, mask_rows, binning: Binning, max_elements):
     return counts
 
 
-def native_row(rows, g):
-    """Row ``g`` as a native, contiguous array (for the CPU kernels)."""
-    row = rows[g]
-    if not row.dtype.isnative:
-        row = row.astype(row.dtype.newbyteorder("="))
-    return np.ascontiguousarray(row)
+def as_native(array, unsigned=False):
+    """``array`` in native byte order and C-contiguous (for the CPU kernels).
+
+    ``unsigned`` views integers as the unsigned type of the same width.
+    """
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    array = np.ascontiguousarray(array)
+    return array.view(f"u{array.dtype.itemsize}") if unsigned else array
 
 
-def unsigned_row(rows, g):
-    """Row ``g`` as a native, contiguous, unsigned view (for the CPU kernels)."""
-    row = native_row(rows, g)
-    return row.view(f"u{row.dtype.itemsize}")
+def kernels_for(xp, rows, binning=None):
+    """The CPU kernels when they can take these rows, else None (the reference path runs).
 
-
-def float_kernels_for(xp, rows):
-    """The CPU kernels when they can take these float rows, else None."""
-    if xp is not np or rows.shape[1] < MIN_KERNEL_ROW or rows.dtype.kind != "f":
+    They take NumPy rows of at least MIN_KERNEL_ROW pixels that are float32/64,
+    or 8/16-bit with one bin per level (``binning``).
+    """
+    if xp is not np or rows.shape[1] < MIN_KERNEL_ROW:
         return None
-    kernels = cpu_kernels()
-    if kernels is None or rows.dtype.newbyteorder("=") not in kernels.FLOAT_DTYPES:
-        return None
-    return kernels
+    per_level = binning is not None and binning.is_per_level
+    floats = rows.dtype.newbyteorder("=") in FLOAT_DTYPES and (binning is None or binning.is_float)
+    return cpu_kernels() if per_level or floats else None
 
 
 def _mask_row(mask_rows, g):
@@ -250,7 +246,7 @@ def _mask_row(mask_rows, g):
 
 
 def _finite_min_max_by_kernel(kernels, rows, mask_rows):
-    lows, highs = zip(*(kernels.finite_min_max(native_row(rows, g), _mask_row(mask_rows, g))
+    lows, highs = zip(*(kernels.finite_min_max(as_native(rows[g]), _mask_row(mask_rows, g))
                         for g in range(rows.shape[0])))
     low, high = min(lows), max(highs)
     if not np.isfinite(low):
@@ -263,7 +259,7 @@ def _float_counts_by_kernel(kernels, rows, mask_rows, binning: Binning):
     counts = np.empty((rows.shape[0], binning.nbins), dtype=np.int64)
     for g in range(rows.shape[0]):
         counts[g] = kernels.float_counts(
-            native_row(rows, g), binning.start, binning.scale, binning.nbins, _mask_row(mask_rows, g)
+            as_native(rows[g]), binning.start, binning.scale, binning.nbins, _mask_row(mask_rows, g)
         )
     return counts
 
@@ -272,6 +268,6 @@ def _level_counts_by_kernel(kernels, rows, mask_rows, binning: Binning):
     order = binning.unsigned_order()
     counts = np.empty((rows.shape[0], binning.nbins), dtype=np.int64)
     for g in range(rows.shape[0]):
-        row_counts = kernels.level_counts(unsigned_row(rows, g), _mask_row(mask_rows, g))
+        row_counts = kernels.level_counts(as_native(rows[g], unsigned=True), _mask_row(mask_rows, g))
         counts[g] = row_counts if order is None else row_counts[order]
     return counts

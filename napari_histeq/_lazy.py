@@ -70,17 +70,6 @@ def counted_range(image, mask):
     return int(low), int(high)
 
 
-def lazy_binning(image, mask, nbins):
-    """The binning of a dask image: no pass for 8/16-bit, a range pass otherwise."""
-    from ._validate import is_level_dtype
-
-    dtype = image.dtype.newbyteorder("=")
-    if is_level_dtype(dtype):
-        return binning_for(dtype, nbins, None, None)
-    low, high = counted_range(image, mask)
-    return binning_for(dtype, nbins, low, high)
-
-
 def _block_counts(block, *mask_block, binning, axis, backend):
     """Counts of one chunk, shaped for summing: 1 along histogram axes, then the bins."""
     from ._equalize import counts_with_binning
@@ -107,16 +96,21 @@ def lazy_counts(image, mask, layout: GroupLayout, binning, backend):
     return partial.sum(axis=layout.axis)
 
 
+def _lazy_counts(image, *, nbins, mask, axis, backend):
+    """Host counts ``(groups, nbins)`` of a dask/zarr image, its binning, layout and mask."""
+    image = as_dask(image)
+    layout = GroupLayout(tuple(image.shape), axis)
+    mask = lazy_mask(mask, image)
+    binning = binning_for(image.dtype, nbins, lambda: counted_range(image, mask))
+    counts = to_backend(np, lazy_counts(image, mask, layout, binning, backend).compute())
+    return counts.reshape(layout.n_groups, binning.nbins), binning, layout, mask
+
+
 def fit_lazy(image, *, variant, nbins, mask, axis, out_range, backend):
     """Fit the equalisation of a dask/zarr image; the histogram is computed here, once."""
     from ._equalize import fit_from_counts
 
-    image = as_dask(image)
-    layout = GroupLayout(tuple(image.shape), axis)
-    mask = lazy_mask(mask, image)
-    binning = lazy_binning(image, mask, nbins)
-    counts = to_backend(np, lazy_counts(image, mask, layout, binning, backend).compute())
-    counts = counts.reshape(layout.n_groups, binning.nbins)
+    counts, binning, layout, mask = _lazy_counts(image, nbins=nbins, mask=mask, axis=axis, backend=backend)
     return fit_from_counts(counts, binning, layout, variant, out_range, backend, masked=mask is not None)
 
 
@@ -139,10 +133,6 @@ def apply_lazy(fitted, image):
 
 
 def lazy_histogram(image, *, nbins, mask, axis, backend):
-    """Counts and edges of a dask/zarr image (computed)."""
-    image = as_dask(image)
-    layout = GroupLayout(tuple(image.shape), axis)
-    mask = lazy_mask(mask, image)
-    binning = lazy_binning(image, mask, nbins)
-    counts = lazy_counts(image, mask, layout, binning, backend).compute()
-    return counts, binning.edges
+    """Counts ``group_shape + (nbins,)`` and edges of a dask/zarr image (computed)."""
+    counts, binning, layout, _ = _lazy_counts(image, nbins=nbins, mask=mask, axis=axis, backend=backend)
+    return counts.reshape(layout.group_shape + (binning.nbins,)), binning.edges

@@ -16,7 +16,7 @@ import numpy as np
 from ._backend import to_backend
 from ._equalize import histogram
 from ._lazy import is_lazy_array
-from ._stats import HistogramStats, histogram_stats
+from ._stats import HistogramStats, stats_from_counts
 from ._validate import as_image
 
 #: Histograms with more bins are summed into this many for drawing.
@@ -48,10 +48,11 @@ class PanelData:
 
 
 def _curves(image, label, color, nbins) -> Curves:
+    """One histogram pass; the CDF and the numbers come from its counts."""
     counts, edges = histogram(image, nbins=nbins)
     counts, edges = to_backend(np, counts), to_backend(np, edges)
-    total = counts.sum()
-    return Curves(label, color, edges, counts, np.cumsum(counts) / total, histogram_stats(image, nbins=nbins))
+    stats = stats_from_counts(counts, edges, is_float=image.dtype.kind == "f")
+    return Curves(label, color, edges, counts, np.cumsum(counts) / counts.sum(), stats)
 
 
 def _channels(image, rgb):
@@ -230,9 +231,14 @@ def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbin
     >>> len(figure.axes)
     3
     """
+    data = histogram_panel_data(before, after, rgb=rgb, nbins=nbins, title=title)
+    return figure_from_panel(data, path, log=log)
+
+
+def figure_from_panel(data: PanelData, path=None, *, log=False):
+    """The :func:`plot_histograms` figure for curves already computed (saved to ``path`` if given)."""
     from matplotlib.figure import Figure
 
-    data = histogram_panel_data(before, after, rgb=rgb, nbins=nbins, title=title)
     figure = Figure(figsize=(11, 3.6))
     draw_histogram_panel(figure, data, log=log)
     figure.text(0.01, 0.01, stats_text(data), fontsize="x-small", family="monospace", va="bottom")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._backend import is_cupy_array, resolve_backend, to_backend
+from ._backend import array_module, to_backend
 from ._equalize import equalize
-from ._validate import as_image
+from ._validate import as_image, normalize_axis
 
 RGB_MODES = ("channels", "value")
 
@@ -58,25 +58,17 @@ def equalize_rgb(image, *, mode="channels", axis=None, **options):
         result = _equalize_value(colour, spatial_axes, options)
     if data.shape[-1] == 3:
         return result
-    xp = np if not is_cupy_array(result) else resolve_backend("cupy")
+    xp = array_module(result)
     return xp.concatenate([result, to_backend(xp, data[..., 3:]).astype(result.dtype)], axis=-1)
 
 
 def _spatial_axes(axis, spatial_ndim):
     """Spatial axes as negative indices into the image *with* its channel axis."""
-    if axis is None:
-        return tuple(range(-spatial_ndim - 1, -1))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    normalized = []
-    for ax in axes:
-        if not -spatial_ndim <= ax < spatial_ndim:
-            raise ValueError(f"axis {ax} is out of bounds for {spatial_ndim} spatial dimensions")
-        normalized.append((ax % spatial_ndim) - spatial_ndim - 1)
-    return tuple(sorted(normalized))
+    return tuple(ax - spatial_ndim - 1 for ax in normalize_axis(axis, spatial_ndim))
 
 
 def _equalize_value(colour, spatial_axes, options):
-    xp = np if not is_cupy_array(colour) else resolve_backend("cupy")
+    xp = array_module(colour)
     value = colour.max(axis=-1)
     equalized = equalize(value, axis=tuple(a + 1 for a in spatial_axes), **options)
     value_f = value.astype(np.float64)

@@ -67,13 +67,18 @@ def histogram_stats(image, *, nbins=None, mask=None, backend="auto") -> Histogra
     if not is_lazy_array(image):  # dask and zarr stay lazy: histogram() reduces them chunk by chunk
         image = as_image(image)
     counts, edges = histogram(image, nbins=nbins, mask=mask, backend=backend)
+    return stats_from_counts(counts, edges, is_float=image.dtype.kind == "f")
+
+
+def stats_from_counts(counts, edges, is_float: bool) -> HistogramStats:
+    """:class:`HistogramStats` of a histogram already counted (see :func:`histogram_stats`)."""
     counts = to_backend(np, counts).astype(np.float64)
     edges = to_backend(np, edges)
     total = counts.sum()
     probability = counts / total
     occupied = probability > 0
     entropy = float(-(probability[occupied] * np.log2(probability[occupied])).sum()) + 0.0
-    values = (edges[:-1] + edges[1:]) / 2 if image.dtype.kind == "f" else edges[:-1]
+    values = (edges[:-1] + edges[1:]) / 2 if is_float else edges[:-1]
     mean = float((probability * values).sum())
     std = float(np.sqrt(max((probability * (values - mean) ** 2).sum(), 0.0)))
     empirical = np.cumsum(probability)

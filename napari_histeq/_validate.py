@@ -22,7 +22,14 @@ def as_image(image):
         if image is None or isinstance(image, (str, bytes, dict)):
             raise TypeError(f"image must be an array, got {type(image).__name__}")
         image = np.asarray(image)
-    dtype = image.dtype
+    check_image_dtype(image.dtype)
+    check_image_shape(image.shape)
+    return image
+
+
+def check_image_dtype(dtype) -> None:
+    """Raise unless ``dtype`` is an integer or floating-point image dtype."""
+    dtype = np.dtype(dtype)
     if dtype.kind == "b":
         raise TypeError(
             "image is boolean, which has only two levels and nothing to equalise; "
@@ -34,11 +41,15 @@ def as_image(image):
         raise TypeError(
             f"image dtype {dtype} is not supported; use an integer or floating-point array"
         )
-    if image.ndim == 0:
+
+
+def check_image_shape(shape) -> None:
+    """Raise for 0-d and empty images."""
+    shape = tuple(shape)
+    if len(shape) == 0:
         raise ValueError("image is 0-dimensional; pass an array with at least one axis")
-    if image.size == 0:
-        raise ValueError(f"image is empty (shape {image.shape}); there is nothing to equalise")
-    return image
+    if 0 in shape:
+        raise ValueError(f"image is empty (shape {shape}); there is nothing to equalise")
 
 
 def is_level_dtype(dtype) -> bool:

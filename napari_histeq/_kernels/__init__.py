@@ -6,7 +6,11 @@ from __future__ import annotations
 import functools
 import os
 
+import numpy as np
+
 ENV_VAR = "NAPARI_HISTEQ_JIT"
+#: Float dtypes the CPU kernels take (float16 goes through the reference path).
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 @functools.lru_cache(maxsize=1)

@@ -45,11 +45,7 @@ def _counts_u8_words(words, chunks):
             h[1, (w >> 40) & 0xFF] += 1
             h[2, (w >> 48) & 0xFF] += 1
             h[3, w >> 56] += 1
-    counts = np.zeros(256, np.int64)
-    for c in range(chunks):
-        for k in range(4):
-            counts += partial[c, k]
-    return counts
+    return partial
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -65,11 +61,7 @@ def _counts_u16_words(words, chunks):
             h[1, (w >> 16) & 0xFFFF] += 1
             h[0, (w >> 32) & 0xFFFF] += 1
             h[1, w >> 48] += 1
-    counts = np.zeros(65536, np.int64)
-    for c in range(chunks):
-        counts += partial[c, 0]
-        counts += partial[c, 1]
-    return counts
+    return partial
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -82,10 +74,12 @@ def _counts_masked(values, mask, nbins, chunks):
         for i in range(c * step, min(n, (c + 1) * step)):
             if mask[i]:
                 h[values[i]] += 1
-    counts = np.zeros(nbins, np.int64)
-    for c in range(chunks):
-        counts += partial[c]
-    return counts
+    return partial
+
+
+def _total(partial) -> np.ndarray:
+    """Sum a kernel's per-chunk (and per-copy) int32 sub-histograms into int64 counts."""
+    return partial.reshape(-1, partial.shape[-1]).sum(axis=0, dtype=np.int64)
 
 
 def _aligned_body(values, word_itemsize: int):
@@ -104,10 +98,10 @@ def level_counts(values, mask=None) -> np.ndarray:
     nbins = 1 << (8 * values.itemsize)
     with _LOCK:
         if mask is not None:
-            return _counts_masked(values, mask, nbins, _chunks(values.size))
+            return _total(_counts_masked(values, mask, nbins, _chunks(values.size)))
         head, body, tail = _aligned_body(values, 8)
         kernel = _counts_u8_words if values.itemsize == 1 else _counts_u16_words
-        counts = kernel(body.view(np.uint64), _chunks(body.size))
+        counts = _total(kernel(body.view(np.uint64), _chunks(body.size)))
     for part in (head, tail):
         if part.size:
             counts += np.bincount(part, minlength=nbins)
@@ -197,17 +191,14 @@ def _float_bin(x, start, scale, nbins):
 def _float_counts(values, mask, use_mask, start, scale, nbins, chunks):
     n = values.size
     step = (n + chunks - 1) // chunks
-    partial = np.zeros((chunks, nbins), np.int64)
+    partial = np.zeros((chunks, nbins), np.int32)
     for c in numba.prange(chunks):
         h = partial[c]
         for i in range(c * step, min(n, (c + 1) * step)):
             x = np.float64(values[i])
             if np.isfinite(x) and (not use_mask or mask[i]):
                 h[_float_bin(x, start, scale, nbins)] += 1
-    counts = np.zeros(nbins, np.int64)
-    for c in range(chunks):
-        counts += partial[c]
-    return counts
+    return partial
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -226,9 +217,6 @@ def _float_gather(values, start, scale, table, low, high, out, chunks):
                 out[i] = high if x > 0 else low
 
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
 def finite_min_max(values, mask=None):
     """Min and max of the finite (and masked) values of a 1D contiguous float array."""
     with _LOCK:
@@ -240,8 +228,8 @@ def float_counts(values, start, scale, nbins, mask=None):
     """Counts per bin of a 1D contiguous float array: ``floor((x - start) * scale)``, clipped."""
     with _LOCK:
         use_mask = mask is not None
-        return _float_counts(values, mask if use_mask else _NO_MASK, use_mask, float(start), float(scale),
-                             nbins, _chunks(values.size))
+        return _total(_float_counts(values, mask if use_mask else _NO_MASK, use_mask, float(start),
+                                    float(scale), nbins, _chunks(values.size)))
 
 
 def float_gather(values, start, scale, table, low, high, out):
