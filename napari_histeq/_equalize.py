@@ -17,6 +17,7 @@ from ._apply import apply_lut
 from ._backend import array_module, free_device_bytes, is_cupy_array, resolve_backend, to_backend
 from ._groups import GroupLayout
 from ._histogram import Binning, choose_binning, grouped_counts
+from ._kernels import cpu_kernels
 from ._lazy import apply_lazy, fit_lazy, is_lazy_array, lazy_histogram
 from ._transfer import lut_from_values, transfer_values
 from ._validate import (
@@ -26,6 +27,7 @@ from ._validate import (
     check_mask,
     check_nbins,
     check_out_range,
+    check_out,
     check_variant,
     normalize_axis,
     output_dtype,
@@ -97,7 +99,7 @@ class Equalization:
     def group_shape(self) -> tuple[int, ...]:
         return self.lut.shape[:-1]
 
-    def apply(self, image, *, backend=None):
+    def apply(self, image, *, backend=None, out=None):
         """Equalise ``image`` with this table.
 
         Parameters
@@ -107,6 +109,8 @@ class Equalization:
             any shape works; with one table per group the groups must match.
         backend : {"auto", "numpy", "cupy"}, optional
             Defaults to the backend the fit was asked for.
+        out : array, optional
+            Where to write the result, as in :func:`equalize`.
 
         Returns
         -------
@@ -122,6 +126,7 @@ class Equalization:
         array([255, 191, 128], dtype=uint8)
         """
         if is_lazy_array(image):
+            _check_no_out_for_lazy(out)
             self._check_dtype(image.dtype)
             self._layout_for(image.shape)  # groups must match now, not when a chunk is computed
             return apply_lazy(self if backend is None else dataclasses.replace(self, backend=backend), image)
@@ -130,16 +135,19 @@ class Equalization:
         layout = self._layout_for(data.shape)
         xp = resolve_backend(self.backend if backend is None else backend, data)
         out_dtype = self.lut.dtype
-        return _on_backend(
-            xp, data, out_dtype, lambda staged, block: self._apply_staged(xp, staged, layout, block)
-        )
+        out = check_out(out, data, out_dtype)
+
+        def run(staged, block_elements):
+            return self._apply_staged(xp, staged, layout, block_elements, _direct_target(out, staged, layout))
+
+        return _into(out, _on_backend(xp, data, out_dtype, run))
 
     def _check_dtype(self, dtype):
         if np.dtype(dtype).newbyteorder("=") != self.binning.dtype:
             raise TypeError(f"this equalisation was fitted on {self.binning.dtype} data; got {dtype}")
 
-    def __call__(self, image, *, backend=None):
-        return self.apply(image, backend=backend)
+    def __call__(self, image, *, backend=None, out=None):
+        return self.apply(image, backend=backend, out=out)
 
     def _layout_for(self, shape) -> GroupLayout:
         if len(self.group_shape) == 0:
@@ -152,13 +160,17 @@ class Equalization:
             )
         return layout
 
-    def _apply_staged(self, xp, staged, layout: GroupLayout, block_elements):
+    def _apply_staged(self, xp, staged, layout: GroupLayout, block_elements, target=None):
+        """Apply to the staged image; into ``target`` (see :func:`_direct_target`) when given."""
         rows = layout.to_rows(xp, staged)
         out_xp = xp if is_cupy_array(staged) else np
-        out_rows = out_xp.empty(rows.shape, dtype=self.lut.dtype)
+        if target is not None:
+            out_rows = layout.to_rows(np, target)
+        else:
+            out_rows = out_xp.empty(rows.shape, dtype=self.lut.dtype)
         lut_rows = xp.asarray(self.lut.reshape(-1, self.binning.nbins))
         apply_lut(xp, rows, lut_rows, self.binning, out_rows, self.out_range, block_elements)
-        return layout.from_rows(out_xp, out_rows)
+        return target if target is not None else layout.from_rows(out_xp, out_rows)
 
     def __repr__(self) -> str:
         return (
@@ -261,7 +273,7 @@ def fit_equalization(
 
 
 def equalize(
-    image, *, variant="standard", nbins=None, mask=None, axis=None, out_range="dtype", backend="auto"
+    image, *, variant="standard", nbins=None, mask=None, axis=None, out_range="dtype", backend="auto", out=None
 ):
     """Equalise the histogram of ``image``.
 
@@ -290,20 +302,28 @@ def equalize(
         ``"image"``: the input's own min..max; or an explicit pair.
     backend : {"auto", "numpy", "cupy"}
         ``"auto"`` uses the GPU when one answers (see :func:`backend_info`).
+    out : array, optional
+        Where to write the result instead of a new array: the image's shape
+        and array type, in the output dtype (see Returns). Pass ``image``
+        itself to equalise in place. Reusing one ``out`` in a loop saves
+        allocating (and the system zeroing) a fresh output every call.
 
     Returns
     -------
     out : array
-        Same shape and array type as ``image``. Integer images keep their
-        dtype; float images give float32 (float64 for float64 input).
+        Same shape and array type as ``image`` (``out`` itself when given).
+        Integer images keep their dtype; float images give float32 (float64
+        for float64 input).
 
     Raises
     ------
     TypeError
-        For bool, complex or non-numeric images, or a non-boolean mask.
+        For bool, complex or non-numeric images, a non-boolean mask, and an
+        ``out`` of the wrong dtype or array type.
     ValueError
         For empty or 0-d images, a mask of the wrong shape or selecting no
-        pixel, and unknown variant, backend, axis or out_range.
+        pixel, unknown variant, backend, axis or out_range, and an ``out``
+        of the wrong shape or read-only.
     RuntimeError
         For ``backend="cupy"`` without a usable GPU.
 
@@ -321,20 +341,59 @@ def equalize(
     >>> equalize(image)
     array([[128, 128],
            [191, 255]], dtype=uint8)
+    >>> result = equalize(image, out=image)  # in place
+    >>> result is image, image[1, 1]
+    (True, np.uint8(255))
     """
     if is_lazy_array(image):
+        _check_no_out_for_lazy(out)
         fitted = fit_equalization(image, variant=variant, nbins=nbins, mask=mask, axis=axis,
                                   out_range=out_range, backend=backend)
         return fitted.apply(image)
     data, xp, layout, mask = _validated(image, nbins, mask, axis, backend)
     check_variant(variant)
     out_range = check_out_range(out_range, data.dtype)
+    out = check_out(out, data, output_dtype(data.dtype))
 
     def run(staged, block_elements):
         fitted = _fit_staged(xp, staged, layout, mask, variant, nbins, out_range, backend, block_elements)
-        return fitted._apply_staged(xp, staged, layout, block_elements)
+        return fitted._apply_staged(xp, staged, layout, block_elements, _direct_target(out, staged, layout))
 
-    return _on_backend(xp, data, output_dtype(data.dtype), run)
+    return _into(out, _on_backend(xp, data, output_dtype(data.dtype), run))
+
+
+def _check_no_out_for_lazy(out):
+    if out is not None:
+        raise TypeError(
+            "out= takes in-memory arrays; for dask or zarr input write the lazy result "
+            "with dask.array.store or dask.array.to_zarr"
+        )
+
+
+def _direct_target(out, staged, layout: GroupLayout):
+    """``out`` when the apply stage can write into it directly, else None (the result is copied in).
+
+    That needs both on the host, ``out`` C-contiguous with the group axes
+    first (so its rows are a view), and ``out`` either the staged image
+    itself (in place: each pixel is read before it is written) or apart
+    from it: a partial overlap would read pixels already overwritten.
+    """
+    if not (isinstance(out, np.ndarray) and isinstance(staged, np.ndarray)):
+        return None
+    if not (out.flags.c_contiguous and layout.groups_lead):
+        return None
+    same = out.ctypes.data == staged.ctypes.data and out.strides == staged.strides and out.dtype == staged.dtype
+    if not same and np.may_share_memory(out, staged):
+        return None
+    return out
+
+
+def _into(out, result):
+    """The result, written into ``out`` unless it already is ``out``."""
+    if out is None or result is out:
+        return result
+    out[...] = result
+    return out
 
 
 def _validated(image, nbins, mask, axis, backend):
@@ -388,12 +447,16 @@ def fit_from_counts(counts, binning: Binning, layout: GroupLayout, variant, out_
     lo, hi = _resolve_out_range(out_range, binning, counts, out_dtype)
     integer = out_dtype.kind in "ui"
     span = hi - lo if integer else 1.0
-    levels = binning.levels - lo
     lut = np.empty(counts.shape, dtype=out_dtype)
-    step = max(1, TRANSFER_BLOCK_ELEMENTS // binning.nbins)  # bounds the float64 temporaries
-    for g0 in range(0, counts.shape[0], step):
-        values = transfer_values(counts[g0 : g0 + step], variant, span, integer, levels)
-        lut[g0 : g0 + step] = lut_from_values(values, lo, hi, out_dtype)
+    kernels = cpu_kernels()
+    if kernels is not None and variant == "standard" and integer and out_dtype.itemsize <= 4:
+        kernels.standard_tables(np.ascontiguousarray(counts, dtype=np.int64), lo, hi, lut)
+    else:
+        levels = binning.levels - lo
+        step = max(1, TRANSFER_BLOCK_ELEMENTS // binning.nbins)  # bounds the float64 temporaries
+        for g0 in range(0, counts.shape[0], step):
+            values = transfer_values(counts[g0 : g0 + step], variant, span, integer, levels)
+            lut[g0 : g0 + step] = lut_from_values(values, lo, hi, out_dtype)
     return Equalization(
         lut=lut.reshape(layout.group_shape + (binning.nbins,)),
         binning=binning,

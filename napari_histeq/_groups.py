@@ -36,6 +36,11 @@ class GroupLayout:
     def group_size(self) -> int:
         return prod(self.shape[i] for i in self.axis)
 
+    @property
+    def groups_lead(self) -> bool:
+        """True when the group axes come first, so :meth:`to_rows` of a C-contiguous array is a view."""
+        return self.group_axes == tuple(range(len(self.group_axes)))
+
     def to_rows(self, xp, array):
         """View (or, for non-trailing axes, copy) ``array`` as ``(n_groups, group_size)``."""
         front = tuple(range(len(self.group_axes)))

@@ -52,6 +52,26 @@ def check_image_shape(shape) -> None:
         raise ValueError(f"image is empty (shape {shape}); there is nothing to equalise")
 
 
+def check_out(out, image, out_dtype):
+    """Raise unless ``out`` can take the result for ``image``; return it.
+
+    It must have the image's shape and array type (NumPy or CuPy), the
+    output dtype, and be writeable. ``None`` passes through.
+    """
+    if out is None:
+        return None
+    if is_cupy_array(out) != is_cupy_array(image) or not (is_cupy_array(out) or isinstance(out, np.ndarray)):
+        expected = "a CuPy array" if is_cupy_array(image) else "a NumPy array"
+        raise TypeError(f"out must be {expected}, like the image; got {type(out).__name__}")
+    if tuple(out.shape) != tuple(image.shape):
+        raise ValueError(f"out has shape {tuple(out.shape)}; the result has the image's shape {tuple(image.shape)}")
+    if np.dtype(out.dtype) != np.dtype(out_dtype):
+        raise TypeError(f"out has dtype {out.dtype}; the result of a {image.dtype} image is {np.dtype(out_dtype)}")
+    if isinstance(out, np.ndarray) and not out.flags.writeable:
+        raise ValueError("out is read-only")
+    return out
+
+
 def is_level_dtype(dtype) -> bool:
     """True for integer dtypes small enough to get one bin per possible level."""
     dtype = np.dtype(dtype)

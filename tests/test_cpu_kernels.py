@@ -110,3 +110,37 @@ def test_odd_row_lengths_and_shared_tables(monkeypatch):
     stack = dark(np.uint8, (3, 129, 131))  # odd rows: no pair tables
     fitted = reference(monkeypatch, fit_equalization, stack[0])
     np.testing.assert_array_equal(fitted.apply(stack), reference(monkeypatch, fitted.apply, stack))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    counts=st.lists(st.lists(st.integers(0, 2**40), min_size=256, max_size=256), min_size=1, max_size=3),
+    out=st.sampled_from([(np.uint8, 0, 255), (np.int8, -128, 127), (np.uint16, 0, 65535),
+                         (np.int16, -32768, 32767), (np.uint8, 10, 200), (np.uint32, 0, 2**32 - 1)]),
+    empty_tail=st.integers(0, 255),
+)
+def test_standard_tables_match_the_reference_transfer(counts, out, empty_tail):
+    from napari_histeq._kernels import cpu
+    from napari_histeq._transfer import lut_from_values, standard_values
+
+    dtype, lo, hi = out
+    counts = np.array(counts, dtype=np.int64)
+    counts[:, counts.shape[1] - empty_tail :] = 0
+    counts[:, 0] += 1  # every group counts a pixel
+    expected = lut_from_values(standard_values(counts, hi - lo, True), lo, hi, dtype)
+    tables = np.empty(counts.shape, dtype)
+    cpu.standard_tables(counts, lo, hi, tables)
+    np.testing.assert_array_equal(tables, expected)
+
+
+def test_standard_tables_on_a_rounding_tie():
+    # In exact arithmetic 255 * cdf hits x.5 at four bins; the float64 running sum decides
+    # which way each goes (77 and 229 where exact half-to-even would give 76 and 230).
+    from napari_histeq._kernels import cpu
+    from napari_histeq._transfer import lut_from_values, standard_values
+
+    counts = np.bincount([3, 2, 4, 5, 5, 6, 5, 2, 0, 3], minlength=256)[None]
+    tables = np.empty(counts.shape, np.uint8)
+    cpu.standard_tables(counts, 0, 255, tables)
+    assert list(tables[0, :7]) == [26, 26, 77, 128, 153, 229, 255]
+    np.testing.assert_array_equal(tables, lut_from_values(standard_values(counts, 255, True), 0, 255, np.uint8))
