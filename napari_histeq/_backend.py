@@ -58,7 +58,7 @@ def _probe_gpu() -> tuple[str | None, str]:
         import cupy as cp
     except ImportError:
         return "cupy is not installed", ""
-    except Exception as exc:  # a broken install can raise anything on import
+    except Exception as exc:  # noqa: BLE001 -- a broken install can raise anything on import
         return f"cupy failed to import: {type(exc).__name__}: {exc}", ""
     try:
         # A pip-installed CuPy imports fine without a driver and fails on first
@@ -67,11 +67,10 @@ def _probe_gpu() -> tuple[str | None, str]:
         if answer != 10:
             raise RuntimeError(f"the device computed 1+2+3+4 = {answer}")
         return None, _describe_cupy(cp)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 -- any failure means: no usable GPU, and why
         version = getattr(cp, "__version__", "?")
         return (
-            f"cupy {version} imported but no CUDA device answered: "
-            f"{type(exc).__name__}: {exc}",
+            f"cupy {version} imported but no CUDA device answered: {type(exc).__name__}: {exc}",
             "",
         )
 

@@ -22,6 +22,7 @@ from ._plot import figure_from_panel, histogram_panel_data
 from ._samples import dark_xray
 from ._validate import VARIANTS
 
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="napari-histeq",

@@ -149,7 +149,7 @@ def equalize_layer(
     mask_array = mask if mask is None or isinstance(mask, np.ndarray) else layer_mask(mask, layer)
     spatial_ndim = len(_spatial_shape(layer))
     axis = scope_axis(scope, spatial_ndim)
-    options = dict(variant=variant, nbins=nbins, mask=mask_array, out_range=out_range, backend=backend)
+    options = {"variant": variant, "nbins": nbins, "mask": mask_array, "out_range": out_range, "backend": backend}
     levels = list(layer.data) if layer.multiscale else [layer.data]
     if layer.rgb:
         if layer.multiscale:

@@ -34,7 +34,7 @@ def opencv_values(counts, span, integer, levels):
     for bins above the first occupied one, 0 below. A constant image keeps
     its value, as OpenCV does (``levels`` are the bins' values minus ``lo``).
     """
-    n_groups, nbins = counts.shape
+    n_groups = counts.shape[0]
     rows = np.arange(n_groups)
     first = np.argmax(counts > 0, axis=1)
     cumulative = np.cumsum(counts, axis=1)

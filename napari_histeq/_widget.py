@@ -137,16 +137,16 @@ class EqualizeWidget(Container):
         layer = self.image.value
         data = None if layer is None else (layer.data[0] if layer.multiscale else layer.data)
         is_float = data is not None and np.dtype(data.dtype).kind == "f"
-        return dict(
-            variant=self.variant.value,
-            scope=self.scope.value,
-            nbins=int(self.nbins.value) if is_float else None,
-            mask=self.mask.value,
-            out_range=self.out_range.value,
-            backend=self.backend.value,
-            rgb_mode=self.rgb_mode.value,
-            fit_level=int(self.fit_level.value) if layer is not None and layer.multiscale else 0,
-        )
+        return {
+            "variant": self.variant.value,
+            "scope": self.scope.value,
+            "nbins": int(self.nbins.value) if is_float else None,
+            "mask": self.mask.value,
+            "out_range": self.out_range.value,
+            "backend": self.backend.value,
+            "rgb_mode": self.rgb_mode.value,
+            "fit_level": int(self.fit_level.value) if layer is not None and layer.multiscale else 0,
+        }
 
     @property
     def running(self) -> bool:

@@ -8,8 +8,8 @@ from napari_histeq._histogram import MIN_KERNEL_ROW
 
 pytest.importorskip("numba")
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 LEVEL_DTYPES = [np.uint8, np.int8, np.uint16, np.int16]
 VARIANTS = ["standard", "opencv", "imagej", "imagej-classic"]

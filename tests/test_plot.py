@@ -25,7 +25,7 @@ def test_panel_data_matches_independent_counts():
 def test_without_after_the_curve_previews_standard_equalisation():
     image = dark_xray()
     data = histogram_panel_data(image)
-    x, y, _ = data.transfer[0]
+    _x, y, _ = data.transfer[0]
     assert "would do" in data.transfer_label
     assert y[int(image.max())] == 255
 
@@ -42,7 +42,7 @@ def test_figure_is_drawn_and_saved(tmp_path):
     path = tmp_path / "histograms.png"
     figure = plot_histograms(stack, equalize(stack), path, log=True, title="stack")
     assert path.stat().st_size > 10_000
-    hist_ax, cdf_ax, transfer_ax = figure.axes
+    hist_ax, cdf_ax, _transfer_ax = figure.axes
     assert hist_ax.get_yscale() == "log"
     assert len(cdf_ax.lines) == 3  # before, after, uniform
     from matplotlib.backends.backend_agg import FigureCanvasAgg
