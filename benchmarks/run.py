@@ -235,9 +235,8 @@ def main(argv=None) -> int:
     for case in make_cases(args.quick):
         image = case["image"]
         functions = contenders(image, case)
-        case_rounds = max(3, rounds // 3) if "skimage equalize_hist" in functions and not args.quick else rounds
-        print(f"timing {case['name']} ({case_rounds} rounds)...", file=sys.stderr)
-        results.append({"name": case["name"], "timings": time_interleaved(functions, case_rounds)})
+        print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
+        results.append({"name": case["name"], "timings": time_interleaved(functions, rounds)})
 
     cases = make_cases(args.quick)
     extra = {

@@ -1,9 +1,11 @@
 """Stage 2: from counts to a look-up table, one row per histogram group.
 
 The counts are tiny (at most 65536 bins per group), so the table is always
-built with NumPy on the host, in float64, with sequential cumulative sums.
-That makes CPU and GPU results identical to the bit: a parallel scan on the
-device would add in another order and move rounding ties.
+built on the host, in float64, with sequential cumulative sums. That makes CPU
+and GPU results identical to the bit: a parallel scan on the device would add
+in another order and move rounding ties. This NumPy code is the reference;
+``_kernels.cpu.standard_tables`` repeats the standard variant's operations in
+one numba loop and is tested against it.
 
 Each variant returns ``values``: float64 in ``[0, span]``, whole numbers when
 the output is an integer type (rounded as the variant's original does).
