@@ -86,3 +86,19 @@ def test_dask_with_cupy_chunks(cupy, dtype):
     result = out.compute()
     assert isinstance(result, cupy.ndarray)
     np.testing.assert_array_equal(result.get(), equalize(image, axis=(-2, -1), backend="numpy"))
+
+
+def test_out_on_the_device(cupy):
+    image = dark_stack(np.uint16)
+    expected = equalize(image, axis=(-2, -1), backend="numpy")
+    on_device = cupy.asarray(image)
+    out = cupy.empty_like(on_device)
+    assert equalize(on_device, axis=(-2, -1), out=out) is out
+    np.testing.assert_array_equal(out.get(), expected)
+    assert equalize(on_device, axis=(-2, -1), out=on_device) is on_device  # in place
+    np.testing.assert_array_equal(on_device.get(), expected)
+    host_out = np.empty_like(image)
+    assert equalize(image, axis=(-2, -1), backend="cupy", out=host_out) is host_out  # computed on the GPU
+    np.testing.assert_array_equal(host_out, expected)
+    with pytest.raises(TypeError, match="CuPy array"):
+        equalize(on_device, out=host_out)
