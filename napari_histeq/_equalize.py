@@ -17,9 +17,8 @@ from ._apply import apply_lut
 from ._backend import array_module, free_device_bytes, is_cupy_array, resolve_backend, to_backend
 from ._groups import GroupLayout
 from ._histogram import Binning, choose_binning, grouped_counts
-from ._kernels import cpu_kernels
 from ._lazy import apply_lazy, fit_lazy, is_lazy_array, lazy_histogram
-from ._transfer import lut_from_values, transfer_values
+from ._transfer import tables_from_counts
 from ._validate import (
     as_image,
     check_image_dtype,
@@ -35,8 +34,6 @@ from ._validate import (
 
 #: Pixels per block on the CPU: bounds the int64 temporaries to ~32 MiB.
 CPU_BLOCK_ELEMENTS = 1 << 22
-#: Table entries per batch of groups in the transfer stage (float64 temporaries of 2 MiB).
-TRANSFER_BLOCK_ELEMENTS = 1 << 18
 #: Bytes of device memory one pixel of a block needs at most (input, index, output).
 GPU_BYTES_PER_BLOCK_ELEMENT = 48
 
@@ -138,7 +135,7 @@ class Equalization:
         out = check_out(out, data, out_dtype)
 
         def run(staged, block_elements):
-            return self._apply_staged(xp, staged, layout, block_elements, _direct_target(out, staged, layout))
+            return self._apply_staged(xp, staged, layout, block_elements, out)
 
         return _into(out, _on_backend(xp, data, out_dtype, run))
 
@@ -160,10 +157,11 @@ class Equalization:
             )
         return layout
 
-    def _apply_staged(self, xp, staged, layout: GroupLayout, block_elements, target=None):
-        """Apply to the staged image; into ``target`` (see :func:`_direct_target`) when given."""
+    def _apply_staged(self, xp, staged, layout: GroupLayout, block_elements, out=None):
+        """Apply to the staged image; straight into ``out`` where :func:`_direct_target` allows."""
         rows = layout.to_rows(xp, staged)
         out_xp = xp if is_cupy_array(staged) else np
+        target = _direct_target(out, staged, layout)
         if target is not None:
             out_rows = layout.to_rows(np, target)
         else:
@@ -222,8 +220,7 @@ def histogram(image, *, nbins=None, mask=None, axis=None, backend="auto") -> His
     data, xp, layout, mask = _validated(image, nbins, mask, axis, backend)
 
     def count(staged, block_elements):
-        rows = layout.to_rows(xp, staged)
-        mask_rows = layout.mask_rows(xp, _mask_on(xp, mask))
+        rows, mask_rows = _staged_rows(xp, staged, layout, mask)
         binning = choose_binning(xp, rows, mask_rows, nbins, block_elements)
         counts = grouped_counts(xp, rows, mask_rows, binning, block_elements)
         return counts.reshape(layout.group_shape + (binning.nbins,)), binning.edges
@@ -353,13 +350,14 @@ def equalize(
     data, xp, layout, mask = _validated(image, nbins, mask, axis, backend)
     check_variant(variant)
     out_range = check_out_range(out_range, data.dtype)
-    out = check_out(out, data, output_dtype(data.dtype))
+    out_dtype = output_dtype(data.dtype)
+    out = check_out(out, data, out_dtype)
 
     def run(staged, block_elements):
         fitted = _fit_staged(xp, staged, layout, mask, variant, nbins, out_range, backend, block_elements)
-        return fitted._apply_staged(xp, staged, layout, block_elements, _direct_target(out, staged, layout))
+        return fitted._apply_staged(xp, staged, layout, block_elements, out)
 
-    return _into(out, _on_backend(xp, data, output_dtype(data.dtype), run))
+    return _into(out, _on_backend(xp, data, out_dtype, run))
 
 
 def _check_no_out_for_lazy(out):
@@ -421,20 +419,20 @@ def counts_with_binning(data, mask, layout: GroupLayout, binning: Binning, backe
     xp = resolve_backend(backend, data)
 
     def count(staged, block_elements):
-        rows = layout.to_rows(xp, staged)
-        mask_rows = layout.mask_rows(xp, _mask_on(xp, mask))
+        rows, mask_rows = _staged_rows(xp, staged, layout, mask)
         return grouped_counts(xp, rows, mask_rows, binning, block_elements)
 
     return to_backend(array_module(data), _on_backend(xp, data, None, count, convert=False))
 
 
-def _mask_on(xp, mask):
-    return None if mask is None else to_backend(xp, mask)
+def _staged_rows(xp, staged, layout: GroupLayout, mask):
+    """The staged image and its mask (moved to ``xp``) as ``(n_groups, group_size)`` rows."""
+    mask_rows = None if mask is None else layout.mask_rows(xp, to_backend(xp, mask))
+    return layout.to_rows(xp, staged), mask_rows
 
 
 def _fit_staged(xp, staged, layout, mask, variant, nbins, out_range, backend, block_elements):
-    rows = layout.to_rows(xp, staged)
-    mask_rows = layout.mask_rows(xp, _mask_on(xp, mask))
+    rows, mask_rows = _staged_rows(xp, staged, layout, mask)
     binning = choose_binning(xp, rows, mask_rows, nbins, block_elements)
     counts = to_backend(np, grouped_counts(xp, rows, mask_rows, binning, block_elements))
     return fit_from_counts(counts, binning, layout, variant, out_range, backend, masked=mask is not None)
@@ -445,18 +443,7 @@ def fit_from_counts(counts, binning: Binning, layout: GroupLayout, variant, out_
     _check_every_group_counted(counts, layout, masked)
     out_dtype = output_dtype(binning.dtype)
     lo, hi = _resolve_out_range(out_range, binning, counts, out_dtype)
-    integer = out_dtype.kind in "ui"
-    span = hi - lo if integer else 1.0
-    lut = np.empty(counts.shape, dtype=out_dtype)
-    kernels = cpu_kernels()
-    if kernels is not None and variant == "standard" and integer and out_dtype.itemsize <= 4:
-        kernels.standard_tables(np.ascontiguousarray(counts, dtype=np.int64), lo, hi, lut)
-    else:
-        levels = binning.levels - lo
-        step = max(1, TRANSFER_BLOCK_ELEMENTS // binning.nbins)  # bounds the float64 temporaries
-        for g0 in range(0, counts.shape[0], step):
-            values = transfer_values(counts[g0 : g0 + step], variant, span, integer, levels)
-            lut[g0 : g0 + step] = lut_from_values(values, lo, hi, out_dtype)
+    lut = tables_from_counts(counts, binning, variant, lo, hi, out_dtype)
     return Equalization(
         lut=lut.reshape(layout.group_shape + (binning.nbins,)),
         binning=binning,

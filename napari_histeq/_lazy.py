@@ -19,9 +19,6 @@ from ._backend import is_cupy_array, to_backend
 from ._groups import GroupLayout
 from ._histogram import binning_for, check_counter_memory
 
-#: Pixels per block when a chunk is counted or mapped (as in the eager path).
-BLOCK_ELEMENTS = 1 << 22
-
 
 def is_lazy_array(array) -> bool:
     """True for dask arrays and zarr arrays (both are processed chunk by chunk)."""

@@ -16,6 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._kernels import cpu_kernels
+
+#: Table entries per batch of groups (bounds the float64 temporaries to 2 MiB).
+BLOCK_ELEMENTS = 1 << 18
+
 
 def standard_values(counts, span, integer):
     """The textbook transform: ``round(span * cdf)``, rounding half to even.
@@ -120,3 +125,26 @@ def lut_from_values(values, lo, hi, out_dtype):
     offsets = np.where(at_top, np.uint64(span), offsets)
     shifted = offsets + np.uint64(lo % 2**64)
     return shifted.astype(out_dtype)
+
+
+def tables_from_counts(counts, binning, variant, lo, hi, out_dtype):
+    """The look-up tables ``(groups, nbins)`` in ``out_dtype`` for host int64 ``counts``.
+
+    The standard variant's integer tables come from the CPU kernel when there
+    is one; everything else runs the reference above, in batches of groups.
+    Only the opencv variant reads the bins' values (``binning.levels``).
+    """
+    out_dtype = np.dtype(out_dtype)
+    integer = out_dtype.kind in "ui"
+    tables = np.empty(counts.shape, dtype=out_dtype)
+    kernels = cpu_kernels()
+    if kernels is not None and variant == "standard" and integer and out_dtype.itemsize <= 4:
+        kernels.standard_tables(np.ascontiguousarray(counts, dtype=np.int64), lo, hi, tables)
+        return tables
+    span = hi - lo if integer else 1.0
+    offsets = binning.levels - lo if variant == "opencv" else None
+    step = max(1, BLOCK_ELEMENTS // counts.shape[1])
+    for g0 in range(0, counts.shape[0], step):
+        values = transfer_values(counts[g0 : g0 + step], variant, span, integer, offsets)
+        tables[g0 : g0 + step] = lut_from_values(values, lo, hi, out_dtype)
+    return tables

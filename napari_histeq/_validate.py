@@ -60,8 +60,9 @@ def check_out(out, image, out_dtype):
     """
     if out is None:
         return None
-    if is_cupy_array(out) != is_cupy_array(image) or not (is_cupy_array(out) or isinstance(out, np.ndarray)):
-        expected = "a CuPy array" if is_cupy_array(image) else "a NumPy array"
+    on_device = is_cupy_array(image)
+    if not (is_cupy_array(out) if on_device else isinstance(out, np.ndarray)):
+        expected = "a CuPy array" if on_device else "a NumPy array"
         raise TypeError(f"out must be {expected}, like the image; got {type(out).__name__}")
     if tuple(out.shape) != tuple(image.shape):
         raise ValueError(f"out has shape {tuple(out.shape)}; the result has the image's shape {tuple(image.shape)}")
