@@ -81,19 +81,20 @@ def make_cases(quick: bool):
     dark16 = rng.gamma(2.0, 300.0, (side, side)).clip(0, 65535).astype(np.uint16)
     stack = rng.gamma(2.0, 12.0, (planes, plane_side, plane_side)).clip(0, 255).astype(np.uint8)
     floats = rng.gamma(2.0, 0.05, (side, side)).astype(np.float32)
-    return [
-        {"name": f"uint8 {side}x{side}", "image": dark8, "into_out": True},
-        {"name": f"uint16 {side}x{side}", "image": dark16, "into_out": True},
-        {"name": f"uint8 stack {planes}x{plane_side}x{plane_side}, global", "image": stack, "skimage": False},
-        {"name": f"uint8 stack {planes}x{plane_side}x{plane_side}, per plane", "image": stack,
-         "per_plane": True, "skimage": False},
-        {"name": f"float32 {side}x{side}", "image": floats},
+    return {
+        "u8": {"name": f"uint8 {side}x{side}", "image": dark8, "into_out": True},
+        "u16": {"name": f"uint16 {side}x{side}", "image": dark16, "into_out": True},
+        "stack": {"name": f"uint8 stack {planes}x{plane_side}x{plane_side}, global", "image": stack,
+                  "skimage": False},
+        "stack per plane": {"name": f"uint8 stack {planes}x{plane_side}x{plane_side}, per plane", "image": stack,
+                            "per_plane": True, "skimage": False},
+        "float32": {"name": f"float32 {side}x{side}", "image": floats},
         # Context for the uint16 / uint8 goal: the same pair just below the 32 MiB allocation cliff.
-        {"name": f"uint8 {below}x{below} (below the cliff)", "image": dark8[:below, :below].copy(),
-         "ours_only": True},
-        {"name": f"uint16 {below}x{below} (below the cliff)", "image": dark16[:below, :below].copy(),
-         "ours_only": True},
-    ]
+        "u8 below": {"name": f"uint8 {below}x{below} (below the cliff)", "image": dark8[:below, :below].copy(),
+                     "ours_only": True},
+        "u16 below": {"name": f"uint16 {below}x{below} (below the cliff)", "image": dark16[:below, :below].copy(),
+                      "ours_only": True},
+    }
 
 
 def time_interleaved(functions: dict, rounds: int, sync=lambda: None) -> dict:
@@ -180,34 +181,25 @@ def machine() -> dict:
     }
 
 
-def ratios(results) -> list[tuple[str, float, str]]:
-    """The issue's goals as ratios of medians measured in this run."""
-    def median(case_prefix, name):
-        for case in results:
-            if case["name"].startswith(case_prefix) or case["name"] == case_prefix:
-                return case["timings"].get(name, {}).get("median_ms")
-        return None
+def ratios(timings: dict, u8_name: str) -> list[tuple[str, float, str]]:
+    """The issue's goals as ratios of medians measured in this run (``timings``: case key -> timings)."""
+    def median(key, name):
+        return timings.get(key, {}).get(name, {}).get("median_ms")
 
     ours = "napari-histeq (numpy)"
     out = []
-    u8_name = next(c["name"] for c in results if c["name"].startswith("uint8 ") and "stack" not in c["name"])
-    u16_name = next(c["name"] for c in results if c["name"].startswith("uint16"))
-    global_name = next(c["name"] for c in results if c["name"].endswith("global"))
-    plane_name = next(c["name"] for c in results if c["name"].endswith("per plane"))
-    below8, below16 = (next(c["name"] for c in results if c["name"].startswith(f"uint{bits} ")
-                            and "below" in c["name"]) for bits in (8, 16))
     pairs = [
-        (f"{u8_name}: ours / cv2.equalizeHist", median(u8_name, ours), median(u8_name, "cv2.equalizeHist"), "<= 1.0"),
-        (f"{u8_name}: skimage / ours", median(u8_name, "skimage equalize_hist"), median(u8_name, ours), ">= 40"),
-        ("ours: uint16 / uint8", median(u16_name, ours), median(u8_name, ours), "<= 1.5"),
-        ("ours into out=: uint16 / uint8", median(u16_name, ours + " out="), median(u8_name, ours + " out="),
-         "<= 1.5"),
-        ("ours below the 32 MiB cliff: uint16 / uint8", median(below16, ours), median(below8, ours), "context"),
-        ("copy floor: uint16 / uint8 (bytes: 2)", median(u16_name, "np.copyto (floor)"),
-         median(u8_name, "np.copyto (floor)"), "context"),
-        ("copy floor into out=: uint16 / uint8", median(u16_name, "np.copyto (floor) out="),
-         median(u8_name, "np.copyto (floor) out="), "context"),
-        ("ours on the stack: per plane / global", median(plane_name, ours), median(global_name, ours), "<= 1.2"),
+        (f"{u8_name}: ours / cv2.equalizeHist", median("u8", ours), median("u8", "cv2.equalizeHist"), "<= 1.0"),
+        (f"{u8_name}: skimage / ours", median("u8", "skimage equalize_hist"), median("u8", ours), ">= 40"),
+        ("ours: uint16 / uint8", median("u16", ours), median("u8", ours), "<= 1.5"),
+        ("ours into out=: uint16 / uint8", median("u16", ours + " out="), median("u8", ours + " out="), "<= 1.5"),
+        ("ours below the 32 MiB cliff: uint16 / uint8", median("u16 below", ours), median("u8 below", ours),
+         "context"),
+        ("copy floor: uint16 / uint8 (bytes: 2)", median("u16", "np.copyto (floor)"),
+         median("u8", "np.copyto (floor)"), "context"),
+        ("copy floor into out=: uint16 / uint8", median("u16", "np.copyto (floor) out="),
+         median("u8", "np.copyto (floor) out="), "context"),
+        ("ours on the stack: per plane / global", median("stack per plane", ours), median("stack", ours), "<= 1.2"),
     ]
     for label, a, b, goal in pairs:
         if a is not None and b is not None:
@@ -243,20 +235,24 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 15)
 
-    results = []
-    for case in make_cases(args.quick):
-        image = case["image"]
-        functions = contenders(image, case)
-        print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
-        results.append({"name": case["name"], "timings": time_interleaved(functions, rounds)})
-
     cases = make_cases(args.quick)
+    timings = {}
+    for key, case in cases.items():
+        functions = contenders(case["image"], case)
+        print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
+        timings[key] = time_interleaved(functions, rounds)
+    results = [{"name": cases[key]["name"], "timings": timings[key]} for key in cases]
+
+    def memory(key, **options):
+        image = cases[key]["image"]
+        return peak_extra_memory(image, **options) / image.nbytes
+
     extra = {
-        "ratios": ratios(results),
+        "ratios": ratios(timings, cases["u8"]["name"]),
         "memory": {
-            cases[0]["name"]: peak_extra_memory(cases[0]["image"]) / cases[0]["image"].nbytes,
-            cases[1]["name"]: peak_extra_memory(cases[1]["image"]) / cases[1]["image"].nbytes,
-            cases[3]["name"]: peak_extra_memory(cases[3]["image"], axis=(-2, -1)) / cases[3]["image"].nbytes,
+            cases["u8"]["name"]: memory("u8"),
+            cases["u16"]["name"]: memory("u16"),
+            cases["stack per plane"]["name"]: memory("stack per plane", axis=(-2, -1)),
         },
     }
     if not args.no_compile_time:

@@ -17,7 +17,7 @@ from qtpy.QtCore import QTimer
 from qtpy.QtGui import QFont
 from qtpy.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from ._layer import METADATA_KEY, displayed_index, find_output_layer
+from ._layer import METADATA_KEY, displayed_index, find_output_layer, finest_level
 from ._plot import draw_histogram_panel, histogram_panel_data, stats_text
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class HistogramWidget(QWidget):
 
     def _selection(self, layer):
         """The data and the index to read from it (the read itself happens in the worker)."""
-        data = layer.data[0] if layer.multiscale else layer.data
+        data = finest_level(layer)
         index = displayed_index(self._viewer, layer)[0] if self.scope.value == "plane" else ()
         return data, index
 

@@ -41,13 +41,18 @@ def scope_axis(scope: str, spatial_ndim: int):
     return tuple(range(-needed, 0))
 
 
+def finest_level(layer):
+    """The layer's data at full resolution: the first level of a multiscale layer, else the data."""
+    return layer.data[0] if layer.multiscale else layer.data
+
+
 def displayed_index(viewer, layer):
     """Where the viewer is in ``layer``: ``(index, displayed)``.
 
     ``index`` selects the displayed plane from the finest level (slices on
     the displayed axes, integers elsewhere); ``displayed`` lists those axes.
     """
-    data = layer.data[0] if layer.multiscale else layer.data
+    data = finest_level(layer)
     spatial_ndim = data.ndim - (1 if layer.rgb else 0)
     offset = viewer.dims.ndim - spatial_ndim
     displayed = [d - offset for d in viewer.dims.displayed[-2:] if d - offset >= 0]
@@ -62,8 +67,7 @@ def displayed_index(viewer, layer):
 def displayed_plane(viewer, layer):
     """The plane of ``layer`` the viewer shows (finest level, read now), and the displayed axes."""
     index, displayed = displayed_index(viewer, layer)
-    data = layer.data[0] if layer.multiscale else layer.data
-    return np.asarray(data[index]), displayed
+    return np.asarray(finest_level(layer)[index]), displayed
 
 
 def output_name(layer) -> str:
@@ -78,8 +82,7 @@ def layer_mask(mask_layer, image_layer):
 
     spatial_shape = _spatial_shape(image_layer)
     if isinstance(mask_layer, Labels):
-        labels = mask_layer.data[0] if mask_layer.multiscale else mask_layer.data
-        return np.asarray(labels) != 0
+        return np.asarray(finest_level(mask_layer)) != 0
     if isinstance(mask_layer, Shapes):
         if len(mask_layer.data) == 0:
             raise ValueError(f"the shapes layer {mask_layer.name!r} holds no shape to use as a mask")
@@ -89,7 +92,7 @@ def layer_mask(mask_layer, image_layer):
 
 
 def _spatial_shape(layer) -> tuple[int, ...]:
-    shape = layer.data[0].shape if layer.multiscale else layer.data.shape
+    shape = finest_level(layer).shape
     return tuple(shape[:-1]) if layer.rgb else tuple(shape)
 
 

@@ -15,7 +15,15 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, SpinBox
 
 from ._backend import backend_info
-from ._layer import SCOPES, displayed_plane, equalize_layer, find_output_layer, layer_mask, show_result
+from ._layer import (
+    SCOPES,
+    displayed_plane,
+    equalize_layer,
+    find_output_layer,
+    finest_level,
+    layer_mask,
+    show_result,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -30,6 +38,8 @@ SCOPE_CHOICES = [("Whole layer", "layer"), ("Each 2D plane", "plane"), ("Each 3D
 RANGE_CHOICES = [("Full dtype range", "dtype"), ("Image's own range", "image")]
 RGB_CHOICES = [("Each channel", "channels"), ("Brightness only (hue kept)", "value")]
 PREVIEW_SUFFIX = " preview"
+#: Metadata key marking the live-preview layer (never offered as a source).
+PREVIEW_KEY = "napari_histeq_preview"
 assert [value for _, value in SCOPE_CHOICES] == list(SCOPES)
 
 
@@ -116,7 +126,7 @@ class EqualizeWidget(Container):
         from napari.layers import Image
 
         return [(layer.name, layer) for layer in self._viewer.layers
-                if isinstance(layer, Image) and not layer.metadata.get("napari_histeq_preview")]
+                if isinstance(layer, Image) and not layer.metadata.get(PREVIEW_KEY)]
 
     def _mask_choices(self, _widget=None):
         from napari.layers import Labels, Shapes
@@ -125,7 +135,7 @@ class EqualizeWidget(Container):
 
     def _show_relevant_options(self, _event=None):
         layer = self.image.value
-        data = None if layer is None else (layer.data[0] if layer.multiscale else layer.data)
+        data = None if layer is None else finest_level(layer)
         self.nbins.visible = data is not None and np.dtype(data.dtype).kind == "f"
         self.rgb_mode.visible = layer is not None and layer.rgb
         levels = len(layer.data) if layer is not None and layer.multiscale else 1
@@ -135,7 +145,7 @@ class EqualizeWidget(Container):
     def options(self) -> dict:
         """The keyword arguments of :func:`napari_histeq.equalize_layer` the widget is set to."""
         layer = self.image.value
-        data = None if layer is None else (layer.data[0] if layer.multiscale else layer.data)
+        data = None if layer is None else finest_level(layer)
         is_float = data is not None and np.dtype(data.dtype).kind == "f"
         return {
             "variant": self.variant.value,
@@ -233,7 +243,7 @@ class EqualizeWidget(Container):
 
     def _preview_layer(self):
         for layer in self._viewer.layers:
-            if layer.metadata.get("napari_histeq_preview"):
+            if layer.metadata.get(PREVIEW_KEY):
                 return layer
         return None
 
@@ -255,7 +265,7 @@ class EqualizeWidget(Container):
         kwargs = {key: kwargs[key] for key in ("scale", "translate", "contrast_limits", "rgb", "blending")}
         if not layer.rgb:
             kwargs["colormap"] = layer.colormap
-        kwargs.update(name=f"{layer.name}{PREVIEW_SUFFIX}", metadata={"napari_histeq_preview": True})
+        kwargs.update(name=f"{layer.name}{PREVIEW_SUFFIX}", metadata={PREVIEW_KEY: True})
         return result, kwargs
 
     # -- notifications --------------------------------------------------------------------------
