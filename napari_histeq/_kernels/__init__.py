@@ -24,6 +24,6 @@ def _load_cpu():
 
 def cpu_kernels():
     """The numba CPU kernels module, or None (not installed, or NAPARI_HISTEQ_JIT=0)."""
-    if os.environ.get(ENV_VAR, "1").strip() in ("0", "false", "no", "off"):
+    if os.environ.get(ENV_VAR, "1").strip().lower() in ("0", "false", "no", "off"):
         return None
     return _load_cpu()

@@ -10,6 +10,11 @@ bin over and over), mapping two uint8 pixels per gather through a
 65536-entry pair table, and splitting the work over all cores. Signed images
 are handled by permuting the tables, not by touching every pixel.
 
+Each kernel is single-threaded and releases the GIL; it works on one
+``[start, stop)`` range of its input, and :func:`.threads.run_parallel` runs
+the ranges on the package's own threads (why not numba's ``parallel=True``:
+see :mod:`.threads`). No lock: any number of threads may call at once.
+
 Every loop runs over a slice indexed from 0: with ``range(start, stop)`` on the
 whole array LLVM cannot prove the index non-negative and keeps numba's
 negative-index wraparound in the hot loop, which halves the gather's speed.
@@ -17,19 +22,22 @@ negative-index wraparound in the hot loop, which halves the gather's speed.
 
 from __future__ import annotations
 
-import threading
-
 import numba
 import numpy as np
 
-# Numba's default threading layer must not be entered from two threads at once
-# (napari's worker and the live preview can both call in): one caller at a time.
-_LOCK = threading.Lock()
-_MAX_CHUNK = 1 << 30  # int32 sub-histograms must not overflow
+from .threads import num_threads, run_parallel, split
+
+#: int32 sub-histograms must not overflow: no task counts more pixels than this.
+_MAX_TASK_PIXELS = 1 << 30
+#: Below this many pixels a task costs more to hand to a thread than to run.
+_MIN_TASK_PIXELS = 1 << 15
 
 
-def _chunks(n: int) -> int:
-    return max(2 * numba.get_num_threads(), -(-n // _MAX_CHUNK), 1)
+def _ranges(n: int, per_thread: int, pixels_per_item: int = 1) -> list[tuple[int, int]]:
+    """Split ``range(n)`` into tasks: ``per_thread`` per thread, none too small, none too large to count."""
+    pixels = n * pixels_per_item
+    parts = min(per_thread * num_threads(), -(-pixels // _MIN_TASK_PIXELS))
+    return split(n, max(parts, -(-pixels // _MAX_TASK_PIXELS), 1))
 
 
 def _word_counter(bits: int, copies: int):
@@ -41,17 +49,13 @@ def _word_counter(bits: int, copies: int):
     levels = 1 << bits
     per_word = 64 // bits
 
-    @numba.njit(parallel=True, nogil=True, cache=True)
-    def count(words, chunks):
-        step = (words.size + chunks - 1) // chunks
-        partial = np.zeros((chunks, copies, levels), np.int32)
-        for c in numba.prange(chunks):
-            h = partial[c]
-            for w in words[c * step : (c + 1) * step]:
-                for k in range(per_word):
-                    h[k % copies, (w >> (k * bits)) & (levels - 1)] += 1
-        return partial
+    @numba.njit(nogil=True, cache=True)
+    def count(words, h):
+        for w in words:
+            for k in range(per_word):
+                h[k % copies, (w >> (k * bits)) & (levels - 1)] += 1
 
+    count.copies = copies
     return count
 
 
@@ -62,35 +66,28 @@ _counts_u8_words = _word_counter(8, copies=4)
 _counts_u16_words = _word_counter(16, copies=2)
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def _counts_masked(values, mask, nbins, chunks):
-    n = values.size
-    step = (n + chunks - 1) // chunks
-    partial = np.zeros((chunks, nbins), np.int32)
-    for c in numba.prange(chunks):
-        h = partial[c]
-        chunk, chunk_mask = values[c * step : (c + 1) * step], mask[c * step : (c + 1) * step]
-        for i in range(chunk.size):
-            if chunk_mask[i]:
-                h[chunk[i]] += 1
-    return partial
+@numba.njit(nogil=True, cache=True)
+def _counts_masked(values, mask, h):
+    for i in range(values.size):
+        if mask[i]:
+            h[values[i]] += 1
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def _sum_rows(partial):
-    nbins = partial.shape[1]
-    total = np.empty(nbins, np.int64)
-    for b in numba.prange(nbins):
+@numba.njit(nogil=True, cache=True)
+def _sum_rows(partial, total):
+    for b in range(partial.shape[1]):
         s = 0
         for r in range(partial.shape[0]):
             s += partial[r, b]
         total[b] = s
-    return total
 
 
 def _total(partial) -> np.ndarray:
-    """Sum a kernel's per-chunk (and per-copy) int32 sub-histograms into int64 counts."""
-    return _sum_rows(partial.reshape(-1, partial.shape[-1]))
+    """Sum the tasks' int32 sub-histograms ``(..., nbins)`` into int64 counts."""
+    rows = partial.reshape(-1, partial.shape[-1])
+    total = np.empty(rows.shape[1], np.int64)
+    run_parallel(_sum_rows, [(rows[:, a:b], total[a:b]) for a, b in _ranges(rows.shape[1], 1, rows.shape[0])])
+    return total
 
 
 def _aligned_body(values, word_itemsize: int):
@@ -107,50 +104,61 @@ def _aligned_body(values, word_itemsize: int):
 def level_counts(values, mask=None) -> np.ndarray:
     """Counts per level of a 1D contiguous uint8/uint16 array (int64, 256 or 65536 bins)."""
     nbins = 1 << (8 * values.itemsize)
-    with _LOCK:
-        if mask is not None:
-            return _total(_counts_masked(values, mask, nbins, _chunks(values.size)))
-        head, body, tail = _aligned_body(values, 8)
-        kernel = _counts_u8_words if values.itemsize == 1 else _counts_u16_words
-        counts = _total(kernel(body.view(np.uint64), _chunks(body.size)))
+    if mask is not None:
+        ranges = _ranges(values.size, 2)
+        partial = np.zeros((len(ranges), nbins), np.int32)
+        run_parallel(_counts_masked, [(values[a:b], mask[a:b], partial[t]) for t, (a, b) in enumerate(ranges)])
+        return _total(partial)
+    head, body, tail = _aligned_body(values, 8)
+    kernel = _counts_u8_words if values.itemsize == 1 else _counts_u16_words
+    words = body.view(np.uint64)
+    ranges = _ranges(words.size, 2, pixels_per_item=8 // values.itemsize)
+    partial = np.zeros((len(ranges), kernel.copies, nbins), np.int32)
+    run_parallel(kernel, [(words[a:b], partial[t]) for t, (a, b) in enumerate(ranges)])
+    counts = _total(partial)
     for part in (head, tail):
         if part.size:
             counts += np.bincount(part, minlength=nbins)
     return counts
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def _gather_rows(values, tables, out, chunks_per_row):
-    """``out[g, i] = tables[g or 0][values[g, i]]``: many rows, one parallel launch."""
-    n_rows, n = values.shape
+@numba.njit(nogil=True, cache=True)
+def _gather_items(values, tables, out, per_row, first, last):
+    """``out[g, i] = tables[g or 0][values[g, i]]`` for the items ``first..last`` (``per_row`` items a row)."""
+    n = values.shape[1]
     shared = tables.shape[0] == 1
-    step = (n + chunks_per_row - 1) // chunks_per_row
-    for item in numba.prange(n_rows * chunks_per_row):
-        g = item // chunks_per_row
-        c = item % chunks_per_row
+    step = (n + per_row - 1) // per_row
+    for item in range(first, last):
+        g = item // per_row
+        c = item % per_row
         table = tables[0] if shared else tables[g]
         source, target = values[g, c * step : (c + 1) * step], out[g, c * step : (c + 1) * step]
         for i in range(source.size):
             target[i] = table[source[i]]
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def _pair_tables(tables):
+@numba.njit(nogil=True, cache=True)
+def _pair_tables(tables, pairs):
     """For each uint8 table, the 65536-entry table that maps two pixels (one uint16) at once.
 
     Mapping is byte by byte, so the same table serves little- and big-endian machines.
     """
-    pairs = np.empty((tables.shape[0], 65536), np.uint16)
-    for t in numba.prange(tables.shape[0]):
+    for t in range(tables.shape[0]):
         for high in range(256):
             mapped_high = np.uint16(tables[t, high]) << 8
             for low in range(256):
                 pairs[t, (high << 8) | low] = mapped_high | np.uint16(tables[t, low])
-    return pairs
 
 
-#: Rows per launch in gather_rows: bounds the pair tables to 8 MiB.
-_ROWS_PER_LAUNCH = 64
+#: Rows per batch in gather_rows: bounds the pair tables to 8 MiB.
+_ROWS_PER_BATCH = 64
+
+
+def _gather_batch(values, tables, out) -> None:
+    n_rows, n = values.shape
+    per_row = max(1, -(-4 * num_threads() // n_rows))
+    items = _ranges(n_rows * per_row, 4, pixels_per_item=max(1, n // per_row))
+    run_parallel(_gather_items, [(values, tables, out, per_row, a, b) for a, b in items])
 
 
 def gather_rows(values, tables, out) -> None:
@@ -161,21 +169,21 @@ def gather_rows(values, tables, out) -> None:
     per lookup through pair tables.
     """
     n_rows, n = values.shape
-    per_row = max(1, -(-2 * numba.get_num_threads() // n_rows), -(-n // _MAX_CHUNK))
-    with _LOCK:
-        for g0 in range(0, n_rows, _ROWS_PER_LAUNCH):
-            g1 = min(n_rows, g0 + _ROWS_PER_LAUNCH)
-            batch_tables = tables if tables.shape[0] == 1 else tables[g0:g1]
-            if values.itemsize == 1 and n % 2 == 0:
-                _gather_rows(values[g0:g1].view(np.uint16), _pair_tables(batch_tables),
-                             out[g0:g1].view(np.uint16), per_row)
-            else:
-                _gather_rows(values[g0:g1], batch_tables, out[g0:g1], per_row)
+    for g0 in range(0, n_rows, _ROWS_PER_BATCH):
+        g1 = min(n_rows, g0 + _ROWS_PER_BATCH)
+        batch_tables = tables if tables.shape[0] == 1 else tables[g0:g1]
+        if values.itemsize == 1 and n % 2 == 0:
+            pairs = np.empty((batch_tables.shape[0], 65536), np.uint16)
+            run_parallel(_pair_tables, [(batch_tables[a:b], pairs[a:b])
+                                        for a, b in _ranges(len(pairs), 1, pixels_per_item=65536)])
+            _gather_batch(values[g0:g1].view(np.uint16), pairs, out[g0:g1].view(np.uint16))
+        else:
+            _gather_batch(values[g0:g1], batch_tables, out[g0:g1])
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True)
 def _standard_tables(counts, span, lo, tables):
-    for g in numba.prange(counts.shape[0]):
+    for g in range(counts.shape[0]):
         row = counts[g]
         table = tables[g]
         n = np.float64(row.sum())
@@ -193,90 +201,85 @@ def standard_tables(counts, lo, hi, tables) -> None:
     the same float64 divisions, running sum in bin order, product and
     round-half-to-even as the NumPy reference, in one pass instead of five.
     """
-    with _LOCK:
-        _standard_tables(counts, hi - lo, lo, tables)
+    ranges = _ranges(counts.shape[0], 1, pixels_per_item=counts.shape[1])
+    run_parallel(_standard_tables, [(counts[a:b], hi - lo, lo, tables[a:b]) for a, b in ranges])
 
 
 # -- floats: bins of equal width over a range; the same float64 operations as the reference --
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def _finite_min_max(values, mask, use_mask, chunks):
-    n = values.size
-    step = (n + chunks - 1) // chunks
-    lows = np.full(chunks, np.inf)
-    highs = np.full(chunks, -np.inf)
-    for c in numba.prange(chunks):
-        low, high = np.inf, -np.inf
-        chunk = values[c * step : (c + 1) * step]
-        chunk_mask = mask[c * step : (c + 1) * step] if use_mask else mask
-        for i in range(chunk.size):
-            x = np.float64(chunk[i])
-            if np.isfinite(x) and (not use_mask or chunk_mask[i]):
-                low = min(low, x)
-                high = max(high, x)
-        lows[c], highs[c] = low, high
-    return lows.min(), highs.max()
+@numba.njit(nogil=True, cache=True)
+def _finite_min_max(values, mask, use_mask):
+    low, high = np.inf, -np.inf
+    for i in range(values.size):
+        x = np.float64(values[i])
+        if np.isfinite(x) and (not use_mask or mask[i]):
+            low = min(low, x)
+            high = max(high, x)
+    return low, high
 
 
 @numba.njit(nogil=True, inline="always")
 def _float_bin(x, start, scale, nbins):
+    """The bin of ``x``; whatever ``x``, ``start`` and ``scale`` (NaN included), inside ``0..nbins-1``."""
     index = np.floor((x - start) * scale)
-    return int(min(max(index, 0.0), nbins - 1.0))
+    if index >= nbins - 1.0:
+        return nbins - 1
+    if index >= 0.0:
+        return int(index)
+    return 0  # below the range, or NaN
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def _float_counts(values, mask, use_mask, start, scale, nbins, chunks):
-    n = values.size
-    step = (n + chunks - 1) // chunks
-    partial = np.zeros((chunks, nbins), np.int32)
-    for c in numba.prange(chunks):
-        h = partial[c]
-        chunk = values[c * step : (c + 1) * step]
-        chunk_mask = mask[c * step : (c + 1) * step] if use_mask else mask
-        for i in range(chunk.size):
-            x = np.float64(chunk[i])
-            if np.isfinite(x) and (not use_mask or chunk_mask[i]):
-                h[_float_bin(x, start, scale, nbins)] += 1
-    return partial
+@numba.njit(nogil=True, cache=True)
+def _float_counts(values, mask, use_mask, start, scale, h):
+    nbins = h.size
+    for i in range(values.size):
+        x = np.float64(values[i])
+        if np.isfinite(x) and (not use_mask or mask[i]):
+            h[_float_bin(x, start, scale, nbins)] += 1
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def _float_gather(values, start, scale, table, low, high, out, chunks):
-    n = values.size
+@numba.njit(nogil=True, cache=True)
+def _float_gather(values, start, scale, table, low, high, out):
     nbins = table.size
-    step = (n + chunks - 1) // chunks
-    for c in numba.prange(chunks):
-        chunk, target = values[c * step : (c + 1) * step], out[c * step : (c + 1) * step]
-        for i in range(chunk.size):
-            x = np.float64(chunk[i])
-            if np.isfinite(x):
-                target[i] = table[_float_bin(x, start, scale, nbins)]
-            elif np.isnan(x):
-                target[i] = np.nan
-            else:
-                target[i] = high if x > 0 else low
+    for i in range(values.size):
+        x = np.float64(values[i])
+        if np.isfinite(x):
+            out[i] = table[_float_bin(x, start, scale, nbins)]
+        elif np.isnan(x):
+            out[i] = np.nan
+        else:
+            out[i] = high if x > 0 else low
+
+
+def _with_mask(values, mask, ranges):
+    """Per task: the values' slice, the mask's slice (or a dummy) and whether there is a mask."""
+    if mask is None:
+        return [(values[a:b], _NO_MASK, False) for a, b in ranges]
+    return [(values[a:b], mask[a:b], True) for a, b in ranges]
 
 
 def finite_min_max(values, mask=None):
     """Min and max of the finite (and masked) values of a 1D contiguous float array."""
-    with _LOCK:
-        use_mask = mask is not None
-        return _finite_min_max(values, mask if use_mask else _NO_MASK, use_mask, _chunks(values.size))
+    parts = run_parallel(_finite_min_max, _with_mask(values, mask, _ranges(values.size, 2)))
+    return min(low for low, _ in parts), max(high for _, high in parts)
 
 
 def float_counts(values, start, scale, nbins, mask=None):
     """Counts per bin of a 1D contiguous float array: ``floor((x - start) * scale)``, clipped."""
-    with _LOCK:
-        use_mask = mask is not None
-        return _total(_float_counts(values, mask if use_mask else _NO_MASK, use_mask, float(start),
-                                    float(scale), nbins, _chunks(values.size)))
+    ranges = _ranges(values.size, 2)
+    partial = np.zeros((len(ranges), nbins), np.int32)
+    tasks = [(*sliced, float(start), float(scale), partial[t])
+             for t, sliced in enumerate(_with_mask(values, mask, ranges))]
+    run_parallel(_float_counts, tasks)
+    return _total(partial)
 
 
 def float_gather(values, start, scale, table, low, high, out):
     """``out = table[bin(values)]``; NaN stays NaN, +-inf become ``high`` / ``low``."""
-    with _LOCK:
-        _float_gather(values, float(start), float(scale), table, low, high, out, _chunks(values.size))
+    ranges = _ranges(values.size, 4)
+    run_parallel(_float_gather, [(values[a:b], float(start), float(scale), table, low, high, out[a:b])
+                                 for a, b in ranges])
 
 
 _NO_MASK = np.ones(1, dtype=bool)

@@ -1,0 +1,192 @@
+"""Threads and processes: the CPU kernels from many threads at once, in forked children,
+and independent of numba's threading layer (workqueue, OpenMP or TBB).
+
+Every scenario that could hang runs in a child Python with a timeout, so a hang
+fails the test instead of blocking the suite. Results are checked against the
+textbook loop oracle, not against another run of ours.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from itertools import pairwise
+
+import numpy as np
+import pytest
+from oracles import textbook_equalize
+
+from napari_histeq import _kernels, equalize
+from napari_histeq._kernels import threads
+
+KERNELS = _kernels.cpu_kernels() is not None
+needs_kernels = pytest.mark.skipif(not KERNELS, reason=f"{_kernels.ENV_VAR} switches the kernels off")
+
+
+def run_python(code, timeout=120, **env):
+    """Run ``code`` in a fresh interpreter; a hang fails (TimeoutExpired) after ``timeout`` s."""
+    environment = {**os.environ, **env}
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                            timeout=timeout, env=environment, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def image_and_expected(dtype=np.uint8, side=256, seed=0):
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype)
+    image = rng.gamma(2.0, 0.05 * (info.max - info.min), (side, side)).astype(np.int64) + info.min
+    image = np.clip(image, info.min, info.max).astype(dtype)
+    return image, textbook_equalize(image)
+
+
+# A pixel count above the kernels' row threshold, so the threaded kernels run.
+FORK_SCRIPT = """
+    import multiprocessing, numpy as np, napari_histeq
+    rng = np.random.default_rng(0)
+    img = rng.gamma(2.0, 12.0, (256, 256)).clip(0, 255).astype(np.uint8)
+    expected = napari_histeq.equalize(img, backend="numpy")  # the parent has run the kernels
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        results = pool.map(napari_histeq.equalize, [img] * 4)
+    assert all(np.array_equal(r, expected) for r in results)
+    print("ok", "libgomp" in open("/proc/self/maps").read())
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork is the default start method on Linux only")
+@pytest.mark.parametrize("layer", ["default", "workqueue", "omp", "tbb"])
+def test_fork_pool_after_equalize(layer):
+    # The issue's example: with GNU OpenMP loaded, a forked child that equalised was killed
+    # ("fork() called from a process already using GNU OpenMP") and Pool.map never returned.
+    env = {} if layer == "default" else {"NUMBA_THREADING_LAYER": layer}
+    stdout = run_python(FORK_SCRIPT, timeout=120, **env)
+    assert stdout.split()[0] == "ok"
+
+
+@needs_kernels
+def test_equalize_never_starts_an_openmp_runtime():
+    # The kernels run on the package's own threads: numba's threading layer is never launched,
+    # so no OpenMP runtime is loaded (and none spins) whatever the environment provides.
+    stdout = run_python("""
+        import numpy as np, napari_histeq
+        from numba.np.ufunc import parallel
+        for dtype in (np.uint8, np.uint16, np.float32):
+            napari_histeq.equalize(np.arange(1 << 16).astype(dtype).reshape(256, 256))
+        napari_histeq.equalize(np.zeros((256, 256), np.uint8), mask=np.eye(256, dtype=bool))
+        print(parallel._is_initialized, "libgomp" in open("/proc/self/maps").read())
+    """, NUMBA_THREADING_LAYER="omp")
+    assert stdout.split() == ["False", "False"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="os.fork")
+def test_fork_while_another_thread_is_inside_a_kernel():
+    # The old kernels held a process-wide lock while running; a child forked at that moment
+    # inherited the held lock and deadlocked on its first equalize.
+    stdout = run_python("""
+        import os, threading, numpy as np, napari_histeq
+        rng = np.random.default_rng(1)
+        big = rng.integers(0, 65536, (2048, 2048), dtype=np.uint16)
+        small = rng.gamma(2.0, 12.0, (256, 256)).clip(0, 255).astype(np.uint8)
+        expected = napari_histeq.equalize(small)
+        stop = threading.Event()
+
+        def busy():
+            while not stop.is_set():
+                napari_histeq.equalize(big)
+
+        worker = threading.Thread(target=busy)
+        worker.start()
+        try:
+            for _ in range(20):
+                pid = os.fork()
+                if pid == 0:  # the child: equalise, report through the exit code
+                    ok = np.array_equal(napari_histeq.equalize(small), expected)
+                    os._exit(0 if ok else 3)
+                _, status = os.waitpid(pid, 0)
+                assert os.waitstatus_to_exitcode(status) == 0, status
+        finally:
+            stop.set()
+            worker.join()
+        print("ok")
+    """, timeout=180)
+    assert stdout.strip() == "ok"
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
+def test_many_threads_at_once(dtype):
+    # Widget worker, live preview and dask threads may all call in together.
+    cases = [image_and_expected(dtype, side=192, seed=seed) for seed in range(6)]
+    results = [None] * (3 * len(cases))
+    barrier = threading.Barrier(len(results))
+
+    def work(i):
+        image, _ = cases[i % len(cases)]
+        barrier.wait()
+        results[i] = [equalize(image) for _ in range(5)]
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(len(results))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert not worker.is_alive(), "a thread hung inside equalize"
+    for i, outputs in enumerate(results):
+        for output in outputs:
+            np.testing.assert_array_equal(output, cases[i % len(cases)][1])
+
+
+@needs_kernels
+def test_thread_count_does_not_change_results(monkeypatch):
+    image, expected = image_and_expected(np.uint16, side=300)
+    for count in ("1", "2", "7"):
+        monkeypatch.setenv(threads.ENV_VAR, count)
+        np.testing.assert_array_equal(equalize(image), expected)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
+def test_bad_thread_count_is_a_clear_error(monkeypatch, value):
+    monkeypatch.setenv(threads.ENV_VAR, value)
+    with pytest.raises(ValueError, match=threads.ENV_VAR):
+        threads.num_threads()
+
+
+def test_thread_count_follows_the_cpu_affinity(monkeypatch):
+    monkeypatch.delenv(threads.ENV_VAR, raising=False)
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no CPU affinity on this platform")
+    assert threads.num_threads() == len(os.sched_getaffinity(0))
+    stdout = run_python("""
+        import os
+        from napari_histeq._kernels.threads import num_threads
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+        print(num_threads())
+    """)
+    assert stdout.strip() == "1"
+
+
+def test_run_parallel_keeps_order_and_raises(monkeypatch):
+    monkeypatch.setenv(threads.ENV_VAR, "3")
+    assert threads.run_parallel(lambda a, b: a * b, [(i, 2) for i in range(50)]) == [2 * i for i in range(50)]
+
+    def fails_on_seven(i):
+        if i == 7:
+            raise ArithmeticError("seven")
+        return i
+
+    with pytest.raises(ArithmeticError, match="seven"):
+        threads.run_parallel(fails_on_seven, [(i,) for i in range(20)])
+    # a task that itself runs tasks (a kernel called from a pool thread) does not deadlock
+    nested = threads.run_parallel(lambda n: sum(threads.run_parallel(abs, [(-i,) for i in range(n)])),
+                                  [(n,) for n in range(10)])
+    assert nested == [sum(range(n)) for n in range(10)]
+
+
+def test_split_covers_the_range():
+    for n in (1, 2, 7, 100):
+        for parts in (1, 3, 8, 200):
+            ranges = threads.split(n, parts)
+            assert ranges[0][0] == 0 and ranges[-1][1] == n and len(ranges) <= parts
+            assert all(a < b for a, b in ranges)
+            assert all(b == c for (_, b), (c, _) in pairwise(ranges))
