@@ -3,6 +3,7 @@
     python -m benchmarks            # the full run (4096x4096 images, a 32x2048x2048 stack)
     python -m benchmarks --quick    # a smoke run on small images
     python -m benchmarks --json benchmarks/results/cpu.json
+    python -m benchmarks --load --layers --scaling   # threads: see benchmarks/threads.py
 
 Each round runs every contender once, in a rotating order, so that load on
 the machine spreads over all of them; the table gives medians with the
@@ -27,6 +28,8 @@ import numpy as np
 
 import napari_histeq as nh
 
+from .threads import busy_load, layers_table, print_layers, print_scaling, scaling_table, threading_facts
+
 
 def naive_numpy(image, axis=None):
     """The obvious NumPy version: bincount, cumsum, take (one plane at a time for axis)."""
@@ -35,13 +38,6 @@ def naive_numpy(image, axis=None):
     counts = np.bincount(image.ravel(), minlength=np.iinfo(image.dtype).max + 1)
     lut = np.round(np.cumsum(counts / image.size) * np.iinfo(image.dtype).max).astype(image.dtype)
     return np.take(lut, image)
-
-
-def copy_floor(image):
-    """Memory-copy floor: write the same bytes once."""
-    out = np.empty_like(image)
-    np.copyto(out, image)
-    return out
 
 
 def contenders(image, case):
@@ -61,7 +57,7 @@ def contenders(image, case):
         found["skimage equalize_hist"] = lambda: exposure.equalize_hist(image)
     if image.dtype.kind == "u":
         found["naive numpy"] = lambda: naive_numpy(image, axis)
-    found["np.copyto (floor)"] = lambda: copy_floor(image)
+    found["image.copy() (floor)"] = image.copy
     if case.get("into_out"):
         # The same work into a reused output array: no fresh pages for the system to zero.
         buffer = np.empty_like(image)
@@ -178,6 +174,7 @@ def machine() -> dict:
         "scikit-image": skimage.__version__,
         "napari-histeq": nh.__version__,
         "backend_auto": str(nh.backend_info()),
+        "threads": threading_facts(),
     }
 
 
@@ -191,12 +188,15 @@ def ratios(timings: dict, u8_name: str) -> list[tuple[str, float, str]]:
     pairs = [
         (f"{u8_name}: ours / cv2.equalizeHist", median("u8", ours), median("u8", "cv2.equalizeHist"), "<= 1.0"),
         (f"{u8_name}: skimage / ours", median("u8", "skimage equalize_hist"), median("u8", ours), ">= 40"),
-        ("ours: uint16 / uint8", median("u16", ours), median("u8", ours), "<= 1.5"),
+        # The uint16 goal as ruled: compute only (both into a reused out=), and a fresh result
+        # against a fresh copy of the same image (the system's cost of new pages is in both).
         ("ours into out=: uint16 / uint8", median("u16", ours + " out="), median("u8", ours + " out="), "<= 1.5"),
+        ("ours uint16 / uint16 image.copy()", median("u16", ours), median("u16", "image.copy() (floor)"), "<= 2.5"),
+        ("ours: uint16 / uint8 (fresh outputs)", median("u16", ours), median("u8", ours), "context"),
         ("ours below the 32 MiB cliff: uint16 / uint8", median("u16 below", ours), median("u8 below", ours),
          "context"),
-        ("copy floor: uint16 / uint8 (bytes: 2)", median("u16", "np.copyto (floor)"),
-         median("u8", "np.copyto (floor)"), "context"),
+        ("copy floor: uint16 / uint8 (bytes: 2)", median("u16", "image.copy() (floor)"),
+         median("u8", "image.copy() (floor)"), "context"),
         ("copy floor into out=: uint16 / uint8", median("u16", "np.copyto (floor) out="),
          median("u8", "np.copyto (floor) out="), "context"),
         ("ours on the stack: per plane / global", median("stack per plane", ours), median("stack", ours), "<= 1.2"),
@@ -210,7 +210,7 @@ def ratios(timings: dict, u8_name: str) -> list[tuple[str, float, str]]:
 def print_table(results, extra):
     for case in results:
         print(f"\n{case['name']}")
-        floor = case["timings"].get("np.copyto (floor)", {}).get("median_ms")
+        floor = case["timings"].get("image.copy() (floor)", {}).get("median_ms")
         for name, t in sorted(case["timings"].items(), key=lambda item: item[1]["median_ms"]):
             relative = f"{t['median_ms'] / floor:7.1f}x copy" if floor else ""
             print(f"  {name:26} {t['median_ms']:9.2f} ms  [{t['q1_ms']:8.2f} .. {t['q3_ms']:8.2f}]  {relative}")
@@ -226,28 +226,21 @@ def print_table(results, extra):
               f"{c['first_call_cached_s']:.2f} s from the cache")
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small images, few rounds (a smoke run)")
-    parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--json", type=Path, default=None, help="write the results here")
-    parser.add_argument("--no-compile-time", action="store_true", help="skip measuring numba's first call")
-    args = parser.parse_args(argv)
-    rounds = args.rounds or (3 if args.quick else 15)
-
+def peer_tables(args, rounds) -> dict:
+    """The side-by-side tables of the cases against their peers, with ratios and memory."""
     cases = make_cases(args.quick)
     timings = {}
     for key, case in cases.items():
         functions = contenders(case["image"], case)
         print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
         timings[key] = time_interleaved(functions, rounds)
-    results = [{"name": cases[key]["name"], "timings": timings[key]} for key in cases]
 
     def memory(key, **options):
         image = cases[key]["image"]
         return peak_extra_memory(image, **options) / image.nbytes
 
-    extra = {
+    return {
+        "cases": [{"name": cases[key]["name"], "timings": timings[key]} for key in cases],
         "ratios": ratios(timings, cases["u8"]["name"]),
         "memory": {
             cases["u8"]["name"]: memory("u8"),
@@ -255,17 +248,57 @@ def main(argv=None) -> int:
             cases["stack per plane"]["name"]: memory("stack per plane", axis=(-2, -1)),
         },
     }
-    if not args.no_compile_time:
-        extra["compile"] = compile_seconds()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small images, few rounds (a smoke run)")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument("--no-compile-time", action="store_true", help="skip measuring numba's first call")
+    parser.add_argument("--load", type=int, nargs="?", const=os.cpu_count() or 1, default=0, metavar="N",
+                        help="keep N other processes busy while timing (default N: one per core); "
+                             "each stops by itself within 30 minutes")
+    parser.add_argument("--layers", action="store_true",
+                        help="time ours and cv2 under each numba threading layer installed (child processes)")
+    parser.add_argument("--scaling", action="store_true", help="time ours on 1 core and on 2 (no added load)")
+    parser.add_argument("--threads-only", action="store_true", help="skip the peer tables")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (3 if args.quick else 15)
+    child_rounds, child_calls, side = (1, 3, 512) if args.quick else (5, 10, 4096)
+
     info = machine()
+    results = {}
+    with busy_load(args.load):
+        if not args.threads_only:
+            results.update(peer_tables(args, rounds))
+        if args.layers:
+            print("timing the threading layers...", file=sys.stderr)
+            results["layers"] = layers_table(child_rounds, child_calls, side)
+    if args.scaling:
+        print("timing 1 core against 2...", file=sys.stderr)
+        results["scaling"] = scaling_table(child_rounds, child_calls, side)
+    if "cases" in results and not args.no_compile_time:
+        results["compile"] = compile_seconds()
+
+    threads = info["threads"]
     print(f"machine: {info['cpu']}, {info['cores']} cores; numpy {info['numpy']}, numba {info['numba']}, "
           f"opencv {info['opencv']}, scikit-image {info['scikit-image']}")
-    print_table(results, extra)
+    print(f"threads: ours {threads['kernel_threads']} (numba's threading layer unused); OpenMP runtime: "
+          f"{threads['openmp_runtime'] or 'none'}; tbb: {threads['tbb'] or 'none'}; "
+          f"added load: {args.load} busy processes")
+    if "cases" in results:
+        print_table(results["cases"], results)
+    if "layers" in results:
+        print_layers(results["layers"], args.load)
+    if args.scaling:
+        print_scaling(results["scaling"])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"machine": info, "quick": args.quick, "cases": results,
-                   "ratios": [{"ratio": label, "value": value, "goal": goal} for label, value, goal in extra["ratios"]],
-                   "memory": extra["memory"], "compile": extra.get("compile")}
+        payload = {"machine": info, "quick": args.quick, "load_processes": args.load, **results}
+        if "ratios" in payload:
+            payload["ratios"] = [{"ratio": label, "value": value, "goal": goal}
+                                 for label, value, goal in payload["ratios"]]
         args.json.write_text(json.dumps(payload, indent=2))
         print(f"\nwrote {args.json}")
     return 0

@@ -190,3 +190,21 @@ def test_split_covers_the_range():
             assert ranges[0][0] == 0 and ranges[-1][1] == n and len(ranges) <= parts
             assert all(a < b for a, b in ranges)
             assert all(b == c for (_, b), (c, _) in pairwise(ranges))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork is the default start method on Linux only")
+def test_dask_process_scheduler_with_fork():
+    # dask's process pool with a fork context raised BrokenProcessPool once the parent had equalised.
+    pytest.importorskip("dask")
+    stdout = run_python("""
+        import dask, dask.array as da, numpy as np, napari_histeq
+        rng = np.random.default_rng(2)
+        stack = rng.gamma(2.0, 300.0, (4, 256, 256)).clip(0, 65535).astype(np.uint16)
+        expected = napari_histeq.equalize(stack, axis=(-2, -1))
+        lazy = napari_histeq.equalize(da.from_array(stack, chunks=(1, 256, 256)), axis=(-2, -1))
+        with dask.config.set({"multiprocessing.context": "fork"}):
+            result = lazy.compute(scheduler="processes", num_workers=2)
+        assert np.array_equal(result, expected)
+        print("ok")
+    """, timeout=180)
+    assert stdout.strip() == "ok"

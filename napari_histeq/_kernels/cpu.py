@@ -29,8 +29,9 @@ from .threads import num_threads, run_parallel, split
 
 #: int32 sub-histograms must not overflow: no task counts more pixels than this.
 _MAX_TASK_PIXELS = 1 << 30
-#: Below this many pixels a task costs more to hand to a thread than to run.
-_MIN_TASK_PIXELS = 1 << 15
+#: Below this many pixels a task costs more to hand to a thread than to run (measured on
+#: 2 cores: 512x512 uint8 took 0.27 ms on two threads and 0.15 ms on one; 2048x2048 0.93 and 1.41).
+_MIN_TASK_PIXELS = 1 << 19
 
 
 def _ranges(n: int, per_thread: int, pixels_per_item: int = 1) -> list[tuple[int, int]]:
