@@ -13,8 +13,11 @@ def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_ele
 
     ``lut_rows`` lives on ``xp`` with shape ``(groups, nbins)``; one row
     serves every group. ``out_rows`` may live on the host while ``xp`` is
-    CuPy (the blocks go back one by one). Float images: NaN stays NaN,
-    ``+inf`` maps to the top of ``out_range`` and ``-inf`` to its bottom.
+    CuPy (the blocks go back one by one). Values below the counted range
+    (outside a mask's region, or applying a fit to another image) map to the
+    bottom of ``out_range``, as their cumulative share is 0; values above
+    it to the top. Float images: NaN stays NaN, ``+inf`` maps to the top of
+    ``out_range`` and ``-inf`` to its bottom.
     """
     n_groups, group_size = rows.shape
     nbins = binning.nbins
@@ -32,8 +35,10 @@ def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_ele
         if not shared:
             index = index + (xp.arange(g0, g1, dtype=np.intp) * nbins)[:, None]
         result = xp.take(flat_lut, index)
+        lo, hi = out_range
+        if not binning.is_per_level:  # below the counted range: the bottom, as for 8/16-bit levels
+            result = xp.where(values < binning.start, xp.asarray(lo, dtype=result.dtype), result)
         if finite is not None:
-            lo, hi = out_range
             substitute = xp.where(values > 0, hi, lo).astype(result.dtype)
             substitute = xp.where(xp.isnan(values), xp.nan, substitute).astype(result.dtype)
             result = xp.where(finite, result, substitute)
@@ -53,4 +58,4 @@ def _apply_floats_by_kernel(kernels, rows, lut_rows, binning: Binning, out_rows,
     lo, hi = (out_rows.dtype.type(v) for v in out_range)
     for g in range(rows.shape[0]):
         table = lut_rows[0 if lut_rows.shape[0] == 1 else g]
-        kernels.float_gather(as_native(rows[g]), binning.start, binning.scale, table, lo, hi, out_rows[g])
+        kernels.float_gather(as_native(rows[g]), binning.bin_rule, table, lo, hi, out_rows[g])

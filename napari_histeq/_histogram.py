@@ -28,6 +28,7 @@ DEFAULT_FLOAT_BINS = 256
 DEFAULT_WIDE_INT_BINS = 65536
 #: Rows at least this long go through the CPU kernels (one call per row).
 MIN_KERNEL_ROW = 1 << 14
+_LARGEST_DOUBLE = float(np.finfo(np.float64).max)
 #: Refuse histograms whose counters alone would take more memory than this.
 MAX_COUNTER_BYTES = 1 << 31
 
@@ -84,7 +85,13 @@ class Binning:
     def edges(self) -> np.ndarray:
         """The ``nbins + 1`` bin edges as float64 (exact up to 2**53)."""
         if self.is_float:
-            return np.linspace(self.start, self.stop, self.nbins + 1)
+            start, _, half, span = self.bin_rule
+            if half == 1.0:
+                return np.linspace(self.start, self.stop, self.nbins + 1)
+            # a range near the largest double: halved, so that no step of the sum overflows
+            edges = (start * half + np.arange(self.nbins + 1) / self.nbins * span) / half
+            edges[-1] = self.stop
+            return edges
         return float(self.start) + float(self.width) * np.arange(self.nbins + 1, dtype=np.float64)
 
     @property
@@ -92,7 +99,7 @@ class Binning:
         """The value each bin stands for: its lowest level (integers) or centre (floats)."""
         edges = self.edges
         if self.is_float:
-            return (edges[:-1] + edges[1:]) / 2
+            return edges[:-1] / 2 + edges[1:] / 2  # halves first: the sum of two edges may overflow
         return edges[:-1]
 
     def indices(self, xp, values):
@@ -122,16 +129,44 @@ class Binning:
 
     @property
     def scale(self) -> float:
-        """Bins per unit of value (floats): ``bin = floor((x - start) * scale)``, clipped."""
-        span = self.stop - self.start
-        return self.nbins / span if span > 0 else 0.0
+        """Bins per unit of value (floats); 0.0 when that is not a finite number (see :attr:`bin_rule`)."""
+        return self.bin_rule[1]
+
+    @property
+    def bin_rule(self) -> tuple[float, float, float, float]:
+        """``(start, scale, half, span)``: how a float value finds its bin.
+
+        ``bin = floor((x*half - start*half) * scale)``, clipped to
+        ``0..nbins-1``, where ``half`` is 0.5 for a range wider than a
+        quarter of the largest double (``stop - start`` may overflow) and 1.0 otherwise (then this
+        is the plain ``floor((x - start) * scale)``), ``span = stop*half -
+        start*half`` and ``scale = nbins / span``. Where that ``scale`` is not
+        finite (a span narrower than about 1e-306) it is 0.0 and the bin is
+        ``floor((x - start) / span * nbins)`` instead. A constant image has
+        ``scale`` and ``span`` 0.0: every value is bin 0.
+        """
+        start, stop = float(self.start), float(self.stop)
+        # Halving is exact for such large values, so the bins are the same as unhalved where
+        # that does not overflow; the margin keeps the edges' arithmetic finite too.
+        half = 1.0 if stop - start < _LARGEST_DOUBLE / 4 else 0.5
+        span = stop * half - start * half
+        with np.errstate(divide="ignore", over="ignore"):
+            scale = self.nbins / span if span > 0 else 0.0
+        return start, (scale if np.isfinite(scale) else 0.0), half, span
 
     def _float_indices(self, xp, values):
         values = values.astype(np.float64)
         finite = xp.isfinite(values)
-        values = xp.where(finite, values, self.start)
-        index = xp.floor((values - self.start) * self.scale)
-        index = xp.clip(index, 0, self.nbins - 1)
+        start, scale, half, span = self.bin_rule
+        values = xp.where(finite, values, start)
+        offset = values * half - start * half
+        if scale > 0:
+            position = offset * scale
+        elif span > 0:
+            position = offset / span * self.nbins
+        else:
+            position = xp.zeros_like(values)
+        index = xp.clip(xp.floor(position), 0, self.nbins - 1)
         return index.astype(np.intp), finite
 
 
@@ -258,9 +293,7 @@ def _finite_min_max_by_kernel(kernels, rows, mask_rows):
 def _float_counts_by_kernel(kernels, rows, mask_rows, binning: Binning):
     counts = np.empty((rows.shape[0], binning.nbins), dtype=np.int64)
     for g in range(rows.shape[0]):
-        counts[g] = kernels.float_counts(
-            as_native(rows[g]), binning.start, binning.scale, binning.nbins, _mask_row(mask_rows, g)
-        )
+        counts[g] = kernels.float_counts(as_native(rows[g]), binning.bin_rule, binning.nbins, _mask_row(mask_rows, g))
     return counts
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from ._backend import array_module, to_backend
 from ._equalize import equalize
-from ._validate import as_image, normalize_axis
+from ._validate import as_image, check_mask, normalize_axis
 
 RGB_MODES = ("channels", "value")
 
@@ -28,7 +28,9 @@ def equalize_rgb(image, *, mode="channels", axis=None, **options):
         axis (``(-2, -1)``: each plane). None: every spatial axis.
     **options
         ``variant``, ``nbins``, ``mask``, ``out_range``, ``backend`` as in
-        :func:`equalize`; a mask covers the spatial axes only.
+        :func:`equalize`. A mask covers the spatial axes (the image's shape
+        without the channel axis, or its trailing axes) and applies to
+        every channel.
 
     Returns
     -------
@@ -52,10 +54,13 @@ def equalize_rgb(image, *, mode="channels", axis=None, **options):
     spatial_ndim = data.ndim - 1
     spatial_axes = _spatial_axes(axis, spatial_ndim)
     colour = data[..., :3]
+    mask = check_mask(options.pop("mask", None), data.shape[:-1])
     if mode == "channels":
-        result = equalize(colour, axis=spatial_axes, **options)
+        if mask is not None:  # the same region of interest in every channel
+            mask = array_module(mask).broadcast_to(mask[..., None], mask.shape + (3,))
+        result = equalize(colour, axis=spatial_axes, mask=mask, **options)
     else:
-        result = _equalize_value(colour, spatial_axes, options)
+        result = _equalize_value(colour, spatial_axes, {**options, "mask": mask})
     if data.shape[-1] == 3:
         return result
     xp = array_module(result)

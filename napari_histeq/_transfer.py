@@ -118,7 +118,10 @@ def lut_from_values(values, lo, hi, out_dtype):
     """
     out_dtype = np.dtype(out_dtype)
     if out_dtype.kind == "f":
-        return (lo + values * (hi - lo)).astype(out_dtype)
+        if np.isfinite(hi - lo):
+            return (lo + values * (hi - lo)).astype(out_dtype)
+        # hi - lo overflows (e.g. -1e308..1e308): the same sum, halved, then doubled
+        return (2 * (lo / 2 + values * (hi / 2 - lo / 2))).astype(out_dtype)
     span = hi - lo
     at_top = values >= float(span)
     offsets = np.where(at_top, 0.0, values).astype(np.uint64)

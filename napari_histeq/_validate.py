@@ -3,6 +3,7 @@ ValueError that says what was wrong and what is accepted."""
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -66,7 +67,7 @@ def check_out(out, image, out_dtype):
         raise TypeError(f"out must be {expected}, like the image; got {type(out).__name__}")
     if tuple(out.shape) != tuple(image.shape):
         raise ValueError(f"out has shape {tuple(out.shape)}; the result has the image's shape {tuple(image.shape)}")
-    if np.dtype(out.dtype) != np.dtype(out_dtype):
+    if np.dtype(out.dtype).newbyteorder("=") != np.dtype(out_dtype):  # either byte order takes the values
         raise TypeError(f"out has dtype {out.dtype}; the result of a {image.dtype} image is {np.dtype(out_dtype)}")
     if isinstance(out, np.ndarray) and not out.flags.writeable:
         raise ValueError("out is read-only")
@@ -163,6 +164,8 @@ def check_out_range(out_range, dtype):
     for value in (lo, hi):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"out_range values must be numbers, got {out_range!r}")
+        if not isinstance(value, numbers.Integral) and not math.isfinite(value):
+            raise ValueError(f"out_range must be finite numbers, got {out_range!r}")
     dtype = np.dtype(dtype)
     if dtype.kind in "ui":
         if lo != int(lo) or hi != int(hi):
@@ -172,9 +175,16 @@ def check_out_range(out_range, dtype):
         if lo < info.min or hi > info.max:
             raise ValueError(f"out_range {out_range!r} is outside the {dtype} range [{info.min}, {info.max}]")
     else:
-        lo, hi = float(lo), float(hi)
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            raise ValueError(f"out_range must be finite, got {out_range!r}")
+        out_dtype = output_dtype(dtype)
+        largest = float(np.finfo(out_dtype).max)
+        try:
+            lo, hi = float(lo), float(hi)
+        except OverflowError:
+            lo = hi = math.inf
+        if not (-largest <= lo <= largest and -largest <= hi <= largest):
+            raise ValueError(
+                f"out_range {out_range!r} is outside the range of the {out_dtype} output (+-{largest:.4g})"
+            )
     if not lo < hi:
         raise ValueError(f"out_range needs lo < hi, got {out_range!r}")
     return (lo, hi)

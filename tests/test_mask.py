@@ -55,3 +55,30 @@ def test_mask_shape_must_match():
 def test_mask_dtype_must_be_boolean_or_integer():
     with pytest.raises(TypeError, match="mask must be boolean"):
         equalize(np.zeros((3, 4), np.uint8), mask=np.ones((3, 4), np.float32))
+
+
+@pytest.mark.parametrize("shape", [(40, 50, 3), (40, 50, 4), (2, 40, 50, 3)])
+def test_rgb_channels_with_a_2d_mask(shape):
+    # A 2D region of interest applies to every channel (it raised "mask shape (40, 50) does
+    # not match image shape (40, 50, 3)"); each channel is the textbook result on its own.
+    from napari_histeq import equalize_rgb
+
+    rgb = np.random.default_rng(7).integers(0, 150, shape).astype(np.uint8)
+    roi = np.zeros((40, 50), bool)
+    roi[5:30, 10:40] = True
+    out = equalize_rgb(rgb, mask=roi, axis=(-2, -1) if len(shape) == 4 else None)
+    for c in range(3):
+        for index in np.ndindex(shape[:-3]):
+            plane = rgb[index][..., c]
+            np.testing.assert_array_equal(out[index][..., c], textbook_equalize(plane, mask=roi))
+    if shape[-1] == 4:
+        np.testing.assert_array_equal(out[..., 3], rgb[..., 3])  # alpha kept
+    value = equalize_rgb(rgb, mask=roi, mode="value", axis=(-2, -1) if len(shape) == 4 else None)
+    assert value.shape == rgb.shape
+
+
+def test_rgb_mask_of_the_wrong_shape_is_a_clear_error():
+    from napari_histeq import equalize_rgb
+
+    with pytest.raises(ValueError, match="mask shape"):
+        equalize_rgb(np.zeros((40, 50, 3), np.uint8), mask=np.ones((40, 49), bool))

@@ -56,7 +56,9 @@ def test_int32_negative_values(rng):
     assert np.all(np.diff(out.ravel()[order].astype(np.int64)) >= 0)
 
 
-def test_apply_clips_values_outside_the_fitted_range():
+def test_apply_maps_values_outside_the_fitted_range_to_the_ends():
+    # below the counted range the cumulative share is 0 (the bottom), above it 1 (the top):
+    # the rule 8/16-bit levels follow, now for every dtype
     fitted = fit_equalization(np.array([100_000, 100_010, 100_020], dtype=np.uint32))
     out = fitted.apply(np.array([0, 100_000, 100_020, 2**32 - 1], dtype=np.uint32))
-    assert out[0] == out[1] and out[2] == out[3] == 2**32 - 1
+    assert out[0] == 0 < out[1] and out[2] == out[3] == 2**32 - 1

@@ -221,9 +221,15 @@ def _finite_min_max(values, mask, use_mask):
 
 
 @numba.njit(nogil=True, inline="always")
-def _float_bin(x, start, scale, nbins):
-    """The bin of ``x``; whatever ``x``, ``start`` and ``scale`` (NaN included), inside ``0..nbins-1``."""
-    index = np.floor((x - start) * scale)
+def _float_bin(x, start, scale, half, span, nbins):
+    """``Binning.bin_rule`` for one value; inside ``0..nbins-1`` whatever the inputs, NaN included."""
+    offset = x * half - start * half
+    if scale > 0.0:
+        index = np.floor(offset * scale)
+    elif span > 0.0:
+        index = np.floor(offset / span * nbins)
+    else:
+        index = 0.0
     if index >= nbins - 1.0:
         return nbins - 1
     if index >= 0.0:
@@ -232,25 +238,27 @@ def _float_bin(x, start, scale, nbins):
 
 
 @numba.njit(nogil=True, cache=True)
-def _float_counts(values, mask, use_mask, start, scale, h):
+def _float_counts(values, mask, use_mask, start, scale, half, span, h):
     nbins = h.size
     for i in range(values.size):
         x = np.float64(values[i])
         if np.isfinite(x) and (not use_mask or mask[i]):
-            h[_float_bin(x, start, scale, nbins)] += 1
+            h[_float_bin(x, start, scale, half, span, nbins)] += 1
 
 
 @numba.njit(nogil=True, cache=True)
-def _float_gather(values, start, scale, table, low, high, out):
+def _float_gather(values, start, scale, half, span, table, low, high, out):
     nbins = table.size
     for i in range(values.size):
         x = np.float64(values[i])
-        if np.isfinite(x):
-            out[i] = table[_float_bin(x, start, scale, nbins)]
+        if x < start:  # below the counted range (and -inf): the bottom
+            out[i] = low
+        elif np.isfinite(x):
+            out[i] = table[_float_bin(x, start, scale, half, span, nbins)]
         elif np.isnan(x):
             out[i] = np.nan
         else:
-            out[i] = high if x > 0 else low
+            out[i] = high
 
 
 def _with_mask(values, mask, ranges):
@@ -266,21 +274,19 @@ def finite_min_max(values, mask=None):
     return min(low for low, _ in parts), max(high for _, high in parts)
 
 
-def float_counts(values, start, scale, nbins, mask=None):
-    """Counts per bin of a 1D contiguous float array: ``floor((x - start) * scale)``, clipped."""
+def float_counts(values, bin_rule, nbins, mask=None):
+    """Counts per bin of a 1D contiguous float array, binned by ``Binning.bin_rule``."""
     ranges = _ranges(values.size, 2)
     partial = np.zeros((len(ranges), nbins), np.int32)
-    tasks = [(*sliced, float(start), float(scale), partial[t])
-             for t, sliced in enumerate(_with_mask(values, mask, ranges))]
-    run_parallel(_float_counts, tasks)
+    rule = tuple(float(v) for v in bin_rule)
+    run_parallel(_float_counts, [(*sliced, *rule, partial[t]) for t, sliced in enumerate(_with_mask(values, mask, ranges))])
     return _total(partial)
 
 
-def float_gather(values, start, scale, table, low, high, out):
-    """``out = table[bin(values)]``; NaN stays NaN, +-inf become ``high`` / ``low``."""
-    ranges = _ranges(values.size, 4)
-    run_parallel(_float_gather, [(values[a:b], float(start), float(scale), table, low, high, out[a:b])
-                                 for a, b in ranges])
+def float_gather(values, bin_rule, table, low, high, out):
+    """``out = table[bin(values)]``; values below the range and -inf become ``low``, +inf ``high``, NaN stays."""
+    rule = tuple(float(v) for v in bin_rule)
+    run_parallel(_float_gather, [(values[a:b], *rule, table, low, high, out[a:b]) for a, b in _ranges(values.size, 4)])
 
 
 _NO_MASK = np.ones(1, dtype=bool)
