@@ -79,7 +79,14 @@ def run_headless(args) -> int:
 
     args.output.mkdir(parents=True, exist_ok=True)
     inputs = [(path.stem, iio.imread(path)) for path in args.files] or [("dark_xray", dark_xray())]
-    print(f"backend: {backend_info()}")
+    if args.backend == "auto":
+        try:
+            print(f"backend: {backend_info()}")
+        except (ValueError, RuntimeError) as error:  # a bad NAPARI_HISTEQ_BACKEND
+            print(f"napari-histeq: error: {error}; or choose one with --backend numpy|cupy", file=sys.stderr)
+            return 2
+    else:
+        print(f"backend: {args.backend} (--backend)")
     for name, image in inputs:
         start = time.perf_counter()
         axis = scope_axis(args.scope, image.ndim)

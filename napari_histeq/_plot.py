@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._backend import to_backend
+from ._backend import is_cupy_array, to_backend
 from ._equalize import histogram
 from ._lazy import is_lazy_array
 from ._stats import HistogramStats, stats_from_counts
@@ -49,7 +49,8 @@ class PanelData:
 
 def _curves(image, label, color, nbins) -> Curves:
     """One histogram pass; the CDF and the numbers come from its counts."""
-    counts, edges = histogram(image, nbins=nbins)
+    # where the image lives: a plot never depends on NAPARI_HISTEQ_BACKEND or moves data to a GPU
+    counts, edges = histogram(image, nbins=nbins, backend="cupy" if is_cupy_array(image) else "numpy")
     counts, edges = to_backend(np, counts), to_backend(np, edges)
     stats = stats_from_counts(counts, edges, is_float=image.dtype.kind == "f")
     return Curves(label, color, edges, counts, np.cumsum(counts) / counts.sum(), stats)

@@ -78,7 +78,10 @@ def _equalize_with_progress(layer, options, cancel: threading.Event):
 
 
 def _describe_auto_backend() -> str:
-    info = backend_info()
+    try:
+        info = backend_info()
+    except (ValueError, RuntimeError) as error:  # a bad NAPARI_HISTEQ_BACKEND: say so, keep the widget usable
+        return f"auto cannot choose: {error}. Pick numpy or cupy here."
     return f"auto picks numpy: {info.reason}" if info.name == "numpy" else f"auto picks {info.reason}"
 
 

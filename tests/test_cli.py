@@ -25,3 +25,16 @@ def test_headless_on_files(tmp_path, capsys):
     assert main(["--headless", str(path), "--scope", "plane", "--variant", "imagej", "-o", str(tmp_path)]) == 0
     result = iio.imread(tmp_path / "cells_equalized.tif")
     np.testing.assert_array_equal(result, equalize(stack, axis=(-2, -1), variant="imagej"))
+
+
+def test_explicit_backend_works_whatever_the_environment_says(tmp_path, capsys, monkeypatch, fresh_backend):
+    # A bad NAPARI_HISTEQ_BACKEND made `--backend numpy` die while printing backend_info().
+    for bad in ("bogus", "cupy"):
+        monkeypatch.setenv("NAPARI_HISTEQ_BACKEND", bad)
+        if bad == "cupy" and fresh_backend._probe_gpu()[0] is None:
+            continue  # a GPU answers here: cupy is not a bad value
+        assert main(["--headless", "--backend", "numpy", "-o", str(tmp_path)]) == 0
+        assert "backend: numpy" in capsys.readouterr().out
+        assert main(["--headless", "-o", str(tmp_path / "auto")]) == 2
+        error = capsys.readouterr().err
+        assert "NAPARI_HISTEQ_BACKEND" in error and "--backend" in error and "Traceback" not in error

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from oracles import textbook_equalize
 
 napari = pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
@@ -425,3 +426,16 @@ def test_histogram_widget_reduces_a_lazy_layer_chunk_by_chunk(qtbot, viewer, his
     histogram_widget.scope.value = "layer"
     settle(qtbot, histogram_widget)
     np.testing.assert_array_equal(histogram_widget.data.before[0].counts, np.bincount(data.ravel(), minlength=65536))
+
+
+@pytest.mark.parametrize("bad", ["bogus", "cupy"])
+def test_widget_opens_with_a_bad_backend_variable(qtbot, viewer, monkeypatch, fresh_backend, bad):
+    # It could not be constructed; now it opens, says what is wrong, and numpy works.
+    if bad == "cupy" and fresh_backend._probe_gpu()[0] is None:
+        pytest.skip("a GPU answers here: cupy is not a bad value")
+    monkeypatch.setenv("NAPARI_HISTEQ_BACKEND", bad)
+    viewer.add_image(np.arange(64, dtype=np.uint8).reshape(8, 8), name="ramp")
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Equalize Histogram")
+    assert "NAPARI_HISTEQ_BACKEND" in widget.backend_note.value
+    run(qtbot, widget, backend="numpy")
+    np.testing.assert_array_equal(viewer.layers[-1].data, textbook_equalize(np.arange(64, dtype=np.uint8).reshape(8, 8)))
