@@ -16,7 +16,7 @@ import numpy as np
 from ._apply import apply_lut
 from ._backend import array_module, free_device_bytes, is_cupy_array, resolve_backend, to_backend
 from ._groups import GroupLayout
-from ._histogram import Binning, choose_binning, grouped_counts
+from ._histogram import Binning, choose_binning, grouped_counts, nothing_to_count
 from ._lazy import apply_lazy, fit_lazy, is_lazy_array, lazy_histogram
 from ._transfer import tables_from_counts
 from ._validate import (
@@ -216,6 +216,7 @@ def histogram(image, *, nbins=None, mask=None, axis=None, backend="auto") -> His
         _validated_lazy(image, nbins, mask, axis, backend)
         counts, edges = lazy_histogram(image, nbins=nbins, mask=mask, axis=normalize_axis(axis, image.ndim),
                                        backend=backend)
+        _check_something_counted(counts, mask)
         return Histogram(counts, edges)
     data, xp, layout, mask = _validated(image, nbins, mask, axis, backend)
 
@@ -226,6 +227,7 @@ def histogram(image, *, nbins=None, mask=None, axis=None, backend="auto") -> His
         return counts.reshape(layout.group_shape + (binning.nbins,)), binning.edges
 
     counts, edges = _on_backend(xp, data, None, count, convert=False)
+    _check_something_counted(counts, mask)
     like = array_module(data)
     return Histogram(to_backend(like, counts), to_backend(like, edges))
 
@@ -455,17 +457,23 @@ def fit_from_counts(counts, binning: Binning, layout: GroupLayout, variant, out_
     )
 
 
+def _check_something_counted(counts, mask):
+    """A histogram of an empty region of interest is an error for every dtype (not zeros for some)."""
+    if mask is not None and not int(counts.sum()):
+        raise nothing_to_count(True)
+
+
 def _check_every_group_counted(counts, layout: GroupLayout, masked: bool):
     empty = np.flatnonzero(counts.sum(axis=1) == 0)
     if empty.size == 0:
         return
-    what = "the mask selects no pixel" if masked else "there is no finite pixel"
     if layout.n_groups == 1:
-        raise ValueError(f"{what}: nothing to build a histogram from")
+        raise nothing_to_count(masked)
     where = np.unravel_index(int(empty[0]), layout.group_shape)
-    raise ValueError(
-        f"{what} in {empty.size} of {layout.n_groups} histogram groups "
-        f"(the first at index {tuple(int(i) for i in where)} of the axes outside axis={layout.axis})"
+    raise nothing_to_count(
+        masked,
+        f" in {empty.size} of {layout.n_groups} histogram groups "
+        f"(the first at index {tuple(int(i) for i in where)} of the axes outside axis={layout.axis})",
     )
 
 

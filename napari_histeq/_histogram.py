@@ -33,6 +33,12 @@ _LARGEST_DOUBLE = float(np.finfo(np.float64).max)
 MAX_COUNTER_BYTES = 1 << 31
 
 
+def nothing_to_count(masked: bool, where: str = "") -> ValueError:
+    """The one error for a histogram with no pixel to count (an empty mask, or no finite value)."""
+    what = "the mask selects no pixel" if masked else "there is no finite pixel"
+    return ValueError(f"{what}{where}: nothing to build a histogram from")
+
+
 def check_counter_memory(n_groups: int, nbins: int) -> None:
     """Raise before allocating ``n_groups`` histograms of ``nbins`` int64 counters beyond the limit."""
     needed = n_groups * nbins * 8
@@ -218,9 +224,7 @@ def _counted_min_max(xp, rows, mask_rows, max_elements):
         low = block_low if low is None else min(low, block_low)
         high = block_high if high is None else max(high, block_high)
     if low is None:
-        what = "finite pixel" if is_float else "pixel"
-        where = " inside the mask" if mask_rows is not None else ""
-        raise ValueError(f"the image has no {what}{where} to build a histogram from")
+        raise nothing_to_count(mask_rows is not None)
     return low, high
 
 
@@ -285,8 +289,7 @@ def _finite_min_max_by_kernel(kernels, rows, mask_rows):
                         for g in range(rows.shape[0])))
     low, high = min(lows), max(highs)
     if not np.isfinite(low):
-        where = " inside the mask" if mask_rows is not None else ""
-        raise ValueError(f"the image has no finite pixel{where} to build a histogram from")
+        raise nothing_to_count(mask_rows is not None)
     return float(low), float(high)
 
 

@@ -17,12 +17,12 @@ import numpy as np
 
 from ._backend import is_cupy_array, to_backend
 from ._groups import GroupLayout
-from ._histogram import binning_for, check_counter_memory
+from ._histogram import binning_for, check_counter_memory, nothing_to_count
 
 
 def is_lazy_array(array) -> bool:
-    """True for dask arrays and zarr arrays (both are processed chunk by chunk)."""
-    return type(array).__module__.split(".")[0] in ("dask", "zarr")
+    """True for dask arrays and zarr arrays (both are processed chunk by chunk; a zarr group is neither)."""
+    return type(array).__module__.split(".")[0] in ("dask", "zarr") and hasattr(array, "dtype")
 
 
 def as_dask(array):
@@ -56,14 +56,14 @@ def counted_range(image, mask):
         values = da.where(keep, image, np.nan)
         low, high = dask.compute(da.nanmin(values), da.nanmax(values))
         if not np.isfinite(low):
-            raise ValueError("the image has no finite pixel to build a histogram from")
+            raise nothing_to_count(mask is not None)
         return float(low), float(high)
     info = np.iinfo(image.dtype)
     low_values = image if mask is None else da.where(mask, image, info.max)
     high_values = image if mask is None else da.where(mask, image, info.min)
     low, high = dask.compute(low_values.min(), high_values.max())
     if mask is not None and low > high:
-        raise ValueError("the mask selects no pixel: nothing to build a histogram from")
+        raise nothing_to_count(True)
     return int(low), int(high)
 
 

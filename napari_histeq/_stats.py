@@ -82,7 +82,10 @@ def stats_from_counts(counts, edges, is_float: bool) -> HistogramStats:
     mean = float((probability * values).sum())
     std = float(np.sqrt(max((probability * (values - mean) ** 2).sum(), 0.0)))
     empirical = np.cumsum(probability)
-    uniform = (edges[1:] - edges[0]) / (edges[-1] - edges[0])
+    if edges[-1] == edges[0]:  # a constant float image: all the mass at one value, as far from uniform as can be
+        uniform = np.zeros_like(empirical)
+    else:
+        uniform = (edges[1:] - edges[0]) / (edges[-1] - edges[0])
     return HistogramStats(
         entropy_bits=entropy,
         occupied_levels=int(occupied.sum()),

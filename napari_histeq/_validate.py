@@ -13,6 +13,8 @@ from ._backend import is_cupy_array
 VARIANTS = ("standard", "opencv", "imagej", "imagej-classic")
 OUT_RANGES = ("dtype", "image")
 
+#: More bins than this would need gigabytes of counters and index temporaries.
+MAX_BINS = 1 << 24
 #: Integer dtypes of at most this many bits get one histogram bin per level.
 MAX_LEVEL_BITS = 16
 
@@ -22,6 +24,10 @@ def as_image(image):
     if not is_cupy_array(image):
         if image is None or isinstance(image, (str, bytes, dict)):
             raise TypeError(f"image must be an array, got {type(image).__name__}")
+        if type(image).__module__.split(".")[0] == "zarr" and not hasattr(image, "dtype"):
+            raise TypeError(
+                f"image is a zarr {type(image).__name__}, which holds arrays; pass one of them, e.g. group['0']"
+            )
         image = np.asarray(image)
     check_image_dtype(image.dtype)
     check_image_shape(image.shape)
@@ -94,6 +100,8 @@ def check_nbins(nbins, dtype):
         raise TypeError(f"nbins must be an integer or None, got {nbins!r}")
     if nbins < 2:
         raise ValueError(f"nbins must be at least 2, got {nbins}")
+    if nbins > MAX_BINS:
+        raise ValueError(f"nbins must be at most {MAX_BINS} (2**24), got {nbins}")
     if is_level_dtype(dtype):
         raise ValueError(
             f"nbins applies to float and 32/64-bit integer images; {np.dtype(dtype)} "

@@ -86,3 +86,48 @@ def test_big_endian_input(dtype, rng):
 
 def test_lists_are_accepted():
     assert equalize([[0, 1], [2, 3]]).shape == (2, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.float32])
+def test_an_empty_roi_is_the_same_clear_error_for_every_dtype(dtype):
+    # uint8 returned zeros (and histogram_stats NaN) where int32 raised
+    from napari_histeq import histogram, histogram_stats
+
+    image = np.arange(64, dtype=dtype).reshape(8, 8)
+    nothing = np.zeros(image.shape, bool)
+    for function in (histogram, histogram_stats, equalize):
+        with pytest.raises(ValueError, match="mask selects no pixel"):
+            function(image, mask=nothing)
+
+
+def test_constant_float_image_is_as_far_from_uniform_as_can_be():
+    from napari_histeq import histogram_stats
+
+    stats = histogram_stats(np.full((8, 8), 0.25, np.float32))
+    assert stats.ks_uniform == 1.0 and stats.occupied_levels == 1 and stats.mean == 0.25
+
+
+def test_too_many_bins_is_refused_before_allocating():
+    with pytest.raises(ValueError, match="nbins must be at most"):
+        equalize(np.arange(10, dtype=np.float32), nbins=2**28)
+
+
+def test_a_zarr_group_is_a_clear_error():
+    zarr = pytest.importorskip("zarr")
+    group = zarr.group()
+    group.create_array("0", shape=(4, 4), dtype="uint8")
+    with pytest.raises(TypeError, match="zarr Group"):
+        equalize(group)
+    from napari_histeq import fit_equalization
+
+    fitted = fit_equalization(np.arange(16, dtype=np.uint8))
+    with pytest.raises(TypeError, match="zarr Group"):
+        fitted.apply(group)
+
+
+def test_jit_switch_is_case_insensitive(monkeypatch):
+    from napari_histeq import _kernels
+
+    for value in ("OFF", "False", " no "):
+        monkeypatch.setenv(_kernels.ENV_VAR, value)
+        assert _kernels.cpu_kernels() is None
