@@ -265,7 +265,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads-only", action="store_true", help="skip the peer tables")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 15)
-    child_rounds, child_calls, side = (1, 3, 512) if args.quick else (8, 10, 4096)
+    child_rounds, child_calls, side = (1, 3, 512) if args.quick else (16, 5, 4096)
 
     info = machine()
     results = {}
