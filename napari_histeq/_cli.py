@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--variant", choices=VARIANTS, default="standard")
     parser.add_argument("--scope", choices=SCOPES, default="layer", help="what one histogram spans")
     parser.add_argument("--backend", choices=("auto", "numpy", "cupy"), default="auto")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace results already in the output folder (input files are never replaced)")
     parser.add_argument("--quit-after-ready", action="store_true", help=argparse.SUPPRESS)  # for tests
     return parser
 
@@ -74,29 +76,65 @@ def run_viewer(args) -> int:
     return 0
 
 
+def _result_names(paths) -> list[str]:
+    """One name per input for its result files; inputs that share a stem keep their suffix too."""
+    stems = [path.stem for path in paths]
+    return [f"{path.stem}_{path.suffix.lstrip('.')}" if stems.count(path.stem) > 1 else path.stem for path in paths]
+
+
+def _error(message: str) -> int:
+    print(f"napari-histeq: error: {message}", file=sys.stderr)
+    return 2
+
+
 def run_headless(args) -> int:
     import imageio.v3 as iio
 
-    args.output.mkdir(parents=True, exist_ok=True)
-    inputs = [(path.stem, iio.imread(path)) for path in args.files] or [("dark_xray", dark_xray())]
+    for path in args.files:
+        if not path.is_file():
+            return _error(f"{path}: {'is a folder, not an image file' if path.is_dir() else 'no such file'}")
+    if args.output.exists() and not args.output.is_dir():
+        return _error(f"-o {args.output}: exists and is not a folder")
+    names = _result_names(args.files) if args.files else ["dark_xray"]
+    inputs = {path.resolve() for path in args.files}
+    planned = []
+    for name, path in zip(names, args.files or [None]):
+        # 2D uint8 results are written as PNG, everything else as TIFF: both are checked
+        possible = [args.output / f"{name}_{kind}{suffix}" for kind in ("before", "equalized") for suffix in (".png", ".tif")]
+        for target in [*possible, args.output / f"{name}_histograms.png"]:
+            if target.resolve() in inputs:
+                return _error(f"{target} is one of the inputs; choose another -o folder (inputs are never replaced)")
+            if target.exists() and not args.overwrite:
+                return _error(f"{target} exists; pass --overwrite to replace it, or choose another -o folder")
+        planned.append((name, path))
     if args.backend == "auto":
         try:
             print(f"backend: {backend_info()}")
         except (ValueError, RuntimeError) as error:  # a bad NAPARI_HISTEQ_BACKEND
-            print(f"napari-histeq: error: {error}; or choose one with --backend numpy|cupy", file=sys.stderr)
-            return 2
+            return _error(f"{error}; or choose one with --backend numpy|cupy")
     else:
         print(f"backend: {args.backend} (--backend)")
-    for name, image in inputs:
+    try:
+        args.output.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return _error(f"-o {args.output}: cannot create the folder: {error}")
+    for name, path in planned:
+        try:
+            image = dark_xray() if path is None else iio.imread(path)
+        except Exception as error:  # noqa: BLE001 -- any reader error: say which file, no traceback
+            return _error(f"{path}: cannot read it as an image: {type(error).__name__}: {error}")
         start = time.perf_counter()
         axis = scope_axis(args.scope, image.ndim)
-        result = equalize(image, variant=args.variant, axis=axis, backend=args.backend)
+        try:
+            result = equalize(image, variant=args.variant, axis=axis, backend=args.backend)
+        except (TypeError, ValueError) as error:
+            return _error(f"{path}: {error}")
         seconds = time.perf_counter() - start
         suffix = ".png" if image.dtype == np.uint8 and image.ndim == 2 else ".tif"
         before, after = args.output / f"{name}_before{suffix}", args.output / f"{name}_equalized{suffix}"
+        plots = args.output / f"{name}_histograms.png"
         iio.imwrite(before, image)
         iio.imwrite(after, result)
-        plots = args.output / f"{name}_histograms.png"
         panel = histogram_panel_data(image, result, title=f"{name}: {args.variant}")
         figure_from_panel(panel, plots)
         print(f"\n{name}: {image.shape} {image.dtype}, variant={args.variant}, {seconds * 1000:.1f} ms")

@@ -2,6 +2,7 @@
 
 import imageio.v3 as iio
 import numpy as np
+import pytest
 
 from napari_histeq import dark_xray, equalize
 from napari_histeq._cli import main
@@ -33,8 +34,53 @@ def test_explicit_backend_works_whatever_the_environment_says(tmp_path, capsys, 
         monkeypatch.setenv("NAPARI_HISTEQ_BACKEND", bad)
         if bad == "cupy" and fresh_backend._probe_gpu()[0] is None:
             continue  # a GPU answers here: cupy is not a bad value
-        assert main(["--headless", "--backend", "numpy", "-o", str(tmp_path)]) == 0
+        assert main(["--headless", "--backend", "numpy", "-o", str(tmp_path / bad)]) == 0
         assert "backend: numpy" in capsys.readouterr().out
         assert main(["--headless", "-o", str(tmp_path / "auto")]) == 2
         error = capsys.readouterr().err
         assert "NAPARI_HISTEQ_BACKEND" in error and "--backend" in error and "Traceback" not in error
+
+
+def test_inputs_are_never_overwritten(tmp_path, capsys):
+    # `-o ow ow/scan.png ow/scan_before.png` replaced scan_before.png with scan.png's pixels.
+    folder = tmp_path / "ow"
+    folder.mkdir()
+    scan, other = dark_xray(), dark_xray()[::-1].copy()
+    iio.imwrite(folder / "scan.png", scan)
+    iio.imwrite(folder / "scan_before.png", other)
+    code = main(["--headless", "-o", str(folder), str(folder / "scan.png"), str(folder / "scan_before.png")])
+    assert code == 2 and "is one of the inputs" in capsys.readouterr().err
+    np.testing.assert_array_equal(iio.imread(folder / "scan_before.png"), other)
+    # --overwrite replaces earlier results, never an input
+    code = main(["--headless", "--overwrite", "-o", str(folder), str(folder / "scan.png"), str(folder / "scan_before.png")])
+    assert code == 2
+    np.testing.assert_array_equal(iio.imread(folder / "scan_before.png"), other)
+
+
+def test_existing_results_need_overwrite_and_shared_stems_get_their_own_names(tmp_path, capsys):
+    image = dark_xray()
+    iio.imwrite(tmp_path / "b.png", image)
+    iio.imwrite(tmp_path / "b.tif", image[::-1])
+    out = tmp_path / "out"
+    assert main(["--headless", "-o", str(out), str(tmp_path / "b.png"), str(tmp_path / "b.tif")]) == 0
+    assert (out / "b_png_histograms.png").exists() and (out / "b_tif_histograms.png").exists()
+    np.testing.assert_array_equal(iio.imread(out / "b_tif_equalized.png"), equalize(image[::-1]))
+    capsys.readouterr()
+    assert main(["--headless", "-o", str(out), str(tmp_path / "b.png")]) == 0  # another stem: b, not b_png
+    assert main(["--headless", "-o", str(out), str(tmp_path / "b.png")]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["--headless", "--overwrite", "-o", str(out), str(tmp_path / "b.png")]) == 0
+
+
+@pytest.mark.parametrize("case", ["missing", "folder", "text", "corrupt png"])
+def test_bad_inputs_are_one_line_errors(tmp_path, capsys, case):
+    path = tmp_path / {"missing": "nope.tif", "folder": "sub", "text": "notes.txt", "corrupt png": "x.png"}[case]
+    if case == "folder":
+        path.mkdir()
+    elif case == "text":
+        path.write_text("not an image")
+    elif case == "corrupt png":
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    assert main(["--headless", "-o", str(tmp_path / "out"), str(path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("napari-histeq: error:") and str(path) in error and "Traceback" not in error
