@@ -31,13 +31,16 @@ def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_ele
     for block in iter_blocks(n_groups, group_size, max_elements):
         g0, g1, m0, m1 = block
         values = load_block(xp, rows, block)
-        index, finite = binning.indices(xp, values)
+        block_binning = binning.select(slice(g0, g1))
+        index, finite = block_binning.indices(xp, values)
         if not shared:
             index = index + (xp.arange(g0, g1, dtype=np.intp) * nbins)[:, None]
         result = xp.take(flat_lut, index)
         lo, hi = out_range
         if not binning.is_per_level:  # below the counted range: the bottom, as for 8/16-bit levels
-            result = xp.where(values < binning.start, xp.asarray(lo, dtype=result.dtype), result)
+            start = block_binning.start
+            start = start if block_binning.shared else xp.asarray(np.array(start, dtype=values.dtype)[:, None])
+            result = xp.where(values < start, xp.asarray(lo, dtype=result.dtype), result)
         if finite is not None:
             substitute = xp.where(values > 0, hi, lo).astype(result.dtype)
             substitute = xp.where(xp.isnan(values), xp.nan, substitute).astype(result.dtype)
@@ -58,4 +61,4 @@ def _apply_floats_by_kernel(kernels, rows, lut_rows, binning: Binning, out_rows,
     lo, hi = (out_rows.dtype.type(v) for v in out_range)
     for g in range(rows.shape[0]):
         table = lut_rows[0 if lut_rows.shape[0] == 1 else g]
-        kernels.float_gather(as_native(rows[g]), binning.bin_rule, table, lo, hi, out_rows[g])
+        kernels.float_gather(as_native(rows[g]), binning.group(g).bin_rule, table, lo, hi, out_rows[g])

@@ -48,7 +48,9 @@ class Histogram(NamedTuple):
         leaves axes out of the histogram (one histogram per group).
     edges : array of float64
         The ``nbins + 1`` bin edges. For 8- and 16-bit integers bin ``i``
-        holds exactly the level ``edges[i]``.
+        holds exactly the level ``edges[i]``. Floats and 32/64-bit integers
+        with several histogram groups bin each group over its own range:
+        then ``edges`` has shape ``group_shape + (nbins + 1,)``.
     """
 
     counts: Any
@@ -224,7 +226,10 @@ def histogram(image, *, nbins=None, mask=None, axis=None, backend="auto") -> His
         rows, mask_rows = _staged_rows(xp, staged, layout, mask)
         binning = choose_binning(xp, rows, mask_rows, nbins, block_elements)
         counts = grouped_counts(xp, rows, mask_rows, binning, block_elements)
-        return counts.reshape(layout.group_shape + (binning.nbins,)), binning.edges
+        edges = binning.edges
+        if edges.ndim == 2:  # a range per group
+            edges = edges.reshape(layout.group_shape + (binning.nbins + 1,))
+        return counts.reshape(layout.group_shape + (binning.nbins,)), edges
 
     counts, edges = _on_backend(xp, data, None, count, convert=False)
     _check_something_counted(counts, mask)
@@ -485,13 +490,19 @@ def _resolve_out_range(out_range, binning: Binning, counts, out_dtype):
             return 0.0, 1.0
         info = np.iinfo(out_dtype)
         return int(info.min), int(info.max)
-    # "image": the counted pixels' own min..max.
+    # "image": the counted pixels' own min..max (over every group).
+    groups = [binning.group(g) for g in range(counts.shape[0])] if not binning.shared else [binning]
+    counted = counts.sum(axis=1) > 0 if not binning.shared else [True]
+    groups = [group for group, any_counted in zip(groups, counted) if any_counted]
     if binning.is_float:
-        return float(binning.start), float(binning.stop)
-    occupied = np.flatnonzero(counts.sum(axis=0))
-    if binning.width == 1:
-        return int(binning.start) + int(occupied[0]), int(binning.start) + int(occupied[-1])
-    return int(binning.start), int(binning.stop)
+        return float(min(g.start for g in groups)), float(max(g.stop for g in groups))
+    if all(g.width == 1 for g in groups):
+        rows = counts if not binning.shared else counts.sum(axis=0, keepdims=True)
+        rows = [row for row, any_counted in zip(rows, counted) if any_counted]
+        lows = [int(g.start) + int(np.flatnonzero(row)[0]) for g, row in zip(groups, rows)]
+        highs = [int(g.start) + int(np.flatnonzero(row)[-1]) for g, row in zip(groups, rows)]
+        return min(lows), max(highs)
+    return int(min(g.start for g in groups)), int(max(g.stop for g in groups))
 
 
 def _on_backend(xp, data, out_dtype, work, convert=True):

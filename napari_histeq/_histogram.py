@@ -11,7 +11,9 @@ Binning rules
   NaN and +-inf are not counted.
 
 The minimum and maximum are those of the pixels the histogram counts (the
-masked ones when there is a mask).
+masked ones when there is a mask), and each histogram group has its own: with
+``axis=(-2, -1)`` every plane of a float or 32/64-bit stack is binned over its
+own range, as equalising each plane alone would.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._backend import to_backend
 from ._groups import iter_blocks, load_block
 from ._kernels import FLOAT_DTYPES, cpu_kernels
 from ._validate import is_level_dtype
@@ -58,13 +61,45 @@ class Binning:
     ``[start + i*w, start + (i+1)*w)`` with ``w = (stop - start) / nbins``
     (the last bin includes ``stop``). Values outside ``start..stop`` fall
     into the first or last bin.
+
+    With one range per histogram group, ``start``, ``stop`` and ``width`` are
+    tuples with one entry per group (see :meth:`group`); ``nbins`` is shared.
     """
 
     dtype: np.dtype
     nbins: int
-    start: int | float
-    stop: int | float
-    width: int | float
+    start: int | float | tuple
+    stop: int | float | tuple
+    width: int | float | tuple
+
+    @property
+    def shared(self) -> bool:
+        """True when every group uses the same range (always for 8/16-bit and single groups)."""
+        return not isinstance(self.start, tuple)
+
+    def group(self, g: int) -> Binning:
+        """The binning of group ``g`` alone (this binning when it is shared)."""
+        if self.shared:
+            return self
+        return Binning(self.dtype, self.nbins, self.start[g], self.stop[g], self.width[g])
+
+    def select(self, groups) -> Binning:
+        """The binning of the groups ``groups`` (a slice or index array), in that order."""
+        if self.shared:
+            return self
+        picked = np.arange(len(self.start))[groups]
+        return Binning(self.dtype, self.nbins, *(tuple(field[g] for g in picked)
+                                                 for field in (self.start, self.stop, self.width)))
+
+    def used_bins(self, n_groups: int) -> np.ndarray:
+        """Bins each group's own range needs (``nbins`` but for 32/64-bit integers binned per group)."""
+        if self.shared or self.is_float:
+            return np.full(n_groups, self.nbins)
+        return np.array([max((stop - start) // width + 1, 2)
+                         for start, stop, width in zip(self.start, self.stop, self.width)])
+
+    def _per_group(self, attribute):
+        return np.stack([getattr(self.group(g), attribute) for g in range(len(self.start))])
 
     @property
     def is_float(self) -> bool:
@@ -74,7 +109,8 @@ class Binning:
     def is_per_level(self) -> bool:
         """One bin for every level of an 8/16-bit dtype (bin = value - dtype min)."""
         return (
-            is_level_dtype(self.dtype) and self.width == 1 and self.start == np.iinfo(self.dtype).min
+            is_level_dtype(self.dtype) and self.shared and self.width == 1
+            and self.start == np.iinfo(self.dtype).min
         )
 
     def unsigned_order(self) -> np.ndarray | None:
@@ -89,7 +125,9 @@ class Binning:
 
     @property
     def edges(self) -> np.ndarray:
-        """The ``nbins + 1`` bin edges as float64 (exact up to 2**53)."""
+        """The ``nbins + 1`` bin edges as float64 (exact up to 2**53); ``(groups, nbins + 1)`` per group."""
+        if not self.shared:
+            return self._per_group("edges")
         if self.is_float:
             start, _, half, span = self.bin_rule
             if half == 1.0:
@@ -103,6 +141,8 @@ class Binning:
     @property
     def levels(self) -> np.ndarray:
         """The value each bin stands for: its lowest level (integers) or centre (floats)."""
+        if not self.shared:
+            return self._per_group("levels")
         edges = self.edges
         if self.is_float:
             return edges[:-1] / 2 + edges[1:] / 2  # halves first: the sum of two edges may overflow
@@ -111,11 +151,33 @@ class Binning:
     def indices(self, xp, values):
         """Bin index of every value (``intp``), and where the value is finite.
 
-        The second result is None for integer data (every value counts).
+        The second result is None for integer data (every value counts). With
+        a range per group, ``values`` is a block of rows, one per group.
         """
+        if not self.shared:
+            return self._grouped_indices(xp, values)
         if self.is_float:
             return self._float_indices(xp, values)
         return self._integer_indices(xp, values), None
+
+    def _grouped_indices(self, xp, values):
+        """:meth:`indices` with one range per row: the same rules, each row's numbers broadcast."""
+        if self.is_float:
+            rules = np.array([self.group(g).bin_rule for g in range(len(self.start))])
+            start, scale, half, span = (xp.asarray(rules[:, i : i + 1]) for i in range(4))
+            values = values.astype(np.float64)
+            finite = xp.isfinite(values)
+            offset = xp.where(finite, values, start) * half - start * half
+            with np.errstate(divide="ignore", invalid="ignore"):
+                position = xp.where(scale > 0, offset * scale, xp.where(span > 0, offset / span * self.nbins, 0.0))
+            index = xp.clip(xp.floor(position), 0, self.nbins - 1)
+            return index.astype(np.intp), finite
+        start = xp.asarray(np.array(self.start, dtype=values.dtype)[:, None])
+        start_mod = xp.asarray(np.array([s % 2**64 for s in self.start], dtype=np.uint64)[:, None])
+        width = xp.asarray(np.array(self.width, dtype=np.uint64)[:, None])
+        index = xp.minimum((values.astype(np.uint64) - start_mod) // width, np.uint64(self.nbins - 1))
+        index = xp.where(values < start, np.uint64(0), index)
+        return index.astype(np.intp), None
 
     def _integer_indices(self, xp, values):
         dtype = values.dtype
@@ -177,55 +239,74 @@ class Binning:
 
 
 def choose_binning(xp, rows, mask_rows, nbins, max_elements) -> Binning:
-    """Pick the binning for an image seen as ``rows`` (see the module docstring)."""
-    return binning_for(rows.dtype, nbins, lambda: _counted_min_max(xp, rows, mask_rows, max_elements))
+    """Pick the binning for an image seen as ``rows``, one range per row (see the module docstring)."""
+    return binning_for(rows.dtype, nbins, lambda: _counted_min_max(xp, rows, mask_rows, max_elements),
+                       masked=mask_rows is not None)
 
 
-def binning_for(dtype, nbins, counted_range) -> Binning:
+def binning_for(dtype, nbins, counted_range, masked=False) -> Binning:
     """The binning rule of the module docstring.
 
-    ``counted_range()`` returns the counted pixels' min and max; it is called
-    (a pass over the pixels) only for floats and 32/64-bit integers.
+    ``counted_range()`` returns the counted pixels' min and max of every
+    group, as two lists (None for a group with nothing to count); it is
+    called (a pass over the pixels) only for floats and 32/64-bit integers.
+    One group gives plain numbers, several give a tuple per field.
     """
     dtype = np.dtype(dtype).newbyteorder("=")
     if is_level_dtype(dtype):
         info = np.iinfo(dtype)
         return Binning(dtype, 2 ** (8 * dtype.itemsize), int(info.min), int(info.max), 1)
-    low, high = counted_range()
+    lows, highs = counted_range()
+    if all(low is None for low in lows):
+        raise nothing_to_count(masked)
+    # A group with nothing to count gets an empty placeholder range; its counts stay zero.
+    lows = [0 if low is None else low for low in lows]
+    highs = [0 if high is None else high for high in highs]
     if dtype.kind == "f":
         nbins = nbins or DEFAULT_FLOAT_BINS
-        return Binning(dtype, nbins, low, high, (high - low) / nbins)
-    nbins = nbins or DEFAULT_WIDE_INT_BINS
-    spread = high - low  # exact Python ints, up to 2**64 - 1
-    width = spread // nbins + 1
-    used = max(spread // width + 1, 2)
-    return Binning(dtype, used, low, high, width)
+        widths = [(high - low) / nbins for low, high in zip(lows, highs)]
+    else:
+        requested = nbins or DEFAULT_WIDE_INT_BINS
+        widths = [(high - low) // requested + 1 for low, high in zip(lows, highs)]  # exact Python ints
+        nbins = max(max((high - low) // width + 1, 2) for low, high, width in zip(lows, highs, widths))
+    if len(lows) == 1:
+        return Binning(dtype, nbins, lows[0], highs[0], widths[0])
+    return Binning(dtype, nbins, tuple(lows), tuple(highs), tuple(widths))
 
 
 def _counted_min_max(xp, rows, mask_rows, max_elements):
-    """Min and max of the pixels a histogram counts (masked, finite), as Python scalars."""
+    """Min and max of the pixels each row's histogram counts (masked, finite): two lists of Python scalars.
+
+    A row with nothing to count gives None in both.
+    """
     kernels = kernels_for(xp, rows) if rows.dtype.kind == "f" else None
     if kernels is not None:
         return _finite_min_max_by_kernel(kernels, rows, mask_rows)
-    low = high = None
+    n_groups = rows.shape[0]
+    lows, highs = [None] * n_groups, [None] * n_groups
     is_float = rows.dtype.kind == "f"
-    convert = float if is_float else int
     for block in iter_blocks(*rows.shape, max_elements):
+        g0 = block[0]
         values = load_block(xp, rows, block)
         keep = xp.isfinite(values) if is_float else None
         if mask_rows is not None:
             selected = load_block(xp, mask_rows, block)
             keep = selected if keep is None else keep & selected
-        if keep is not None:
-            values = values[keep]
-        if values.size == 0:
-            continue
-        block_low, block_high = convert(values.min()), convert(values.max())
-        low = block_low if low is None else min(low, block_low)
-        high = block_high if high is None else max(high, block_high)
-    if low is None:
-        raise nothing_to_count(mask_rows is not None)
-    return low, high
+        if keep is None:
+            block_lows, block_highs = values.min(axis=1), values.max(axis=1)
+            counted = [True] * values.shape[0]
+        else:
+            top, bottom = (np.inf, -np.inf) if is_float else (np.iinfo(values.dtype).max, np.iinfo(values.dtype).min)
+            block_lows = xp.where(keep, values, top).min(axis=1)
+            block_highs = xp.where(keep, values, bottom).max(axis=1)
+            counted = to_backend(np, keep.any(axis=1)).tolist()
+        block_lows, block_highs = to_backend(np, block_lows).tolist(), to_backend(np, block_highs).tolist()
+        for i, (low, high, any_counted) in enumerate(zip(block_lows, block_highs, counted)):
+            if any_counted:
+                g = g0 + i
+                lows[g] = low if lows[g] is None else min(lows[g], low)
+                highs[g] = high if highs[g] is None else max(highs[g], high)
+    return lows, highs
 
 
 def grouped_counts(xp, rows, mask_rows, binning: Binning, max_elements):
@@ -244,7 +325,7 @@ def grouped_counts(xp, rows, mask_rows, binning: Binning, max_elements):
     counts = xp.zeros((n_groups, nbins), dtype=np.int64)
     for block in iter_blocks(n_groups, group_size, max_elements):
         g0, g1 = block[0], block[1]
-        index, keep = binning.indices(xp, load_block(xp, rows, block))
+        index, keep = binning.select(slice(g0, g1)).indices(xp, load_block(xp, rows, block))
         if mask_rows is not None:
             selected = load_block(xp, mask_rows, block)
             keep = selected if keep is None else keep & selected
@@ -285,18 +366,17 @@ def _mask_row(mask_rows, g):
 
 
 def _finite_min_max_by_kernel(kernels, rows, mask_rows):
-    lows, highs = zip(*(kernels.finite_min_max(as_native(rows[g]), _mask_row(mask_rows, g))
-                        for g in range(rows.shape[0])))
-    low, high = min(lows), max(highs)
-    if not np.isfinite(low):
-        raise nothing_to_count(mask_rows is not None)
-    return float(low), float(high)
+    ranges = [kernels.finite_min_max(as_native(rows[g]), _mask_row(mask_rows, g)) for g in range(rows.shape[0])]
+    lows = [float(low) if np.isfinite(low) else None for low, _ in ranges]
+    highs = [float(high) if np.isfinite(high) else None for _, high in ranges]
+    return lows, highs
 
 
 def _float_counts_by_kernel(kernels, rows, mask_rows, binning: Binning):
     counts = np.empty((rows.shape[0], binning.nbins), dtype=np.int64)
     for g in range(rows.shape[0]):
-        counts[g] = kernels.float_counts(as_native(rows[g]), binning.bin_rule, binning.nbins, _mask_row(mask_rows, g))
+        counts[g] = kernels.float_counts(as_native(rows[g]), binning.group(g).bin_rule, binning.nbins,
+                                         _mask_row(mask_rows, g))
     return counts
 
 

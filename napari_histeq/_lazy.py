@@ -12,12 +12,13 @@ unchanged on a ``dask.distributed`` cluster.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 
 from ._backend import is_cupy_array, to_backend
 from ._groups import GroupLayout
-from ._histogram import binning_for, check_counter_memory, nothing_to_count
+from ._histogram import binning_for, check_counter_memory
 
 
 def is_lazy_array(array) -> bool:
@@ -46,31 +47,47 @@ def lazy_mask(mask, image):
     return da.broadcast_to(mask, image.shape).rechunk(image.chunks)
 
 
-def counted_range(image, mask):
-    """Min and max of the pixels the histogram counts (finite, masked): one pass, exact."""
+def counted_range(image, mask, axis):
+    """Min and max of the pixels each group's histogram counts (finite, masked): one pass, exact.
+
+    Two lists in group order, None for a group with nothing to count.
+    """
     import dask
     import dask.array as da
 
     if image.dtype.kind == "f":
         keep = da.isfinite(image) if mask is None else da.isfinite(image) & mask
         values = da.where(keep, image, np.nan)
-        low, high = dask.compute(da.nanmin(values), da.nanmax(values))
-        if not np.isfinite(low):
-            raise nothing_to_count(mask is not None)
-        return float(low), float(high)
+        with warnings.catch_warnings():  # an all-NaN group is reported as None below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lows, highs = dask.compute(da.nanmin(values, axis=axis), da.nanmax(values, axis=axis))
+        return ([None if np.isnan(v) else float(v) for v in np.ravel(lows)],
+                [None if np.isnan(v) else float(v) for v in np.ravel(highs)])
     info = np.iinfo(image.dtype)
     low_values = image if mask is None else da.where(mask, image, info.max)
     high_values = image if mask is None else da.where(mask, image, info.min)
-    low, high = dask.compute(low_values.min(), high_values.max())
-    if mask is not None and low > high:
-        raise nothing_to_count(True)
-    return int(low), int(high)
+    counted = True if mask is None else mask.any(axis=axis)
+    lows, highs, counted = dask.compute(low_values.min(axis=axis), high_values.max(axis=axis), counted)
+    counted = np.broadcast_to(counted, np.shape(lows)).ravel()
+    return ([int(v) if c else None for v, c in zip(np.ravel(lows), counted)],
+            [int(v) if c else None for v, c in zip(np.ravel(highs), counted)])
 
 
-def _block_counts(block, *mask_block, binning, axis, backend):
+def _chunk_groups(binning, axis, shape, block_info):
+    """The binning of the groups one chunk holds (``block_info`` locates it), or the shared one."""
+    if binning.shared or block_info is None:
+        return binning
+    location = block_info[0]["array-location"]
+    group_axes = [ax for ax in range(len(shape)) if ax not in axis]
+    numbers = np.arange(len(binning.start)).reshape(tuple(shape[ax] for ax in group_axes))
+    return binning.select(numbers[tuple(slice(*location[ax]) for ax in group_axes)].ravel())
+
+
+def _block_counts(block, *mask_block, binning, axis, backend, shape, block_info=None):
     """Counts of one chunk, shaped for summing: 1 along histogram axes, then the bins."""
     from ._equalize import counts_with_binning
 
+    binning = _chunk_groups(binning, axis, shape, block_info)
     layout = GroupLayout(block.shape, axis)
     counts = counts_with_binning(block, mask_block[0] if mask_block else None, layout, binning, backend)
     shape = tuple(1 if ax in axis else block.shape[ax] for ax in range(block.ndim)) + (binning.nbins,)
@@ -87,7 +104,7 @@ def lazy_counts(image, mask, layout: GroupLayout, binning, backend):
     ) + ((binning.nbins,),)
     arrays = [image] if mask is None else [image, mask]
     partial = da.map_blocks(
-        _block_counts, *arrays, binning=binning, axis=layout.axis, backend=backend,
+        _block_counts, *arrays, binning=binning, axis=layout.axis, backend=backend, shape=image.shape,
         dtype=np.int64, chunks=chunks, new_axis=image.ndim, meta=np.empty((0,) * (image.ndim + 1), np.int64),
     )
     return partial.sum(axis=layout.axis)
@@ -98,7 +115,7 @@ def _lazy_counts(image, *, nbins, mask, axis, backend):
     image = as_dask(image)
     layout = GroupLayout(tuple(image.shape), axis)
     mask = lazy_mask(mask, image)
-    binning = binning_for(image.dtype, nbins, lambda: counted_range(image, mask))
+    binning = binning_for(image.dtype, nbins, lambda: counted_range(image, mask, axis), masked=mask is not None)
     counts = to_backend(np, lazy_counts(image, mask, layout, binning, backend).compute())
     return counts.reshape(layout.n_groups, binning.nbins), binning, layout, mask
 
@@ -117,7 +134,8 @@ def _apply_block(block, *, fitted, block_info=None):
         location = block_info[0]["array-location"]
         group_axes = [ax for ax in range(block.ndim) if ax not in fitted.axis]
         tables = fitted.lut[tuple(slice(*location[ax]) for ax in group_axes)]
-        fitted = dataclasses.replace(fitted, lut=tables)
+        binning = _chunk_groups(fitted.binning, fitted.axis, block_info[None]["shape"], block_info)
+        fitted = dataclasses.replace(fitted, lut=tables, binning=binning)
     return fitted.apply(block)
 
 
@@ -132,4 +150,7 @@ def apply_lazy(fitted, image):
 def lazy_histogram(image, *, nbins, mask, axis, backend):
     """Counts ``group_shape + (nbins,)`` and edges of a dask/zarr image (computed)."""
     counts, binning, layout, _ = _lazy_counts(image, nbins=nbins, mask=mask, axis=axis, backend=backend)
-    return counts.reshape(layout.group_shape + (binning.nbins,)), binning.edges
+    edges = binning.edges
+    if edges.ndim == 2:  # a range per group
+        edges = edges.reshape(layout.group_shape + (binning.nbins + 1,))
+    return counts.reshape(layout.group_shape + (binning.nbins,)), edges

@@ -57,7 +57,8 @@ def opencv_values(counts, span, integer, levels):
         values = above_first / rest[:, None] * span
     values = np.clip(values, 0, span)
     # Bins at and below the first occupied one already hold 0 (nothing above them).
-    keep_level = np.clip(levels[first], 0, span) if integer else np.zeros(n_groups)
+    first_levels = levels[rows, first] if levels.ndim == 2 else levels[first]  # per-group levels, or shared
+    keep_level = np.clip(first_levels, 0, span) if integer else np.zeros(n_groups)
     values[constant] = keep_level[constant][:, None]
     return values
 
@@ -137,18 +138,31 @@ def tables_from_counts(counts, binning, variant, lo, hi, out_dtype):
     The standard variant's integer tables come from the CPU kernel when there
     is one; everything else runs the reference above, in batches of groups.
     Only the opencv variant reads the bins' values (``binning.levels``).
+
+    A group whose own range needs fewer bins than ``nbins`` (32/64-bit
+    integers binned per group) gets its table from its own bins, exactly as
+    if it were alone; the bins past them map to the top of the range.
     """
     out_dtype = np.dtype(out_dtype)
     integer = out_dtype.kind in "ui"
     tables = np.empty(counts.shape, dtype=out_dtype)
     kernels = cpu_kernels()
     if kernels is not None and variant == "standard" and integer and out_dtype.itemsize <= 4:
+        # empty bins past a group's own leave its cumulative share at 1: already the top
         kernels.standard_tables(np.ascontiguousarray(counts, dtype=np.int64), lo, hi, tables)
         return tables
     span = hi - lo if integer else 1.0
     offsets = binning.levels - lo if variant == "opencv" else None
-    step = max(1, BLOCK_ELEMENTS // counts.shape[1])
-    for g0 in range(0, counts.shape[0], step):
-        values = transfer_values(counts[g0 : g0 + step], variant, span, integer, offsets)
-        tables[g0 : g0 + step] = lut_from_values(values, lo, hi, out_dtype)
+    used = binning.used_bins(counts.shape[0])
+    for bins in np.unique(used):
+        groups = np.flatnonzero(used == bins)
+        own_offsets = offsets if offsets is None or offsets.ndim == 1 else offsets[groups]
+        own_offsets = None if own_offsets is None else own_offsets[..., :bins]
+        step = max(1, BLOCK_ELEMENTS // int(bins))
+        for g0 in range(0, groups.size, step):
+            batch = groups[g0 : g0 + step]
+            batch_offsets = own_offsets if own_offsets is None or own_offsets.ndim == 1 else own_offsets[g0 : g0 + step]
+            values = transfer_values(counts[batch, :bins], variant, span, integer, batch_offsets)
+            tables[batch, :bins] = lut_from_values(values, lo, hi, out_dtype)
+        tables[groups, bins:] = lut_from_values(np.full((1, 1), float(span)), lo, hi, out_dtype)
     return tables

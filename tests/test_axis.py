@@ -39,13 +39,35 @@ def test_grouped_equals_looped_for_every_variant(variant, rng):
         np.testing.assert_array_equal(result, equalize(plane, variant=variant))
 
 
-def test_float_planes_share_one_binning(rng):
-    stack = rng.uniform(0, 1, (3, 8, 8)).astype(np.float32)
-    stack[1] *= 0.1
-    counts, edges = histogram(stack, axis=(-2, -1), nbins=32)
-    assert counts.shape == (3, 32) and edges[0] == stack.min() and edges[-1] == stack.max()
-    out = equalize(stack, axis=(-2, -1), nbins=32)
-    assert np.all(out.reshape(3, -1).max(axis=1) == 1)
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32, np.uint32, np.int64, np.uint64])
+@pytest.mark.parametrize("lazy", [False, True], ids=["eager", "dask"])
+def test_every_plane_gets_its_own_range(dtype, lazy, rng):
+    # A plane spanning 1% of the stack's range got 3 output levels (floats) or 168 (int32) when
+    # the planes shared one binning; each is now what equalising the plane alone gives.
+    info = np.finfo(dtype) if np.dtype(dtype).kind == "f" else np.iinfo(dtype)
+    top = 1000.0 if np.dtype(dtype).kind == "f" else min(int(info.max), 2**40)
+    stack = rng.uniform(0, top, (4, 30, 40))
+    stack[1] = stack[1] * 0.01 + top / 2  # a narrow plane in the middle of the stack's range
+    stack[2, :5] = np.nan if np.dtype(dtype).kind == "f" else 0
+    stack = stack.astype(dtype)
+    roi = np.zeros((30, 40), bool)
+    roi[3:25, 5:35] = True
+    for options in ({}, {"mask": roi}, {"out_range": "image"}, {"variant": "opencv"}, {"variant": "imagej"}):
+        source = stack
+        if lazy:
+            da = pytest.importorskip("dask.array")
+            source = da.from_array(stack, chunks=(1, 15, 40))
+        out = np.asarray(equalize(source, axis=(-2, -1), **options))
+        counts, edges = histogram(source, axis=(-2, -1), **{k: v for k, v in options.items() if k == "mask"})
+        for i, plane in enumerate(stack):
+            plane_out = equalize(plane, **options) if "out_range" not in options else None
+            if plane_out is not None:
+                np.testing.assert_array_equal(out[i], plane_out)
+            plane_counts, plane_edges = histogram(plane, **{k: v for k, v in options.items() if k == "mask"})
+            np.testing.assert_array_equal(np.asarray(counts)[i][: plane_counts.size], plane_counts)
+            np.testing.assert_array_equal(np.asarray(edges)[i][: plane_edges.size], plane_edges)
+    if np.dtype(dtype).kind == "f" and np.dtype(dtype).itemsize >= 4:  # float16 holds only ~40 values there
+        assert np.unique(out[1]).size > 200  # the narrow plane spreads over the whole output range
 
 
 def test_mask_with_planes(rng):
