@@ -63,14 +63,42 @@ def _channels(image, rgb):
     return [(image, None, None)]
 
 
+#: Pixels per block when the transfer curve is read off the data (bounds its temporaries to ~32 MiB).
+CURVE_BLOCK_PIXELS = 1 << 20
+
+
+def _flat(array):
+    """The pixels in C order, sliceable into blocks without copying the whole array (an RGB channel)."""
+    if is_cupy_array(array) or array.flags.c_contiguous:
+        return array.reshape(-1)
+    return array.flat
+
+
 def _mean_output_per_input_bin(before, after, edges):
-    """The transfer curve read off the data: the mean output of each input bin."""
-    before = np.asarray(to_backend(np, before)).ravel()
-    after = np.asarray(to_backend(np, after), dtype=np.float64).ravel()
-    index = np.clip(np.searchsorted(edges, before, side="right") - 1, 0, len(edges) - 2)
-    finite = np.isfinite(after) & np.isfinite(before.astype(np.float64))
-    counts = np.bincount(index[finite], minlength=len(edges) - 1)
-    sums = np.bincount(index[finite], weights=after[finite], minlength=len(edges) - 1)
+    """The transfer curve read off the data: the mean output of each input bin.
+
+    Block by block, so the extra memory is O(bins) plus one block's
+    temporaries, whatever the image's size.
+    """
+    nbins = len(edges) - 1
+    per_level = before.dtype.kind in "ui" and edges[-1] - edges[0] == nbins  # one bin per level: value - first
+    counts = np.zeros(nbins, np.int64)
+    sums = np.zeros(nbins, np.float64)
+    flat_before, flat_after = _flat(before), _flat(after)
+    for start in range(0, before.size, CURVE_BLOCK_PIXELS):
+        b = np.asarray(to_backend(np, flat_before[start : start + CURVE_BLOCK_PIXELS]))
+        a = np.asarray(to_backend(np, flat_after[start : start + CURVE_BLOCK_PIXELS]), dtype=np.float64)
+        if per_level:
+            index = b.astype(np.int64) - int(edges[0])
+        else:
+            index = np.clip(np.searchsorted(edges, b, side="right") - 1, 0, nbins - 1)
+        finite = np.isfinite(a)
+        if b.dtype.kind == "f":
+            finite &= np.isfinite(b)
+        if not finite.all():
+            index, a = index[finite], a[finite]
+        counts += np.bincount(index, minlength=nbins)
+        sums += np.bincount(index, weights=a, minlength=nbins)
     occupied = counts > 0
     return edges[:-1][occupied], sums[occupied] / counts[occupied]
 
