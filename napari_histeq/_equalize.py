@@ -17,7 +17,7 @@ from ._apply import apply_lut
 from ._backend import array_module, free_device_bytes, is_cupy_array, resolve_backend, to_backend
 from ._groups import GroupLayout
 from ._histogram import Binning, choose_binning, grouped_counts, nothing_to_count
-from ._lazy import apply_lazy, fit_lazy, is_lazy_array, lazy_histogram
+from ._lazy import apply_lazy, as_dask, fit_lazy, is_lazy_array, lazy_histogram
 from ._transfer import tables_from_counts
 from ._validate import (
     as_image,
@@ -124,6 +124,10 @@ class Equalization:
         >>> fitted.apply(np.array([3, 1, 0], dtype=np.uint8))
         array([255, 191, 128], dtype=uint8)
         """
+        image, _, wrap = _unwrap(image, None)
+        if wrap is not None:
+            _check_no_out_for_wrapped(out)
+            return wrap(self.apply(image, backend=backend))
         if is_lazy_array(image):
             _check_no_out_for_lazy(out)
             self._check_dtype(image.dtype)
@@ -214,6 +218,7 @@ def histogram(image, *, nbins=None, mask=None, axis=None, backend="auto") -> His
     >>> edges[:3]
     array([0., 1., 2.])
     """
+    image, mask, _ = _unwrap(image, mask)  # a masked array counts its valid pixels
     if is_lazy_array(image):
         _validated_lazy(image, nbins, mask, axis, backend)
         counts, edges = lazy_histogram(image, nbins=nbins, mask=mask, axis=normalize_axis(axis, image.ndim),
@@ -257,6 +262,7 @@ def fit_equalization(
     >>> fitted.lut[:4]
     array([128, 191, 191, 255], dtype=uint8)
     """
+    image, mask, _ = _unwrap(image, mask)  # a masked array is fitted on its valid pixels
     if is_lazy_array(image):
         _validated_lazy(image, nbins, mask, axis, backend)
         check_variant(variant)
@@ -349,8 +355,14 @@ def equalize(
     >>> result is image, image[1, 1]
     (True, np.uint8(255))
     """
+    image, mask, wrap = _unwrap(image, mask)
+    if wrap is not None:
+        _check_no_out_for_wrapped(out)
+        return wrap(equalize(image, variant=variant, nbins=nbins, mask=mask, axis=axis, out_range=out_range,
+                             backend=backend))
     if is_lazy_array(image):
         _check_no_out_for_lazy(out)
+        image = as_dask(image)  # once, so that fitting and applying see the same chunks
         fitted = fit_equalization(image, variant=variant, nbins=nbins, mask=mask, axis=axis,
                                   out_range=out_range, backend=backend)
         return fitted.apply(image)
@@ -365,6 +377,35 @@ def equalize(
         return fitted._apply_staged(xp, staged, layout, block_elements, out)
 
     return _into(out, _on_backend(xp, data, out_dtype, run))
+
+
+def _is_data_array(array) -> bool:
+    """True for an xarray ``DataArray`` (tested without importing xarray)."""
+    return type(array).__name__ == "DataArray" and type(array).__module__.split(".")[0] == "xarray"
+
+
+def _unwrap(image, mask):
+    """``(data, mask, wrap)``: a masked array or an xarray DataArray as a plain array, and how to wrap a result.
+
+    A masked array's valid pixels (within ``mask``) are the region of
+    interest and its result keeps its mask; a DataArray's result keeps its
+    dims, coords and attributes (and stays lazy when its data is dask).
+    ``wrap`` is None for plain arrays.
+    """
+    if _is_data_array(mask):
+        mask = mask.data
+    if isinstance(image, np.ma.MaskedArray):
+        invalid = np.ma.getmaskarray(image)
+        roi = ~invalid if mask is None else ~invalid & check_mask(mask, image.shape)
+        return np.asarray(image.data), roi, lambda result: np.ma.MaskedArray(result, mask=invalid.copy())
+    if _is_data_array(image):
+        return image.data, mask, lambda result: image.copy(data=result)
+    return image, mask, None
+
+
+def _check_no_out_for_wrapped(out):
+    if out is not None:
+        raise TypeError("out= takes plain arrays; for a masked array or a DataArray use the returned one")
 
 
 def _check_no_out_for_lazy(out):
@@ -447,9 +488,16 @@ def _fit_staged(xp, staged, layout, mask, variant, nbins, out_range, backend, bl
 
 def fit_from_counts(counts, binning: Binning, layout: GroupLayout, variant, out_range, backend, masked=False):
     """The transfer stage: host counts ``(groups, nbins)`` -> a fitted :class:`Equalization`."""
-    _check_every_group_counted(counts, layout, masked)
+    empty = counts.sum(axis=1) == 0
+    if empty.any() and (masked or not binning.is_float or empty.all()):
+        _check_every_group_counted(counts, layout, masked)
     out_dtype = output_dtype(binning.dtype)
     lo, hi = _resolve_out_range(out_range, binning, counts, out_dtype)
+    if empty.any():
+        # A float group with no finite pixel needs no table (NaN stays NaN, +-inf go to the ends);
+        # a placeholder count keeps its unused table free of 0/0.
+        counts = counts.copy()
+        counts[empty, 0] = 1
     lut = tables_from_counts(counts, binning, variant, lo, hi, out_dtype)
     return Equalization(
         lut=lut.reshape(layout.group_shape + (binning.nbins,)),

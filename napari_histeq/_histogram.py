@@ -133,7 +133,8 @@ class Binning:
             if half == 1.0:
                 return np.linspace(self.start, self.stop, self.nbins + 1)
             # a range near the largest double: halved, so that no step of the sum overflows
-            edges = (start * half + np.arange(self.nbins + 1) / self.nbins * span) / half
+            with np.errstate(over="ignore"):  # the last edge may round past the largest double: set below
+                edges = (start * half + np.arange(self.nbins + 1) / self.nbins * span) / half
             edges[-1] = self.stop
             return edges
         return float(self.start) + float(self.width) * np.arange(self.nbins + 1, dtype=np.float64)

@@ -27,12 +27,15 @@ def is_lazy_array(array) -> bool:
 
 
 def as_dask(array):
-    """A dask array for a dask or zarr array (zarr keeps its own chunks)."""
+    """A dask array with known chunk sizes for a dask or zarr array (zarr keeps its own chunks)."""
     import dask.array as da
 
-    if type(array).__module__.split(".")[0] == "dask":
-        return array
-    return da.from_array(array, chunks=array.chunks)
+    if type(array).__module__.split(".")[0] != "dask":
+        return da.from_array(array, chunks=array.chunks)
+    if any(np.isnan(size) for sizes in array.chunks for size in sizes):
+        # unknown chunk sizes (after boolean indexing, say): the groups and per-chunk tables need them
+        array = array.compute_chunk_sizes()
+    return array
 
 
 def lazy_mask(mask, image):

@@ -6,7 +6,8 @@ import numpy as np
 
 from ._backend import array_module, to_backend
 from ._equalize import equalize
-from ._validate import as_image, check_mask, normalize_axis
+from ._lazy import as_dask, is_lazy_array
+from ._validate import as_image, check_image_dtype, check_mask, normalize_axis
 
 RGB_MODES = ("channels", "value")
 
@@ -46,7 +47,8 @@ def equalize_rgb(image, *, mode="channels", axis=None, **options):
     array([[[128,  64,   0],
             [255, 128,   0]]], dtype=uint8)
     """
-    data = as_image(image)
+    data = as_dask(image) if is_lazy_array(image) else as_image(image)  # dask and zarr stay lazy
+    check_image_dtype(data.dtype)
     if data.ndim < 3 or data.shape[-1] not in (3, 4):
         raise ValueError(f"an RGB(A) image needs a last axis of 3 or 4 channels, got shape {data.shape}")
     if mode not in RGB_MODES:
@@ -64,7 +66,8 @@ def equalize_rgb(image, *, mode="channels", axis=None, **options):
     if data.shape[-1] == 3:
         return result
     xp = array_module(result)
-    return xp.concatenate([result, to_backend(xp, data[..., 3:]).astype(result.dtype)], axis=-1)
+    alpha = data[..., 3:] if is_lazy_array(data) else to_backend(xp, data[..., 3:])
+    return xp.concatenate([result, alpha.astype(result.dtype)], axis=-1)
 
 
 def _spatial_axes(axis, spatial_ndim):

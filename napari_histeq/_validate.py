@@ -31,7 +31,20 @@ def as_image(image):
         image = np.asarray(image)
     check_image_dtype(image.dtype)
     check_image_shape(image.shape)
+    if image.dtype.kind == "f" and image.dtype.itemsize > 8:
+        _check_fits_float64(image)
     return image
+
+
+def _check_fits_float64(image) -> None:
+    """longdouble images are binned in float64: refuse values that do not survive the conversion."""
+    with np.errstate(over="ignore"):
+        lost = np.isfinite(image) & ~np.isfinite(image.astype(np.float64))
+    if lost.any():
+        raise ValueError(
+            f"image ({image.dtype}) holds finite values beyond float64's range (+-1.8e308), which the "
+            "histogram cannot bin; scale the image into that range first"
+        )
 
 
 def check_image_dtype(dtype) -> None:
