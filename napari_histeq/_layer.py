@@ -64,12 +64,6 @@ def displayed_index(viewer, layer):
     return index, displayed
 
 
-def displayed_plane(viewer, layer):
-    """The plane of ``layer`` the viewer shows (finest level, read now), and the displayed axes."""
-    index, displayed = displayed_index(viewer, layer)
-    return np.asarray(finest_level(layer)[index]), displayed
-
-
 def output_name(layer) -> str:
     return f"{layer.name} equalized"
 
@@ -193,6 +187,24 @@ def equalize_layer(
     if not layer.rgb:
         kwargs["colormap"] = layer.colormap
     return (results if layer.multiscale else results[0], kwargs, "image")
+
+
+def equalize_plane(plane, *, rgb=False, rgb_mode="channels", variant="standard", nbins=None, out_range="dtype",
+                   backend="auto"):
+    """Equalise one plane for the live preview: the result and its contrast limits (no napari, any thread).
+
+    The same options and outcome as :func:`equalize_layer` on a layer holding
+    just ``plane`` (whole-plane histogram, no mask).
+    """
+    options = {"variant": variant, "nbins": nbins, "out_range": out_range, "backend": backend}
+    if rgb:
+        result = equalize_rgb(plane, mode=rgb_mode, **options)
+        low, high = _contrast_limits(out_range, result, plane[..., :3])
+    else:
+        fitted = fit_equalization(plane, **options)
+        result = fitted.apply(plane)
+        low, high = (float(v) for v in fitted.out_range)
+    return result, (low, high) if high > low else (low, low + 1)
 
 
 def _contrast_limits(out_range, result, source):

@@ -4,6 +4,15 @@ Calling the widget (``widget()``) runs it on the layer chosen in its
 dropdown, in a worker thread with napari's progress indicator; the result
 is added to (or updated in) the viewer on the GUI thread when it is
 complete, so the viewer never sees a half-made layer.
+
+Threads: the GUI thread only reads options, starts workers and shows
+results; every Qt object (the progress bar included) is made and touched
+there. The worker computes and reports progress through Qt signals. The
+live preview computes in a worker too, and the latest request wins.
+
+When the source changes while a run computes, the result is discarded with
+a notification: the source was removed, or its data replaced. A widget whose
+viewer was closed drops the result quietly.
 """
 
 from __future__ import annotations
@@ -13,12 +22,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, SpinBox
+from qtpy.QtCore import QObject, Signal
 
 from ._backend import backend_info
 from ._layer import (
     SCOPES,
-    displayed_plane,
+    displayed_index,
     equalize_layer,
+    equalize_plane,
     find_output_layer,
     finest_level,
     layer_mask,
@@ -47,34 +58,57 @@ class Cancelled(Exception):
     """The user pressed Cancel."""
 
 
-def _equalize_with_progress(layer, options, cancel: threading.Event):
-    """Run :func:`equalize_layer` with a napari progress bar fed by dask's task callbacks.
+class ProgressRelay(QObject):
+    """Carries a worker's progress to a napari progress bar that lives on the GUI thread.
+
+    Made on the GUI thread; the worker only emits, and Qt queues each signal
+    to the slots here, which run on the GUI thread.
+    """
+
+    total_known = Signal(int)
+    advanced = Signal()
+
+    def __init__(self, bar):
+        super().__init__()
+        self.bar = bar
+        self.total_known.connect(self._set_total)
+        self.advanced.connect(self._advance)
+
+    def _set_total(self, total):
+        self.bar.total = total
+
+    def _advance(self):
+        self.bar.update(1)
+
+
+def _equalize_with_progress(layer, options, cancel: threading.Event, relay: ProgressRelay):
+    """Run :func:`equalize_layer` (in a worker), reporting dask's chunks through ``relay``.
 
     For dask and zarr layers the bar counts the chunks of the histogram pass
     and Cancel stops at the next chunk; in-memory layers show a busy bar.
     """
     from dask.callbacks import Callback
-    from napari.utils import progress
 
     class DaskProgress(Callback):
-        def __init__(self, bar):
-            super().__init__()
-            self.bar = bar
-
         def _start_state(self, dsk, state):
-            self.bar.total = sum(len(state[key]) for key in ("ready", "waiting", "running"))
+            relay.total_known.emit(sum(len(state[key]) for key in ("ready", "waiting", "running")))
 
         def _pretask(self, key, dsk, state):
             if cancel.is_set():
                 raise Cancelled()
 
         def _posttask(self, key, result, dsk, state, worker_id):
-            self.bar.update(1)
+            relay.advanced.emit()
 
-    with progress(desc=f"Equalizing {layer.name}") as bar, DaskProgress(bar):
-        if cancel.is_set():
-            raise Cancelled()
+    if cancel.is_set():
+        raise Cancelled()
+    with DaskProgress():
         return equalize_layer(layer, **options)
+
+
+def _preview_of(data, index, rgb, options):
+    """The displayed plane, read and equalised (in a worker): ``(result, contrast_limits)``."""
+    return equalize_plane(np.asarray(data[index]), rgb=rgb, **options)
 
 
 def _describe_auto_backend() -> str:
@@ -92,6 +126,9 @@ class EqualizeWidget(Container):
         super().__init__(labels=True)
         self._viewer = viewer
         self._worker = None
+        self._run = None  # (source layer, its data when the run started, progress bar)
+        self._preview_worker = None
+        self._preview_request = None  # the latest preview asked for while one computes
         self.image = ComboBox(choices=self._image_choices, label="image")
         self.variant = ComboBox(choices=VARIANT_CHOICES, value="standard", label="variant")
         self.scope = ComboBox(choices=SCOPE_CHOICES, value="layer", label="histogram of")
@@ -176,6 +213,7 @@ class EqualizeWidget(Container):
             self._notify_info("equalisation is already running; wait for it to finish")
             return self._worker
         from napari.qt.threading import create_worker
+        from napari.utils import progress
 
         layer = self.image.value
         if layer is None:
@@ -185,11 +223,15 @@ class EqualizeWidget(Container):
         self.cancel_button.visible = True
         self._cancel.clear()
         self.status.value = f"equalising {layer.name}..."
+        bar = progress(total=0, desc=f"Equalizing {layer.name}")  # made here, on the GUI thread
+        relay = ProgressRelay(bar)
+        self._run = (layer, layer.data, bar, relay)
         worker = create_worker(
             _equalize_with_progress,
             layer,
             self.options(),
             self._cancel,
+            relay,
             _start_thread=False,
             _ignore_errors=True,  # errored -> a notification, never a traceback dialog
         )
@@ -200,13 +242,39 @@ class EqualizeWidget(Container):
         worker.start()
         return worker
 
+    def _alive(self) -> bool:
+        """False once the viewer (and this dock widget with it) was closed."""
+        try:
+            self.native.objectName()
+        except RuntimeError:  # wrapped C/C++ object deleted
+            return False
+        return True
+
+    def _source_changed(self) -> str | None:
+        """Why the run's result no longer fits its source (None when it does)."""
+        layer, data_at_start = self._run[0], self._run[1]
+        if layer not in self._viewer.layers:
+            return f"{layer.name} was removed while it was being equalised; the result was discarded"
+        if layer.data is not data_at_start:
+            return f"{layer.name}'s data changed while it was being equalised; the result was discarded: run again"
+        return None
+
     def _on_returned(self, layer_data):
+        if not self._alive():
+            return
+        problem = self._source_changed()
+        if problem is not None:
+            self.status.value = "discarded"
+            self._notify_info(f"napari-histeq: {problem}")
+            return
         data, kwargs, _ = layer_data
         show_result(self._viewer, data, kwargs)
         record = kwargs["metadata"]["napari_histeq"]
         self.status.value = f"{kwargs['name']}: {record['seconds'] * 1000:.0f} ms on {record['backend']}"
 
     def _on_errored(self, exc):
+        if not self._alive():
+            return
         if isinstance(exc, Cancelled):
             self.status.value = "cancelled"
             self._notify_info("napari-histeq: equalisation cancelled; no layer was added")
@@ -216,6 +284,11 @@ class EqualizeWidget(Container):
 
     def _on_finished(self):
         self._worker = None
+        if self._run is not None:
+            self._run[2].close()
+            self._run = None
+        if not self._alive():
+            return
         self.run_button.enabled = True
         self.cancel_button.visible = False
 
@@ -225,24 +298,63 @@ class EqualizeWidget(Container):
 
     # -- live preview ---------------------------------------------------------------------------
     def _update_preview(self, _event=None):
-        preview_layer = self._preview_layer()
+        """Ask for the preview of the displayed plane; it computes in a worker, the latest request wins."""
         layer = self.image.value
         if not self.preview.value or layer is None:
+            self._preview_request = None
+            preview_layer = self._preview_layer()
             if preview_layer is not None:
                 self._viewer.layers.remove(preview_layer)
             return
-        try:
-            data, kwargs = self._preview_data(layer)
-        except (ValueError, TypeError) as exc:
-            self.status.value = f"preview: {exc}"
+        options = self.options()
+        options = {key: options[key] for key in ("variant", "nbins", "out_range", "backend", "rgb_mode")}
+        index, displayed = displayed_index(self._viewer, layer)
+        self._preview_request = (layer, finest_level(layer), index, displayed, options)
+        if self._preview_worker is None:
+            self._start_preview()
+
+    def _start_preview(self):
+        from napari.qt.threading import create_worker
+
+        request, self._preview_request = self._preview_request, None
+        layer, data, index, _, options = request
+        worker = create_worker(_preview_of, data, index, layer.rgb, options, _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(lambda result: self._show_preview(request, *result))
+        worker.errored.connect(lambda exc: self._alive() and setattr(self.status, "value", f"preview: {exc}"))
+        worker.finished.connect(self._preview_finished)
+        self._preview_worker = worker
+        worker.start()
+
+    def _preview_finished(self):
+        self._preview_worker = None
+        if self._preview_request is not None and self._alive():
+            self._start_preview()
+
+    def _show_preview(self, request, result, contrast_limits):
+        layer, _, _, displayed, _ = request
+        if self._preview_request is not None or not self._alive() or not self.preview.value:
+            return  # a newer request replaces this one, or the preview was switched off
+        if layer not in self._viewer.layers or self.image.value is not layer:
             return
-        if preview_layer is not None and preview_layer.data.shape == data.shape and preview_layer.rgb == layer.rgb:
-            preview_layer.data = data
-            preview_layer.contrast_limits = kwargs["contrast_limits"]
-        else:
-            if preview_layer is not None:
-                self._viewer.layers.remove(preview_layer)
-            self._viewer.add_image(data, **kwargs)
+        kwargs = {
+            "name": f"{layer.name}{PREVIEW_SUFFIX}",
+            "metadata": {PREVIEW_KEY: True},
+            "scale": [layer.scale[a] for a in displayed],
+            "translate": [layer.translate[a] for a in displayed],
+            "contrast_limits": contrast_limits,
+            "rgb": layer.rgb,
+            "blending": layer.blending,
+        }
+        if not layer.rgb:
+            kwargs["colormap"] = layer.colormap
+        preview_layer = self._preview_layer()
+        if preview_layer is not None and preview_layer.data.shape == result.shape and preview_layer.rgb == layer.rgb:
+            preview_layer.data = result
+            preview_layer.contrast_limits = contrast_limits
+            return
+        if preview_layer is not None:
+            self._viewer.layers.remove(preview_layer)
+        self._viewer.add_image(result, **kwargs)
 
     def _preview_layer(self):
         for layer in self._viewer.layers:
@@ -250,26 +362,10 @@ class EqualizeWidget(Container):
                 return layer
         return None
 
-    def _preview_data(self, layer):
-        """Equalise the plane the viewer shows (at the finest level) as a small 2D layer."""
-        import napari.layers
-
-        plane, displayed = displayed_plane(self._viewer, layer)
-        options = self.options()
-        options.update(scope="layer", mask=None)
-        plane_layer = napari.layers.Image(
-            plane,
-            rgb=layer.rgb,
-            name=layer.name,
-            scale=[layer.scale[a] for a in displayed],
-            translate=[layer.translate[a] for a in displayed],
-        )
-        result, kwargs, _ = equalize_layer(plane_layer, **options)
-        kwargs = {key: kwargs[key] for key in ("scale", "translate", "contrast_limits", "rgb", "blending")}
-        if not layer.rgb:
-            kwargs["colormap"] = layer.colormap
-        kwargs.update(name=f"{layer.name}{PREVIEW_SUFFIX}", metadata={PREVIEW_KEY: True})
-        return result, kwargs
+    @property
+    def previewing(self) -> bool:
+        """True while a preview computes or waits to."""
+        return self._preview_worker is not None or self._preview_request is not None
 
     # -- notifications --------------------------------------------------------------------------
     @staticmethod

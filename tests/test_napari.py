@@ -213,13 +213,17 @@ def test_live_preview_follows_the_displayed_plane(qtbot, viewer, widget):
     widget.reset_choices()
     widget.image.value = source
     viewer.dims.set_current_step(0, 2)
+
+    def previewed():
+        qtbot.waitUntil(lambda: not widget.previewing and "stack preview" in viewer.layers, timeout=10_000)
+        return viewer.layers["stack preview"].data
+
     widget.preview.value = True
-    preview = viewer.layers["stack preview"]
-    np.testing.assert_array_equal(preview.data, equalize(stack[2]))
+    np.testing.assert_array_equal(previewed(), textbook_equalize(stack[2]))
     viewer.dims.set_current_step(0, 1)
-    np.testing.assert_array_equal(viewer.layers["stack preview"].data, equalize(stack[1]))
+    np.testing.assert_array_equal(previewed(), textbook_equalize(stack[1]))
     widget.variant.value = "imagej"
-    np.testing.assert_array_equal(viewer.layers["stack preview"].data, equalize(stack[1], variant="imagej"))
+    np.testing.assert_array_equal(previewed(), equalize(stack[1], variant="imagej"))
     widget.preview.value = False
     assert "stack preview" not in [layer.name for layer in viewer.layers]
 
@@ -439,3 +443,98 @@ def test_widget_opens_with_a_bad_backend_variable(qtbot, viewer, monkeypatch, fr
     assert "NAPARI_HISTEQ_BACKEND" in widget.backend_note.value
     run(qtbot, widget, backend="numpy")
     np.testing.assert_array_equal(viewer.layers[-1].data, textbook_equalize(np.arange(64, dtype=np.uint8).reshape(8, 8)))
+
+
+# -- threads and races (the GUI thread never computes, never touches Qt from a worker) -------------
+def _slow(function, seconds):
+    def slow(*args, **kwargs):
+        time.sleep(seconds)
+        return function(*args, **kwargs)
+
+    return slow
+
+
+def test_no_qt_object_is_made_or_touched_from_a_worker(qtbot, qtlog, capfd, viewer, widget):
+    # progress() was created in the worker: "QObject::setParent: Cannot set parent, new parent is in a
+    # different thread", "Timers cannot be started from another thread", once in ~50 runs an abort.
+    da = pytest.importorskip("dask.array")
+    data = np.random.default_rng(13).integers(0, 256, (6, 32, 32)).astype(np.uint8)
+    eager = viewer.add_image(data, name="eager")
+    lazy = viewer.add_image(da.from_array(data, chunks=(1, 32, 32)), name="lazy", contrast_limits=(0, 255))
+    widget.reset_choices()
+    for _ in range(5):
+        for source in (eager, lazy):
+            run(qtbot, widget, image=source)
+    np.testing.assert_array_equal(np.asarray(viewer.layers["lazy equalized"].data), textbook_equalize(data))
+    # Qt's warnings reach pytest-qt's log, or the terminal through napari's own message handler
+    printed = capfd.readouterr()
+    messages = [r.message for r in qtlog.records] + (printed.out + printed.err).splitlines()
+    assert [m for m in messages if "thread" in m.lower() and ("qobject" in m.lower() or "timer" in m.lower())] == []
+
+
+def test_live_preview_never_blocks_the_gui_thread_and_the_latest_request_wins(qtbot, viewer, widget, monkeypatch):
+    calls = []
+
+    def slow_preview(data, index, rgb, options):
+        calls.append(index)
+        time.sleep(0.4)
+        return _widget.equalize_plane(np.asarray(data[index]), rgb=rgb, **options)
+
+    monkeypatch.setattr(_widget, "_preview_of", slow_preview)
+    stack = np.random.default_rng(14).integers(0, 4096, (5, 16, 20)).astype(np.uint16)
+    source = viewer.add_image(stack, name="stack")
+    widget.reset_choices()
+    widget.image.value = source
+    widget.preview.value = True
+    longest = 0.0
+    for step in (1, 2, 3, 4):  # a user dragging the slider while the first preview computes
+        start = time.perf_counter()
+        viewer.dims.set_current_step(0, step)
+        longest = max(longest, time.perf_counter() - start)
+    assert longest < 0.2, f"a slider step blocked the GUI thread for {longest:.2f} s"
+    qtbot.waitUntil(lambda: not widget.previewing, timeout=10_000)
+    assert len(calls) == 2  # the first request, then only the latest
+    np.testing.assert_array_equal(viewer.layers["stack preview"].data, textbook_equalize(stack[4]))
+
+
+def test_preview_of_a_multiscale_layer_fitted_on_a_coarser_level(qtbot, viewer, widget):
+    finest = np.random.default_rng(15).integers(0, 256, (64, 64)).astype(np.uint8)
+    source = viewer.add_image([finest, finest[::2, ::2]], multiscale=True, name="pyramid")
+    widget.reset_choices()
+    widget.image.value = source
+    widget.fit_level.value = 1
+    widget.preview.value = True
+    qtbot.waitUntil(lambda: not widget.previewing and "pyramid preview" in viewer.layers, timeout=10_000)
+    np.testing.assert_array_equal(viewer.layers["pyramid preview"].data, textbook_equalize(finest))
+
+
+@pytest.mark.parametrize("change", ["2d data", "same-shape data", "removed"])
+def test_a_source_changed_mid_run_discards_the_result(qtbot, viewer, widget, monkeypatch, notifications, change):
+    monkeypatch.setattr(_widget, "equalize_layer", _slow(equalize_layer, 0.5))
+    source = viewer.add_image(np.arange(4 * 64, dtype=np.uint8).reshape(4, 8, 8), name="src")
+    other = viewer.add_image(np.zeros((8, 8), np.uint8), name="other")
+    widget.reset_choices()
+    widget.image.value = source
+    widget()
+    if change == "2d data":
+        source.data = np.ones((8, 8), np.uint8)
+    elif change == "same-shape data":
+        source.data = np.ones((4, 8, 8), np.uint8)
+    else:
+        viewer.layers.remove(source)
+    qtbot.waitUntil(lambda: not widget.running, timeout=10_000)
+    assert "src equalized" not in viewer.layers and widget.status.value == "discarded"
+    assert any("discarded" in str(n.message) for n in notifications)
+    if change == "removed":
+        assert widget.image.value is other  # the dropdown did not jump to a new output layer
+
+
+def test_closing_the_viewer_mid_run_is_quiet(qtbot, make_napari_viewer, monkeypatch):
+    monkeypatch.setattr(_widget, "equalize_layer", _slow(equalize_layer, 0.5))
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Equalize Histogram")
+    viewer.add_image(np.arange(64, dtype=np.uint8).reshape(8, 8), name="src")
+    widget.reset_choices()
+    widget()
+    viewer.close()
+    qtbot.waitUntil(lambda: not widget.running, timeout=10_000)  # no RuntimeError from a deleted widget
