@@ -538,3 +538,18 @@ def test_closing_the_viewer_mid_run_is_quiet(qtbot, make_napari_viewer, monkeypa
     widget()
     viewer.close()
     qtbot.waitUntil(lambda: not widget.running, timeout=10_000)  # no RuntimeError from a deleted widget
+
+
+def test_rgb_layer_with_a_labels_roi(qtbot, viewer, widget, notifications):
+    # It failed: "mask shape (40, 50) does not match image shape (40, 50, 3)".
+    rgb = np.random.default_rng(16).integers(0, 150, (40, 50, 3)).astype(np.uint8)
+    source = viewer.add_image(rgb, name="photo", rgb=True)
+    labels = np.zeros((40, 50), np.int32)
+    labels[5:30, 10:40] = 1
+    viewer.add_labels(labels, name="roi")
+    widget.reset_choices()
+    run(qtbot, widget, image=source, mask=viewer.layers["roi"])
+    out = viewer.layers["photo equalized"].data
+    for c in range(3):
+        np.testing.assert_array_equal(out[..., c], textbook_equalize(rgb[..., c], mask=labels > 0))
+    assert not any("does not match" in str(n.message) for n in notifications)
