@@ -383,6 +383,10 @@ def _float_counts_by_kernel(kernels, rows, mask_rows, binning: Binning):
 
 def _level_counts_by_kernel(kernels, rows, mask_rows, binning: Binning):
     order = binning.unsigned_order()
+    if mask_rows is None and rows.shape[0] > 1:  # many planes: one parallel launch for all of them
+        counts = kernels.level_counts_rows(as_native(rows, unsigned=True))
+        if counts is not None:
+            return counts if order is None else counts[:, order]
     counts = np.empty((rows.shape[0], binning.nbins), dtype=np.int64)
     for g in range(rows.shape[0]):
         row_counts = kernels.level_counts(as_native(rows[g], unsigned=True), _mask_row(mask_rows, g))

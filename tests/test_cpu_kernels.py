@@ -146,3 +146,18 @@ def test_standard_tables_on_a_rounding_tie():
     cpu.standard_tables(counts, 0, 255, tables)
     assert list(tables[0, :7]) == [26, 26, 77, 128, 153, 229, 255]
     np.testing.assert_array_equal(tables, lut_from_values(standard_values(counts, 255, True), 0, 255, np.uint8))
+
+
+@pytest.mark.parametrize("dtype", LEVEL_DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_word_aligned_planes_counted_in_one_launch_match_the_reference(monkeypatch, dtype, variant):
+    from napari_histeq._kernels import cpu
+
+    stack = dark(dtype, (5, 128, 128), seed=3)  # rows of 128*128: every plane starts on a word
+    stack[1] = stack[1] // 3  # planes that differ
+    rows = stack.reshape(5, -1).view(f"u{np.dtype(dtype).itemsize}")
+    assert cpu.level_counts_rows(rows) is not None  # the one-launch path runs
+    expected = reference(monkeypatch, equalize, stack, axis=(-2, -1), variant=variant)
+    np.testing.assert_array_equal(equalize(stack, axis=(-2, -1), variant=variant), expected)
+    counts, _ = histogram(stack, axis=(-2, -1))
+    np.testing.assert_array_equal(counts, reference(monkeypatch, histogram, stack, axis=(-2, -1)).counts)

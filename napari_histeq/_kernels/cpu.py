@@ -123,6 +123,24 @@ def level_counts(values, mask=None) -> np.ndarray:
     return counts
 
 
+def level_counts_rows(rows) -> np.ndarray | None:
+    """Counts per level of every row of a C-contiguous 2D uint8/uint16 array, in one parallel launch.
+
+    Returns ``(rows, 256 or 65536)`` int64, or None when the rows do not all
+    start on a 64-bit word (then :func:`level_counts` serves row by row).
+    """
+    n_rows, n = rows.shape
+    if rows.ctypes.data % 8 or (n * rows.itemsize) % 8:
+        return None
+    nbins = 1 << (8 * rows.itemsize)
+    kernel = _counts_u8_words if rows.itemsize == 1 else _counts_u16_words
+    words = rows.view(np.uint64)
+    per_row = _ranges(words.shape[1], max(1, -(-2 * num_threads() // n_rows)), pixels_per_item=8 // rows.itemsize)
+    partial = np.zeros((n_rows, len(per_row), kernel.copies, nbins), np.int32)
+    run_parallel(kernel, [(words[g, a:b], partial[g, t]) for g in range(n_rows) for t, (a, b) in enumerate(per_row)])
+    return np.stack([_total(partial[g]) for g in range(n_rows)])
+
+
 @numba.njit(nogil=True, cache=True)
 def _gather_items(values, tables, out, per_row, first, last):
     """``out[g, i] = tables[g or 0][values[g, i]]`` for the items ``first..last`` (``per_row`` items a row)."""
