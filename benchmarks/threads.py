@@ -30,8 +30,10 @@ calls, side = int(sys.argv[1]), int(sys.argv[2])
 rng = np.random.default_rng(0)
 u8 = rng.gamma(2.0, 12.0, (side, side)).clip(0, 255).astype(np.uint8)
 u16 = rng.gamma(2.0, 300.0, (side, side)).clip(0, 65535).astype(np.uint16)
+o16 = np.empty_like(u16)
 work = {"ours uint8": lambda: nh.equalize(u8, backend="numpy"), "cv2 uint8": lambda: cv2.equalizeHist(u8),
-        "ours uint16": lambda: nh.equalize(u16, backend="numpy")}
+        "ours uint16": lambda: nh.equalize(u16, backend="numpy"),
+        "ours uint16 out=": lambda: nh.equalize(u16, backend="numpy", out=o16)}
 for f in work.values():
     f()
 times = {name: [] for name in work}
