@@ -9,6 +9,7 @@ statistics.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from ._backend import backend_info
 from ._equalize import equalize
 from ._layer import SCOPES, scope_axis
 from ._plot import figure_from_panel, histogram_panel_data
+from ._rgb import equalize_rgb
 from ._samples import dark_xray
 from ._validate import VARIANTS
 
@@ -34,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--variant", choices=VARIANTS, default="standard")
     parser.add_argument("--scope", choices=SCOPES, default="layer", help="what one histogram spans")
     parser.add_argument("--backend", choices=("auto", "numpy", "cupy"), default="auto")
+    parser.add_argument("--rgb-mode", choices=("channels", "value"), default="channels",
+                        help="colour images: each channel, or the brightness only (hue kept); alpha is kept")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace results already in the output folder (input files are never replaced)")
     parser.add_argument("--quit-after-ready", action="store_true", help=argparse.SUPPRESS)  # for tests
@@ -88,11 +92,6 @@ def _error(message: str) -> int:
 
 
 def run_headless(args) -> int:
-    import imageio.v3 as iio
-
-    for path in args.files:
-        if not path.is_file():
-            return _error(f"{path}: {'is a folder, not an image file' if path.is_dir() else 'no such file'}")
     if args.output.exists() and not args.output.is_dir():
         return _error(f"-o {args.output}: exists and is not a folder")
     names = _result_names(args.files) if args.files else ["dark_xray"]
@@ -118,29 +117,75 @@ def run_headless(args) -> int:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         return _error(f"-o {args.output}: cannot create the folder: {error}")
+    failed = []
     for name, path in planned:
+        if path is not None and not path.is_file():
+            reason = "is a folder, not an image file" if path.is_dir() else "no such file"
+            print(f"napari-histeq: error: {path}: {reason}", file=sys.stderr)
+            failed.append((path, reason))
+            continue
         try:
-            image = dark_xray() if path is None else iio.imread(path)
-        except Exception as error:  # noqa: BLE001 -- any reader error: say which file, no traceback
-            return _error(f"{path}: cannot read it as an image: {type(error).__name__}: {error}")
-        start = time.perf_counter()
-        axis = scope_axis(args.scope, image.ndim)
-        try:
-            result = equalize(image, variant=args.variant, axis=axis, backend=args.backend)
-        except (TypeError, ValueError) as error:
-            return _error(f"{path}: {error}")
-        seconds = time.perf_counter() - start
-        suffix = ".png" if image.dtype == np.uint8 and image.ndim == 2 else ".tif"
-        before, after = args.output / f"{name}_before{suffix}", args.output / f"{name}_equalized{suffix}"
-        plots = args.output / f"{name}_histograms.png"
-        iio.imwrite(before, image)
-        iio.imwrite(after, result)
-        panel = histogram_panel_data(image, result, title=f"{name}: {args.variant}")
-        figure_from_panel(panel, plots)
-        print(f"\n{name}: {image.shape} {image.dtype}, variant={args.variant}, {seconds * 1000:.1f} ms")
-        print(format_stats_table(panel.before[0].stats, panel.after[0].stats))
-        print(f"wrote {before}, {after} and {plots}")
+            _equalize_file(args, name, path)
+        except _FileError as error:  # one line per bad file; the others still run
+            print(f"napari-histeq: error: {error}", file=sys.stderr)
+            failed.append((path, str(error)))
+    if failed:
+        print(f"\n{len(planned) - len(failed)} of {len(planned)} files equalised; failed:", file=sys.stderr)
+        for path, reason in failed:
+            print(f"  {path}: {reason.split(': ', 1)[-1]}", file=sys.stderr)
+        return 1
     return 0
+
+
+class _FileError(Exception):
+    """One input that could not be read or equalised (the message names it)."""
+
+
+def _is_colour(image) -> bool:
+    """RGB(A) as image files hold it: a last axis of 3 or 4 integer channels."""
+    return image.ndim >= 3 and image.shape[-1] in (3, 4) and image.dtype.kind in "ui"
+
+
+def _write_whole(write, target: Path) -> None:
+    """Write through a temporary name beside ``target`` and rename it when complete,
+    so an interrupt never leaves a partial file under the final name."""
+    partial = target.with_name(f".{target.stem}.partial{target.suffix}")
+    try:
+        write(partial)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _equalize_file(args, name, path) -> None:
+    import imageio.v3 as iio
+
+    try:
+        image = dark_xray() if path is None else iio.imread(path)
+    except Exception as error:  # noqa: BLE001 -- any reader error: say which file, no traceback
+        raise _FileError(f"{path}: cannot read it as an image: {type(error).__name__}: {error}") from None
+    colour = _is_colour(image)
+    start = time.perf_counter()
+    try:
+        axis = scope_axis(args.scope, image.ndim - colour)
+        if colour:  # colour rules: each channel or the brightness; alpha untouched
+            result = equalize_rgb(image, mode=args.rgb_mode, axis=axis, variant=args.variant, backend=args.backend)
+        else:
+            result = equalize(image, variant=args.variant, axis=axis, backend=args.backend)
+    except (TypeError, ValueError) as error:
+        raise _FileError(f"{path}: {error}") from None
+    seconds = time.perf_counter() - start
+    suffix = ".png" if image.dtype == np.uint8 and image.ndim - colour == 2 else ".tif"
+    before, after = args.output / f"{name}_before{suffix}", args.output / f"{name}_equalized{suffix}"
+    plots = args.output / f"{name}_histograms.png"
+    _write_whole(lambda target: iio.imwrite(target, image), before)
+    _write_whole(lambda target: iio.imwrite(target, result), after)
+    panel = histogram_panel_data(image, result, rgb=colour, title=f"{name}: {args.variant}")
+    _write_whole(lambda target: figure_from_panel(panel, target), plots)
+    kind = f"RGB{'A' if image.shape[-1] == 4 else ''} ({args.rgb_mode}), " if colour else ""
+    print(f"\n{name}: {image.shape} {image.dtype}, {kind}variant={args.variant}, {seconds * 1000:.1f} ms")
+    print(format_stats_table(panel.before[0].stats, panel.after[0].stats))
+    print(f"wrote {before}, {after} and {plots}")
 
 
 def format_stats_table(before, after) -> str:

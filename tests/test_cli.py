@@ -81,6 +81,31 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys, case):
         path.write_text("not an image")
     elif case == "corrupt png":
         path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
-    assert main(["--headless", "-o", str(tmp_path / "out"), str(path)]) == 2
+    good = tmp_path / "good.png"
+    iio.imwrite(good, dark_xray())
+    # the bad file is one line, the good one still runs, and the exit status says something failed
+    assert main(["--headless", "-o", str(tmp_path / "out"), str(path), str(good)]) == 1
     error = capsys.readouterr().err
-    assert error.startswith("napari-histeq: error:") and str(path) in error and "Traceback" not in error
+    assert error.startswith(f"napari-histeq: error: {path}") and "Traceback" not in error
+    assert "1 of 2 files equalised" in error
+    np.testing.assert_array_equal(iio.imread(tmp_path / "out" / "good_equalized.png"), equalize(dark_xray()))
+    assert not list((tmp_path / "out").glob(".*partial*"))  # nothing half-written left behind
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("mode", ["channels", "value"])
+def test_colour_files_follow_the_colour_rules(tmp_path, channels, mode):
+    # RGB(A) PNGs were equalised as 3D grayscale: alpha equalised, channels pooled.
+    from napari_histeq import equalize_rgb
+
+    rgba = np.random.default_rng(3).integers(0, 150, (40, 50, channels)).astype(np.uint8)
+    if channels == 4:
+        rgba[..., 3] = np.linspace(0, 255, 50).astype(np.uint8)
+    iio.imwrite(tmp_path / "photo.png", rgba)
+    assert main(["--headless", "--rgb-mode", mode, "-o", str(tmp_path / "out"), str(tmp_path / "photo.png")]) == 0
+    result = iio.imread(tmp_path / "out" / "photo_equalized.png")
+    np.testing.assert_array_equal(result, equalize_rgb(rgba, mode=mode))
+    if channels == 4:
+        np.testing.assert_array_equal(result[..., 3], rgba[..., 3])
+    assert main(["--headless", "--scope", "plane", "--overwrite", "-o", str(tmp_path / "out"),
+                 str(tmp_path / "photo.png")]) == 0  # a 2D colour image has one plane, not one per row
