@@ -38,9 +38,8 @@ def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_ele
         result = xp.take(flat_lut, index)
         lo, hi = out_range
         if not binning.is_per_level:  # below the counted range: the bottom, as for 8/16-bit levels
-            start = block_binning.start
-            start = start if block_binning.shared else xp.asarray(np.array(start, dtype=values.dtype)[:, None])
-            result = xp.where(values < start, xp.asarray(lo, dtype=result.dtype), result)
+            below = values < block_binning.starts(xp, values.dtype)
+            result = xp.where(below, xp.asarray(lo, dtype=result.dtype), result)
         if finite is not None:
             substitute = xp.where(values > 0, hi, lo).astype(result.dtype)
             substitute = xp.where(xp.isnan(values), xp.nan, substitute).astype(result.dtype)

@@ -489,6 +489,7 @@ def _fit_staged(xp, staged, layout, mask, variant, nbins, out_range, backend, bl
 def fit_from_counts(counts, binning: Binning, layout: GroupLayout, variant, out_range, backend, masked=False):
     """The transfer stage: host counts ``(groups, nbins)`` -> a fitted :class:`Equalization`."""
     empty = counts.sum(axis=1) == 0
+    # Only a float group with no finite pixel at all may be empty: it needs no table (below).
     if empty.any() and (masked or not binning.is_float or empty.all()):
         _check_every_group_counted(counts, layout, masked)
     out_dtype = output_dtype(binning.dtype)
@@ -539,18 +540,15 @@ def _resolve_out_range(out_range, binning: Binning, counts, out_dtype):
         info = np.iinfo(out_dtype)
         return int(info.min), int(info.max)
     # "image": the counted pixels' own min..max (over every group).
-    groups = [binning.group(g) for g in range(counts.shape[0])] if not binning.shared else [binning]
-    counted = counts.sum(axis=1) > 0 if not binning.shared else [True]
-    groups = [group for group, any_counted in zip(groups, counted) if any_counted]
+    if binning.shared:
+        counts = counts.sum(axis=0, keepdims=True)
+    counted = [(binning.group(g), row) for g, row in enumerate(counts) if row.any()]
     if binning.is_float:
-        return float(min(g.start for g in groups)), float(max(g.stop for g in groups))
-    if all(g.width == 1 for g in groups):
-        rows = counts if not binning.shared else counts.sum(axis=0, keepdims=True)
-        rows = [row for row, any_counted in zip(rows, counted) if any_counted]
-        lows = [int(g.start) + int(np.flatnonzero(row)[0]) for g, row in zip(groups, rows)]
-        highs = [int(g.start) + int(np.flatnonzero(row)[-1]) for g, row in zip(groups, rows)]
-        return min(lows), max(highs)
-    return int(min(g.start for g in groups)), int(max(g.stop for g in groups))
+        return float(min(g.start for g, _ in counted)), float(max(g.stop for g, _ in counted))
+    if all(g.width == 1 for g, _ in counted):
+        occupied = [(int(g.start), np.flatnonzero(row)) for g, row in counted]
+        return min(start + int(bins[0]) for start, bins in occupied), max(start + int(bins[-1]) for start, bins in occupied)
+    return int(min(g.start for g, _ in counted)), int(max(g.stop for g, _ in counted))
 
 
 def _on_backend(xp, data, out_dtype, work, convert=True):

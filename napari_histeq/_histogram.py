@@ -98,6 +98,12 @@ class Binning:
         return np.array([max((stop - start) // width + 1, 2)
                          for start, stop, width in zip(self.start, self.stop, self.width)])
 
+    def starts(self, xp, dtype):
+        """The start of each group's range, to compare with a block of rows of ``dtype`` (a scalar when shared)."""
+        if self.shared:
+            return self.start
+        return xp.asarray(np.array(self.start, dtype=dtype)[:, None])
+
     def _per_group(self, attribute):
         return np.stack([getattr(self.group(g), attribute) for g in range(len(self.start))])
 
@@ -173,7 +179,7 @@ class Binning:
                 position = xp.where(scale > 0, offset * scale, xp.where(span > 0, offset / span * self.nbins, 0.0))
             index = xp.clip(xp.floor(position), 0, self.nbins - 1)
             return index.astype(np.intp), finite
-        start = xp.asarray(np.array(self.start, dtype=values.dtype)[:, None])
+        start = self.starts(xp, values.dtype)
         start_mod = xp.asarray(np.array([s % 2**64 for s in self.start], dtype=np.uint64)[:, None])
         width = xp.asarray(np.array(self.width, dtype=np.uint64)[:, None])
         index = xp.minimum((values.astype(np.uint64) - start_mod) // width, np.uint64(self.nbins - 1))

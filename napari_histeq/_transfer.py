@@ -40,7 +40,8 @@ def opencv_values(counts, span, integer, levels):
 
     ``lut[i] = rint(float32(C[i] - C[first]) * float32(span / (N - h[first])))``
     for bins above the first occupied one, 0 below. A constant image keeps
-    its value, as OpenCV does (``levels`` are the bins' values minus ``lo``).
+    its value, as OpenCV does (``levels``, one row per group, are the bins'
+    values minus ``lo``).
     """
     n_groups = counts.shape[0]
     rows = np.arange(n_groups)
@@ -57,8 +58,7 @@ def opencv_values(counts, span, integer, levels):
         values = above_first / rest[:, None] * span
     values = np.clip(values, 0, span)
     # Bins at and below the first occupied one already hold 0 (nothing above them).
-    first_levels = levels[rows, first] if levels.ndim == 2 else levels[first]  # per-group levels, or shared
-    keep_level = np.clip(first_levels, 0, span) if integer else np.zeros(n_groups)
+    keep_level = np.clip(levels[rows, first], 0, span) if integer else np.zeros(n_groups)
     values[constant] = keep_level[constant][:, None]
     return values
 
@@ -152,16 +152,15 @@ def tables_from_counts(counts, binning, variant, lo, hi, out_dtype):
         kernels.standard_tables(np.ascontiguousarray(counts, dtype=np.int64), lo, hi, tables)
         return tables
     span = hi - lo if integer else 1.0
-    offsets = binning.levels - lo if variant == "opencv" else None
+    # the bins' values, one row per group (shared rows are a broadcast view)
+    offsets = np.broadcast_to(binning.levels - lo, counts.shape) if variant == "opencv" else None
     used = binning.used_bins(counts.shape[0])
     for bins in np.unique(used):
         groups = np.flatnonzero(used == bins)
-        own_offsets = offsets if offsets is None or offsets.ndim == 1 else offsets[groups]
-        own_offsets = None if own_offsets is None else own_offsets[..., :bins]
         step = max(1, BLOCK_ELEMENTS // int(bins))
         for g0 in range(0, groups.size, step):
             batch = groups[g0 : g0 + step]
-            batch_offsets = own_offsets if own_offsets is None or own_offsets.ndim == 1 else own_offsets[g0 : g0 + step]
+            batch_offsets = None if offsets is None else offsets[batch, :bins]
             values = transfer_values(counts[batch, :bins], variant, span, integer, batch_offsets)
             tables[batch, :bins] = lut_from_values(values, lo, hi, out_dtype)
         tables[groups, bins:] = lut_from_values(np.full((1, 1), float(span)), lo, hi, out_dtype)

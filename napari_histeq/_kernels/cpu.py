@@ -34,10 +34,10 @@ _MAX_TASK_PIXELS = 1 << 30
 _MIN_TASK_PIXELS = 1 << 19
 
 
-def _ranges(n: int, per_thread: int, pixels_per_item: int = 1) -> list[tuple[int, int]]:
-    """Split ``range(n)`` into tasks: ``per_thread`` per thread, none too small, none too large to count."""
+def _ranges(n: int, per_thread: int, pixels_per_item: int = 1, parts: int | None = None) -> list[tuple[int, int]]:
+    """Split ``range(n)`` into tasks: ``per_thread`` per thread (or ``parts``), none too small or too large to count."""
     pixels = n * pixels_per_item
-    parts = min(per_thread * num_threads(), -(-pixels // _MIN_TASK_PIXELS))
+    parts = min(parts or per_thread * num_threads(), -(-pixels // _MIN_TASK_PIXELS))
     return split(n, max(parts, -(-pixels // _MAX_TASK_PIXELS), 1))
 
 
@@ -114,12 +114,7 @@ def level_counts(values, mask=None) -> np.ndarray:
         run_parallel(_counts_masked, [(values[a:b], mask[a:b], partial[t]) for t, (a, b) in enumerate(ranges)])
         return _total(partial)
     head, body, tail = _aligned_body(values, 8)
-    kernel = _counts_u8_words if values.itemsize == 1 else _counts_u16_words
-    words = body.view(np.uint64)
-    ranges = _ranges(words.size, 2, pixels_per_item=8 // values.itemsize)
-    partial = np.zeros((len(ranges), kernel.copies, nbins), np.int32)
-    run_parallel(kernel, [(words[a:b], partial[t]) for t, (a, b) in enumerate(ranges)])
-    counts = _total(partial)
+    counts = _word_counts(body.view(np.uint64)[None], values.itemsize, tasks_per_row=2 * num_threads())[0]
     for part in (head, tail):
         if part.size:
             counts += np.bincount(part, minlength=nbins)
@@ -135,13 +130,17 @@ def level_counts_rows(rows) -> np.ndarray | None:
     n_rows, n = rows.shape
     if rows.ctypes.data % 8 or (n * rows.itemsize) % 8:
         return None
-    nbins = 1 << (8 * rows.itemsize)
-    kernel = _counts_u8_words if rows.itemsize == 1 else _counts_u16_words
-    words = rows.view(np.uint64)
-    per_row = _ranges(words.shape[1], max(1, -(-2 * num_threads() // n_rows)), pixels_per_item=8 // rows.itemsize)
-    partial = np.zeros((n_rows, len(per_row), kernel.copies, nbins), np.int32)
-    run_parallel(kernel, [(words[g, a:b], partial[g, t]) for g in range(n_rows) for t, (a, b) in enumerate(per_row)])
-    return np.stack([_total(partial[g]) for g in range(n_rows)])
+    return _word_counts(rows.view(np.uint64), rows.itemsize, tasks_per_row=-(-2 * num_threads() // n_rows))
+
+
+def _word_counts(words, itemsize: int, tasks_per_row: int) -> np.ndarray:
+    """Counts per level of each row of ``words`` (2D uint64 holding ``itemsize``-byte pixels), one launch."""
+    kernel = _counts_u8_words if itemsize == 1 else _counts_u16_words
+    per_row = _ranges(words.shape[1], 1, pixels_per_item=8 // itemsize, parts=tasks_per_row)
+    partial = np.zeros((words.shape[0], len(per_row), kernel.copies, 1 << (8 * itemsize)), np.int32)
+    run_parallel(kernel, [(words[g, a:b], partial[g, t]) for g in range(words.shape[0])
+                          for t, (a, b) in enumerate(per_row)])
+    return np.stack([_total(row_partial) for row_partial in partial])
 
 
 @numba.njit(nogil=True, cache=True)
