@@ -9,9 +9,12 @@ statistics.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -146,6 +149,30 @@ def _is_colour(image) -> bool:
     return image.ndim >= 3 and image.shape[-1] in (3, 4) and image.dtype.kind in "ui"
 
 
+@contextlib.contextmanager
+def _reader_messages():
+    """Collect what an image reader warns or logs, instead of letting it print around our lines."""
+    messages = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            messages.append(record.getMessage())
+
+    handler, root = Collect(logging.WARNING), logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield messages
+    finally:
+        root.removeHandler(handler)
+        messages.extend(str(warning.message) for warning in caught)
+
+
+def _reader_said(messages) -> str:
+    return f" (the reader said: {'; '.join(messages)})" if messages else ""
+
+
 def _write_whole(write, target: Path) -> None:
     """Write through a temporary name beside ``target`` and rename it when complete,
     so an interrupt never leaves a partial file under the final name."""
@@ -160,10 +187,12 @@ def _write_whole(write, target: Path) -> None:
 def _equalize_file(args, name, path) -> None:
     import imageio.v3 as iio
 
-    try:
-        image = dark_xray() if path is None else iio.imread(path)
-    except Exception as error:  # noqa: BLE001 -- any reader error: say which file, no traceback
-        raise _FileError(f"{path}: cannot read it as an image: {type(error).__name__}: {error}") from None
+    with _reader_messages() as messages:
+        try:
+            image = dark_xray() if path is None else iio.imread(path)
+        except Exception as error:  # noqa: BLE001 -- any reader error: say which file, no traceback
+            raise _FileError(f"{path}: cannot read it as an image: {type(error).__name__}: {error}"
+                             + _reader_said(messages)) from None
     colour = _is_colour(image)
     start = time.perf_counter()
     try:
@@ -173,7 +202,9 @@ def _equalize_file(args, name, path) -> None:
         else:
             result = equalize(image, variant=args.variant, axis=axis, backend=args.backend)
     except (TypeError, ValueError) as error:
-        raise _FileError(f"{path}: {error}") from None
+        raise _FileError(f"{path}: {error}{_reader_said(messages)}") from None
+    for message in messages:
+        print(f"napari-histeq: note: {path}: {message}", file=sys.stderr)
     seconds = time.perf_counter() - start
     suffix = ".png" if image.dtype == np.uint8 and image.ndim - colour == 2 else ".tif"
     before, after = args.output / f"{name}_before{suffix}", args.output / f"{name}_equalized{suffix}"

@@ -72,15 +72,19 @@ def test_existing_results_need_overwrite_and_shared_stems_get_their_own_names(tm
     assert main(["--headless", "--overwrite", "-o", str(out), str(tmp_path / "b.png")]) == 0
 
 
-@pytest.mark.parametrize("case", ["missing", "folder", "text", "corrupt png"])
+@pytest.mark.parametrize("case", ["missing", "folder", "text", "corrupt png", "corrupt tiff"])
 def test_bad_inputs_are_one_line_errors(tmp_path, capsys, case):
-    path = tmp_path / {"missing": "nope.tif", "folder": "sub", "text": "notes.txt", "corrupt png": "x.png"}[case]
+    names = {"missing": "nope.tif", "folder": "sub", "text": "notes.txt", "corrupt png": "x.png",
+             "corrupt tiff": "x.tif"}
+    path = tmp_path / names[case]
     if case == "folder":
         path.mkdir()
     elif case == "text":
         path.write_text("not an image")
     elif case == "corrupt png":
         path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    elif case == "corrupt tiff":  # the reader warns before it fails: no stray warning lines either
+        path.write_bytes(b"II*\x00garbage")
     good = tmp_path / "good.png"
     iio.imwrite(good, dark_xray())
     # the bad file is one line, the good one still runs, and the exit status says something failed
@@ -109,3 +113,18 @@ def test_colour_files_follow_the_colour_rules(tmp_path, channels, mode):
         np.testing.assert_array_equal(result[..., 3], rgba[..., 3])
     assert main(["--headless", "--scope", "plane", "--overwrite", "-o", str(tmp_path / "out"),
                  str(tmp_path / "photo.png")]) == 0  # a 2D colour image has one plane, not one per row
+
+
+def test_a_reader_warning_is_not_printed_around_the_error_line(tmp_path):
+    # imageio's tifffile warned "invalid page offset" (a warnings.warn line) before failing on this file.
+    import subprocess
+    import sys
+
+    bad = tmp_path / "broken.tif"
+    bad.write_bytes(b"II*\x00garbage")
+    result = subprocess.run([sys.executable, "-m", "napari_histeq", "--headless", "-o", str(tmp_path / "out"),
+                             str(bad)], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1
+    first, *rest = result.stderr.splitlines()
+    assert first.startswith(f"napari-histeq: error: {bad}: ") and "Warning" not in result.stderr
+    assert rest[0] == "" and rest[1].startswith("0 of 1 files equalised")  # then only the summary
