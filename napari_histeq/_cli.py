@@ -161,16 +161,18 @@ def _reader_messages():
     handler, root = Collect(logging.WARNING), logging.getLogger()
     root.addHandler(handler)
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings():  # restores showwarning on the way out
             warnings.simplefilter("always")
+            for noise in (DeprecationWarning, PendingDeprecationWarning, ResourceWarning):  # about the reader itself
+                warnings.simplefilter("ignore", noise)
+            warnings.showwarning = lambda message, *_args, **_kwargs: messages.append(str(message))
             yield messages
     finally:
         root.removeHandler(handler)
-        messages.extend(str(warning.message) for warning in caught)
 
 
 def _reader_said(messages) -> str:
-    return f" (the reader said: {'; '.join(messages)})" if messages else ""
+    return f" (the reader said: {'; '.join(dict.fromkeys(messages))})" if messages else ""
 
 
 def _write_whole(write, target: Path) -> None:
@@ -203,7 +205,7 @@ def _equalize_file(args, name, path) -> None:
             result = equalize(image, variant=args.variant, axis=axis, backend=args.backend)
     except (TypeError, ValueError) as error:
         raise _FileError(f"{path}: {error}{_reader_said(messages)}") from None
-    for message in messages:
+    for message in dict.fromkeys(messages):  # once each
         print(f"napari-histeq: note: {path}: {message}", file=sys.stderr)
     seconds = time.perf_counter() - start
     suffix = ".png" if image.dtype == np.uint8 and image.ndim - colour == 2 else ".tif"
