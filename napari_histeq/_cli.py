@@ -3,24 +3,21 @@
 ``napari-histeq`` opens napari with the dark sample (or the files given) and
 the Equalize Histogram widget docked; ``napari-histeq --headless`` equalises
 them without a window, writes before/after images and prints before/after
-statistics.
+statistics; ``napari-histeq batch`` equalises files and folders (``_batch.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import logging
-import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ._backend import backend_info
 from ._equalize import equalize
+from ._image_io import reader_messages, reader_said, write_whole
 from ._layer import SCOPES, scope_axis
 from ._plot import figure_from_panel, histogram_panel_data
 from ._rgb import equalize_rgb
@@ -31,7 +28,9 @@ from ._validate import VARIANTS
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="napari-histeq",
-        description="Histogram equalisation for microscopy and medical images.",
+        description="Histogram equalisation for microscopy and medical images. Opens napari with the "
+                    "Equalize widget; --headless runs the demo without a window.",
+        epilog="To equalise folders of images: napari-histeq batch --help",
     )
     parser.add_argument("files", nargs="*", type=Path, help="images to open (default: the dark sample)")
     parser.add_argument("--headless", action="store_true", help="no window: equalise, write images, print statistics")
@@ -48,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["batch"]:
+        from ._batch import main_batch
+
+        return main_batch(argv[1:])
     args = build_parser().parse_args(argv)
     if args.headless:
         return run_headless(args)
@@ -149,52 +153,15 @@ def _is_colour(image) -> bool:
     return image.ndim >= 3 and image.shape[-1] in (3, 4) and image.dtype.kind in "ui"
 
 
-@contextlib.contextmanager
-def _reader_messages():
-    """Collect what an image reader warns or logs, instead of letting it print around our lines."""
-    messages = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            messages.append(record.getMessage())
-
-    handler, root = Collect(logging.WARNING), logging.getLogger()
-    root.addHandler(handler)
-    try:
-        with warnings.catch_warnings():  # restores showwarning on the way out
-            warnings.simplefilter("always")
-            for noise in (DeprecationWarning, PendingDeprecationWarning, ResourceWarning):  # about the reader itself
-                warnings.simplefilter("ignore", noise)
-            warnings.showwarning = lambda message, *_args, **_kwargs: messages.append(str(message))
-            yield messages
-    finally:
-        root.removeHandler(handler)
-
-
-def _reader_said(messages) -> str:
-    return f" (the reader said: {'; '.join(dict.fromkeys(messages))})" if messages else ""
-
-
-def _write_whole(write, target: Path) -> None:
-    """Write through a temporary name beside ``target`` and rename it when complete,
-    so an interrupt never leaves a partial file under the final name."""
-    partial = target.with_name(f".{target.stem}.partial{target.suffix}")
-    try:
-        write(partial)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
 def _equalize_file(args, name, path) -> None:
     import imageio.v3 as iio
 
-    with _reader_messages() as messages:
+    with reader_messages() as messages:
         try:
             image = dark_xray() if path is None else iio.imread(path)
         except Exception as error:  # noqa: BLE001 -- any reader error: say which file, no traceback
             raise _FileError(f"{path}: cannot read it as an image: {type(error).__name__}: {error}"
-                             + _reader_said(messages)) from None
+                             + reader_said(messages)) from None
     colour = _is_colour(image)
     start = time.perf_counter()
     try:
@@ -204,17 +171,17 @@ def _equalize_file(args, name, path) -> None:
         else:
             result = equalize(image, variant=args.variant, axis=axis, backend=args.backend)
     except (TypeError, ValueError) as error:
-        raise _FileError(f"{path}: {error}{_reader_said(messages)}") from None
+        raise _FileError(f"{path}: {error}{reader_said(messages)}") from None
     for message in dict.fromkeys(messages):  # once each
         print(f"napari-histeq: note: {path}: {message}", file=sys.stderr)
     seconds = time.perf_counter() - start
     suffix = ".png" if image.dtype == np.uint8 and image.ndim - colour == 2 else ".tif"
     before, after = args.output / f"{name}_before{suffix}", args.output / f"{name}_equalized{suffix}"
     plots = args.output / f"{name}_histograms.png"
-    _write_whole(lambda target: iio.imwrite(target, image), before)
-    _write_whole(lambda target: iio.imwrite(target, result), after)
+    write_whole(lambda target: iio.imwrite(target, image), before)
+    write_whole(lambda target: iio.imwrite(target, result), after)
     panel = histogram_panel_data(image, result, rgb=colour, title=f"{name}: {args.variant}")
-    _write_whole(lambda target: figure_from_panel(panel, target), plots)
+    write_whole(lambda target: figure_from_panel(panel, target), plots)
     kind = f"RGB{'A' if image.shape[-1] == 4 else ''} ({args.rgb_mode}), " if colour else ""
     print(f"\n{name}: {image.shape} {image.dtype}, {kind}variant={args.variant}, {seconds * 1000:.1f} ms")
     print(format_stats_table(panel.before[0].stats, panel.after[0].stats))
