@@ -55,7 +55,9 @@ class HistogramWidget(QWidget):
 
         self.scope = ComboBox(choices=SCOPE_CHOICES, value="plane", label="scope")
         self.log = CheckBox(value=False, text="log counts")
-        controls = Container(widgets=[self.scope, self.log], layout="horizontal", labels=False)
+        self.density = CheckBox(value=True, text="density", tooltip="kernel density estimate (Scott's rule) "
+                                "over each histogram, from its counts")
+        controls = Container(widgets=[self.scope, self.log, self.density], layout="horizontal", labels=False)
         self.figure = Figure(figsize=(7, 2.6), layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumHeight(240)
@@ -90,6 +92,7 @@ class HistogramWidget(QWidget):
         self.canvas.mpl_connect("resize_event", self._redraw)
         self.scope.changed.connect(self.schedule_update)
         self.log.changed.connect(self._redraw)
+        self.density.changed.connect(self._redraw)
         self.schedule_update()
 
     # -- what to show ---------------------------------------------------------------------------
@@ -183,7 +186,7 @@ class HistogramWidget(QWidget):
         vertical = self.canvas.width() < 1.6 * self.canvas.height()
         self.canvas.setMinimumHeight(480 if vertical else 240)
         draw_histogram_panel(
-            self.figure, self.data, log=self.log.value, vertical=vertical,
+            self.figure, self.data, log=self.log.value, density=self.density.value, vertical=vertical,
             foreground=theme.text.as_hex(), background=theme.background.as_hex(),
         )
         self.canvas.draw()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._backend import is_cupy_array, to_backend
+from ._density import Density, density_from_histogram
 from ._equalize import histogram
 from ._lazy import is_lazy_array
 from ._stats import HistogramStats, stats_from_counts
@@ -34,6 +35,7 @@ class Curves:
     counts: np.ndarray
     cdf: np.ndarray
     stats: HistogramStats
+    density: Density | None = None
 
 
 @dataclass
@@ -47,13 +49,16 @@ class PanelData:
     title: str = ""
 
 
-def _curves(image, label, color, nbins) -> Curves:
-    """One histogram pass; the CDF and the numbers come from its counts."""
+def _curves(image, label, color, nbins, bw_method) -> Curves:
+    """One histogram pass; the CDF, the density and the numbers come from its counts."""
     # where the image lives: a plot never depends on NAPARI_HISTEQ_BACKEND or moves data to a GPU
     counts, edges = histogram(image, nbins=nbins, backend="cupy" if is_cupy_array(image) else "numpy")
     counts, edges = to_backend(np, counts), to_backend(np, edges)
     stats = stats_from_counts(counts, edges, is_float=image.dtype.kind == "f")
-    return Curves(label, color, edges, counts, np.cumsum(counts) / counts.sum(), stats)
+    per_level = image.dtype.kind in "ui" and edges[-1] - edges[0] == len(counts)
+    positions = edges[:-1] if per_level else (edges[:-1] + edges[1:]) / 2  # where the pixels sit
+    density = density_from_histogram(counts, positions, bw_method=bw_method)
+    return Curves(label, color, edges, counts, np.cumsum(counts) / counts.sum(), stats, density)
 
 
 def _channels(image, rgb):
@@ -103,7 +108,7 @@ def _mean_output_per_input_bin(before, after, edges):
     return edges[:-1][occupied], sums[occupied] / counts[occupied]
 
 
-def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="") -> PanelData:
+def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="", bw_method="scott") -> PanelData:
     """Compute the curves of the histogram panel (no drawing; any thread).
 
     Parameters
@@ -120,6 +125,8 @@ def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="")
         Bins for float images, as in :func:`histogram`.
     title : str
         Shown above the plots.
+    bw_method : {"scott", "silverman"} or float
+        The density curves' bandwidth rule (see :func:`plot_histograms`).
 
     Returns
     -------
@@ -129,11 +136,11 @@ def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="")
     after_channels = _channels(after, rgb) if after is not None else None
     for c, (channel, name, color) in enumerate(_channels(before, rgb)):
         suffix = f" ({name})" if name else ""
-        curves = _curves(channel, f"before{suffix}", color or "#8c8c8c", nbins)
+        curves = _curves(channel, f"before{suffix}", color or "#8c8c8c", nbins, bw_method)
         data.before.append(curves)
         after_channel = None if after_channels is None else after_channels[c][0]
         if after_channel is not None:
-            data.after.append(_curves(after_channel, f"after{suffix}", color or "#f0a030", nbins))
+            data.after.append(_curves(after_channel, f"after{suffix}", color or "#f0a030", nbins, bw_method))
         if after_channel is not None and after_channel.shape == channel.shape and not is_lazy_array(channel):
             x, y = _mean_output_per_input_bin(channel, after_channel, curves.edges)
             data.transfer.append((x, y, color or "#f0a030"))
@@ -177,9 +184,10 @@ def stats_text(data: PanelData) -> str:
     return "\n".join(lines)
 
 
-def draw_histogram_panel(figure, data: PanelData, *, log=False, foreground="black", background="white",
-                         vertical=False):
-    """Draw ``data`` into ``figure`` (cleared first): histograms, CDFs, transfer curve.
+def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, foreground="black",
+                         background="white", vertical=False):
+    """Draw ``data`` into ``figure`` (cleared first): histograms (with their density curves), CDFs,
+    transfer curve.
 
     ``vertical`` stacks the three plots (for a narrow dock) instead of a row.
     """
@@ -194,6 +202,10 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, foreground="blac
                        label=curves.label)
         cdf_ax.plot(curves.edges[1:], curves.cdf, "-" if is_before else "--", color=curves.color,
                     label=curves.label)
+        if density and curves.density is not None:  # in pixels per drawn bin, to lie over the bars
+            scale = curves.counts.sum() * (edges[1] - edges[0])
+            hist_ax.plot(curves.density.positions, curves.density.values * scale, "-" if is_before else "--",
+                         color=curves.color, linewidth=1.2, label=f"{curves.label}: density")
     reference = (data.after or data.before)[0]
     edges, counts = _drawn_bins(reference.edges, reference.counts)
     hist_ax.axhline(counts.sum() / len(counts), color=foreground, linestyle=":", linewidth=1, label="uniform")
@@ -224,8 +236,9 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, foreground="blac
     return axes
 
 
-def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbins=None, title=""):
-    """Histograms, cumulative distributions and transfer curve of an image before and after.
+def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbins=None, title="", density=True,
+                    bw_method="scott"):
+    """Histograms with density curves, cumulative distributions and transfer curve, before and after.
 
     The headless version of the napari Histogram widget: what the user's
     document plots, with the ideal uniform distribution for reference and
@@ -247,6 +260,15 @@ def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbin
     nbins : int, optional
         Bins for float images.
     title : str
+    density : bool
+        Draw each histogram's Gaussian kernel density estimate over it, as
+        the user's document does (seaborn's ``distplot``). It is computed
+        from the histogram (O(bins), never O(pixels)) and for 8/16-bit
+        images equals ``scipy.stats.gaussian_kde`` of the pixels.
+    bw_method : {"scott", "silverman"} or float
+        The bandwidth rule, as scipy and seaborn name it: the pixels'
+        standard deviation times ``n ** (-1/5)`` (Scott), ``(3n/4) ** (-1/5)``
+        (Silverman), or times the number given.
 
     Returns
     -------
@@ -260,16 +282,16 @@ def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbin
     >>> len(figure.axes)
     3
     """
-    data = histogram_panel_data(before, after, rgb=rgb, nbins=nbins, title=title)
-    return figure_from_panel(data, path, log=log)
+    data = histogram_panel_data(before, after, rgb=rgb, nbins=nbins, title=title, bw_method=bw_method)
+    return figure_from_panel(data, path, log=log, density=density)
 
 
-def figure_from_panel(data: PanelData, path=None, *, log=False):
+def figure_from_panel(data: PanelData, path=None, *, log=False, density=True):
     """The :func:`plot_histograms` figure for curves already computed (saved to ``path`` if given)."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(11, 3.6))
-    draw_histogram_panel(figure, data, log=log)
+    draw_histogram_panel(figure, data, log=log, density=density)
     figure.text(0.01, 0.01, stats_text(data), fontsize="x-small", family="monospace", va="bottom")
     figure.subplots_adjust(bottom=0.2 + 0.035 * len(data.before + data.after))
     if path is not None:

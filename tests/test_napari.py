@@ -553,3 +553,13 @@ def test_rgb_layer_with_a_labels_roi(qtbot, viewer, widget, notifications):
     for c in range(3):
         np.testing.assert_array_equal(out[..., c], textbook_equalize(rgb[..., c], mask=labels > 0))
     assert not any("does not match" in str(n.message) for n in notifications)
+
+
+def test_histogram_widget_density_toggle(qtbot, viewer, histogram_widget):
+    viewer.open_sample(PLUGIN, "dark_xray")
+    settle(qtbot, histogram_widget)
+    assert histogram_widget.density.value  # on by default, as in the user's document
+    labels = [line.get_label() for line in histogram_widget.figure.axes[0].lines]
+    assert "before: density" in labels
+    histogram_widget.density.value = False
+    assert not any("density" in line.get_label() for line in histogram_widget.figure.axes[0].lines)
