@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace results already in the output folder (input files are never replaced)")
     parser.add_argument("--quit-after-ready", action="store_true", help=argparse.SUPPRESS)  # for tests
+    parser.add_argument("--screenshot", type=Path, help=argparse.SUPPRESS)  # README: press Equalize, save, quit
     return parser
 
 
@@ -65,24 +66,33 @@ def run_viewer(args) -> int:
         print("napari-histeq: napari is not installed; pip install 'napari-histeq[all]' "
               "or use --headless", file=sys.stderr)
         return 2
+    from ._window import arrange_first_view, layout_report, remembered_dock_areas, screenshot_after_equalize
+
     viewer = napari.Viewer(title="napari-histeq")
     if args.files:
         viewer.open([str(path) for path in args.files])
     else:
         viewer.open_sample("napari-histeq", "dark_xray")
-    _, widget = viewer.window.add_plugin_dock_widget("napari-histeq", "Equalize Histogram")
-    viewer.window.add_plugin_dock_widget("napari-histeq", "Histogram and CDF")
+    remembered = remembered_dock_areas()
+    controls_dock, widget = viewer.window.add_plugin_dock_widget("napari-histeq", "Equalize Histogram")
+    plots_dock, plots = viewer.window.add_plugin_dock_widget("napari-histeq", "Histogram and CDF")
+    arrange_first_view(viewer, controls_dock, plots_dock, remembered)
     widget.variant.value = args.variant
     widget.scope.value = args.scope
     widget.backend.value = args.backend
-    if args.quit_after_ready:
+    if args.quit_after_ready or args.screenshot:
+        import json
+
         from qtpy.QtCore import QTimer
 
         def report_and_close():
+            if args.screenshot:
+                screenshot_after_equalize(viewer, widget, plots, args.screenshot)
             print(f"ready: layers={[layer.name for layer in viewer.layers]} widget={type(widget).__name__}")
+            print(f"layout: {json.dumps(layout_report(viewer, controls_dock, plots_dock))}")
             viewer.close()
 
-        QTimer.singleShot(0, report_and_close)
+        QTimer.singleShot(200, report_and_close)  # once the window is shown and laid out
     napari.run()
     return 0
 

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 SCOPE_CHOICES = [("Displayed plane", "plane"), ("Whole layer", "layer")]
 #: Quiet time after the last change before the histograms are recomputed.
 THROTTLE_MS = 150
+#: Smallest plot heights: three plots in a row (a bottom dock on a 1280x800 screen), or stacked.
+ROW_MIN_HEIGHT = 170
+COLUMN_MIN_HEIGHT = 480
 
 
 def _panel_data(before, after, rgb, title):
@@ -60,7 +63,7 @@ class HistogramWidget(QWidget):
         controls = Container(widgets=[self.scope, self.log, self.density], layout="horizontal", labels=False)
         self.figure = Figure(figsize=(7, 2.6), layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(240)
+        self.canvas.setMinimumHeight(ROW_MIN_HEIGHT)
         self.note = QLabel("")
         self.note.setWordWrap(True)
         self.stats = QLabel("")
@@ -184,7 +187,7 @@ class HistogramWidget(QWidget):
 
         theme = get_theme(self._viewer.theme)
         vertical = self.canvas.width() < 1.6 * self.canvas.height()
-        self.canvas.setMinimumHeight(480 if vertical else 240)
+        self.canvas.setMinimumHeight(COLUMN_MIN_HEIGHT if vertical else ROW_MIN_HEIGHT)
         draw_histogram_panel(
             self.figure, self.data, log=self.log.value, density=self.density.value, vertical=vertical,
             foreground=theme.text.as_hex(), background=theme.background.as_hex(),

@@ -2,6 +2,7 @@
 
 import importlib.metadata
 import importlib.resources
+import os
 import subprocess
 import sys
 import time
@@ -260,13 +261,58 @@ def test_multiscale_layer_gets_one_table_for_every_level(viewer):
         np.testing.assert_array_equal(np.asarray(result), np.vectorize(lookup.get)(level))
 
 
-def test_console_command_starts():
+def test_console_command_starts(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "napari_histeq", "--quit-after-ready"],
         check=False, capture_output=True, text=True, timeout=180,
+        env={**os.environ, "NAPARI_CONFIG": str(tmp_path / "napari.yaml")},  # the user's settings untouched
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ready: layers=['dark X-ray'] widget=EqualizeWidget" in result.stdout
+
+
+def first_view(tmp_path, screen, settings=None):
+    """The command's first window on a virtual screen of ``screen`` pixels, as it reports it."""
+    import json
+    import shutil
+
+    if shutil.which("xvfb-run") is None:
+        pytest.skip("xvfb-run is not installed (Debian: apt-get install xvfb)")
+    config = tmp_path / f"napari-{screen}.yaml"
+    if settings:
+        config.write_text(settings)
+    result = subprocess.run(
+        ["xvfb-run", "-a", "-s", f"-screen 0 {screen}x24", sys.executable, "-m", "napari_histeq",
+         "--quit-after-ready"],
+        check=False, capture_output=True, text=True, timeout=240, env={**os.environ, "NAPARI_CONFIG": str(config)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    line = next(line for line in result.stdout.splitlines() if line.startswith("layout: "))
+    return json.loads(line.removeprefix("layout: "))
+
+
+@pytest.mark.parametrize("screen", ["1280x800", "1600x1000"])
+def test_first_view_shows_the_image_the_widget_and_the_plots(tmp_path, screen):
+    # napari opened at 1090x630 on any screen and squeezed the plots into a strip about 50 px high
+    first, second = first_view(tmp_path, screen), first_view(tmp_path, screen)  # napari saved the first one
+    assert second == first
+    view = first
+    width, height = map(int, screen.split("x"))
+    assert 0.85 * width <= view["window"][0] <= width and 0.85 * height <= view["window"][1] <= height
+    assert view["controls"]["dock"][1] >= view["controls"]["needs_height"]  # every option and the button
+    plots_width, plots_height = view["plots"]["dock"]
+    assert plots_height >= 0.35 * view["window"][1] and plots_width >= 1.6 * plots_height  # three plots in a row
+    assert view["canvas"][0] >= 400 and view["canvas"][1] >= 350
+
+
+def test_first_view_keeps_what_napari_saved_for_the_user(tmp_path):
+    settings = (
+        "application:\n  first_time: false\n  save_window_geometry: true\n  window_size: [1000, 700]\n"
+        "  plugin_widget_positions:\n    Histogram and CDF (napari-histeq): right\n"
+    )
+    view = first_view(tmp_path, "1600x1000", settings)
+    assert view["window"] == [1000, 700]
+    assert view["plots"]["dock"][0] == view["controls"]["dock"][0]  # left in the right column, where it was put
 
 
 def test_example_script_runs(monkeypatch, qtbot):
