@@ -10,6 +10,7 @@ still run; the exit status says whether any failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import os
 import sys
@@ -304,7 +305,8 @@ def process_file(job: Job, options: Options, progress=None) -> Outcome:
             except Exception as error:
                 raise _Failed(f"cannot read it as an image: {_describe(error)}{reader_said(messages)}") from error
         try:
-            results = equalized(image, options)
+            with _counting_bar(image, progress):
+                results = equalized(image, options)
         except (TypeError, ValueError) as error:
             raise _Failed(f"{error}{reader_said(messages)}") from error
         job.target.parent.mkdir(parents=True, exist_ok=True)
@@ -325,6 +327,15 @@ def process_file(job: Job, options: Options, progress=None) -> Outcome:
             image.close()
         if progress is not None:
             progress.close()
+
+
+def _counting_bar(image: ImageFile, progress):
+    """A progress bar over the chunks of a lazy image's histogram pass (none for an image in memory)."""
+    if progress is None or type(image.data).__module__.split(".")[0] != "dask":
+        return contextlib.nullcontext()
+    from tqdm.dask import TqdmCallback
+
+    return TqdmCallback(desc=f"{image.path.name}: histogram", leave=False, disable=None, file=sys.stderr)
 
 
 class _Failed(Exception):

@@ -299,3 +299,30 @@ def test_sharded_zarr_keeps_its_shards_and_dimension_names(tmp_path, rng):
     assert result.shards == (2, 32, 32) and result.chunks == (1, 16, 16)
     assert result.metadata.dimension_names == ("z", "y", "x")
     np.testing.assert_array_equal(result[:], np.stack([textbook_equalize(plane) for plane in volume]))
+
+
+def test_ctrl_c_stops_parallel_workers_and_leaves_only_whole_results(tmp_path):
+    import os
+    import signal
+    import time
+
+    rng = np.random.default_rng(4)
+    stack = rng.integers(0, 60000, (10, 512, 512)).astype(np.uint16)
+    for index in range(10):
+        tifffile.imwrite(tmp_path / f"s{index}.tif", stack, compression="zlib")  # slow to write: time to interrupt
+    out = tmp_path / "out"
+    run = subprocess.Popen([sys.executable, "-m", "napari_histeq", "batch", str(tmp_path), "-o", str(out), "-j", "2"],
+                           start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(out.glob("s*.tif")) and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.02)
+    os.killpg(run.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group, workers included
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    written = sorted(out.iterdir())
+    assert all(not path.name.startswith(".") for path in written)  # no partial file
+    assert len(written) < 10
+    expected = textbook_equalize(stack)
+    for path in written:
+        np.testing.assert_array_equal(tifffile.imread(path), expected)
