@@ -5,9 +5,9 @@ Importing this package needs NumPy alone: napari, Qt and CuPy load only when
 they are used.
 """
 
+from ._api import Equalization, Histogram, equalize, fit_equalization, histogram
 from ._backend import BackendInfo, backend_info
-from ._equalize import Equalization, Histogram, equalize, fit_equalization, histogram
-from ._histogram import Binning
+from ._binning import Binning
 from ._layer import add_equalized, equalize_layer
 from ._plot import plot_histograms
 from ._rgb import equalize_rgb

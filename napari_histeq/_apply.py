@@ -1,11 +1,15 @@
-"""Stage 3: one gather per pixel from the look-up table of its group."""
+"""Stage 3 (reference): one gather per pixel from the look-up table of its group.
+
+This array code runs on NumPy and CuPy alike and defines the semantics; the
+numba gathers behind ``_accel`` are checked against it bit for bit.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ._binning import Binning
 from ._groups import iter_blocks, load_block
-from ._histogram import Binning, as_native, kernels_for
 
 
 def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_elements):
@@ -22,11 +26,6 @@ def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_ele
     n_groups, group_size = rows.shape
     nbins = binning.nbins
     shared = lut_rows.shape[0] == 1
-    kernels = kernels_for(xp, rows, binning)
-    if kernels is not None and isinstance(out_rows, np.ndarray) and out_rows.flags.c_contiguous:
-        by_kernel = _apply_floats_by_kernel if binning.is_float else _apply_levels_by_kernel
-        by_kernel(kernels, rows, lut_rows, binning, out_rows, out_range)
-        return
     flat_lut = lut_rows.reshape(-1)
     for block in iter_blocks(n_groups, group_size, max_elements):
         g0, g1, m0, m1 = block
@@ -47,17 +46,3 @@ def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_ele
         if isinstance(out_rows, np.ndarray) and xp is not np:
             result = result.get()
         out_rows[g0:g1, m0:m1] = result
-
-
-def _apply_levels_by_kernel(kernels, rows, lut_rows, binning: Binning, out_rows, out_range):
-    """The 8/16-bit gather through the CPU kernels: all rows (groups) in few launches."""
-    order = binning.unsigned_order()
-    tables = as_native(lut_rows if order is None else lut_rows[:, order], unsigned=True)
-    kernels.gather_rows(as_native(rows, unsigned=True), tables, out_rows.view(tables.dtype))
-
-
-def _apply_floats_by_kernel(kernels, rows, lut_rows, binning: Binning, out_rows, out_range):
-    lo, hi = (out_rows.dtype.type(v) for v in out_range)
-    for g in range(rows.shape[0]):
-        table = lut_rows[0 if lut_rows.shape[0] == 1 else g]
-        kernels.float_gather(as_native(rows[g]), binning.group(g).bin_rule, table, lo, hi, out_rows[g])

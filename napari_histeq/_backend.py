@@ -159,3 +159,25 @@ def free_device_bytes(xp: ModuleType) -> int | None:
     # Memory held in CuPy's pool is free for our allocations too.
     pool = xp.get_default_memory_pool()
     return int(free) + int(pool.free_bytes())
+
+
+def native(array):
+    """``array`` in the machine's byte order (a copy only when it is not)."""
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+
+
+def is_lazy_array(array) -> bool:
+    """True for dask arrays and zarr arrays (both are processed chunk by chunk; a zarr group is neither)."""
+    return type(array).__module__.split(".")[0] in ("dask", "zarr") and hasattr(array, "dtype")
+
+
+def as_dask(array):
+    """A dask array with known chunk sizes for a dask or zarr array (zarr keeps its own chunks)."""
+    import dask.array as da
+
+    if type(array).__module__.split(".")[0] != "dask":
+        return da.from_array(array, chunks=array.chunks)
+    if any(np.isnan(size) for sizes in array.chunks for size in sizes):
+        # unknown chunk sizes (after boolean indexing, say): the groups and per-chunk tables need them
+        array = array.compute_chunk_sizes()
+    return array

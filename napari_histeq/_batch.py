@@ -20,8 +20,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._api import equalize, fit_equalization
 from ._backend import BACKENDS
-from ._equalize import equalize, fit_equalization
 from ._image_io import (
     IMAGE_SUFFIXES,
     ImageFile,
@@ -36,7 +36,7 @@ from ._kernels.threads import ENV_VAR as THREADS_ENV_VAR
 from ._kernels.threads import num_threads
 from ._layer import SCOPES
 from ._rgb import RGB_MODES, equalize_rgb
-from ._validate import VARIANTS
+from ._variants import VARIANT_NAMES as VARIANTS
 
 EXAMPLES = """examples:
   napari-histeq batch scans/ -o equalised/                 every image in scans/

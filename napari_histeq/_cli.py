@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ._api import equalize
 from ._backend import backend_info
-from ._equalize import equalize
 from ._image_io import reader_messages, reader_said, write_whole
 from ._layer import SCOPES, scope_axis
 from ._plot import figure_from_panel, histogram_panel_data
 from ._rgb import equalize_rgb
 from ._samples import dark_xray
-from ._validate import VARIANTS
+from ._variants import VARIANT_NAMES as VARIANTS
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,8 @@ from math import prod
 
 import numpy as np
 
+from ._backend import native
+
 
 @dataclass(frozen=True)
 class GroupLayout:
@@ -82,9 +84,7 @@ def iter_blocks(n_groups: int, group_size: int, max_elements: int):
 def load_block(xp, rows, block):
     """The pixels of ``block`` as a native-byte-order array on ``xp``."""
     g0, g1, m0, m1 = block
-    part = rows[g0:g1, m0:m1]
-    if not part.dtype.isnative:
-        part = part.astype(part.dtype.newbyteorder("="))
+    part = native(rows[g0:g1, m0:m1])
     if xp is np:
         return np.asarray(part)
     return xp.asarray(part)

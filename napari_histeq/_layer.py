@@ -17,9 +17,8 @@ import time
 
 import numpy as np
 
-from ._backend import backend_info
-from ._equalize import fit_equalization
-from ._lazy import is_lazy_array
+from ._api import fit_equalization
+from ._backend import backend_info, is_lazy_array
 from ._rgb import equalize_rgb
 from ._validate import output_dtype
 

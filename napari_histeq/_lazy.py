@@ -16,26 +16,11 @@ import warnings
 
 import numpy as np
 
-from ._backend import is_cupy_array, to_backend
+from ._backend import as_dask, is_cupy_array, is_lazy_array, to_backend
+from ._binning import binning_for, check_counter_memory
 from ._groups import GroupLayout
-from ._histogram import binning_for, check_counter_memory
-
-
-def is_lazy_array(array) -> bool:
-    """True for dask arrays and zarr arrays (both are processed chunk by chunk; a zarr group is neither)."""
-    return type(array).__module__.split(".")[0] in ("dask", "zarr") and hasattr(array, "dtype")
-
-
-def as_dask(array):
-    """A dask array with known chunk sizes for a dask or zarr array (zarr keeps its own chunks)."""
-    import dask.array as da
-
-    if type(array).__module__.split(".")[0] != "dask":
-        return da.from_array(array, chunks=array.chunks)
-    if any(np.isnan(size) for sizes in array.chunks for size in sizes):
-        # unknown chunk sizes (after boolean indexing, say): the groups and per-chunk tables need them
-        array = array.compute_chunk_sizes()
-    return array
+from ._pipeline import Tables, apply, check_something_counted, counts_with_binning, fit_from_counts, group_edges
+from ._request import Request
 
 
 def lazy_mask(mask, image):
@@ -81,15 +66,13 @@ def _chunk_groups(binning, axis, shape, block_info):
     if binning.shared or block_info is None:
         return binning
     location = block_info[0]["array-location"]
-    group_axes = [ax for ax in range(len(shape)) if ax not in axis]
-    numbers = np.arange(len(binning.start)).reshape(tuple(shape[ax] for ax in group_axes))
-    return binning.select(numbers[tuple(slice(*location[ax]) for ax in group_axes)].ravel())
+    layout = GroupLayout(tuple(shape), axis)
+    numbers = np.arange(len(binning.start)).reshape(layout.group_shape)
+    return binning.select(numbers[tuple(slice(*location[ax]) for ax in layout.group_axes)].ravel())
 
 
 def _block_counts(block, *mask_block, binning, axis, backend, shape, block_info=None):
     """Counts of one chunk, shaped for summing: 1 along histogram axes, then the bins."""
-    from ._equalize import counts_with_binning
-
     binning = _chunk_groups(binning, axis, shape, block_info)
     layout = GroupLayout(block.shape, axis)
     counts = counts_with_binning(block, mask_block[0] if mask_block else None, layout, binning, backend)
@@ -113,47 +96,45 @@ def lazy_counts(image, mask, layout: GroupLayout, binning, backend):
     return partial.sum(axis=layout.axis)
 
 
-def _lazy_counts(image, *, nbins, mask, axis, backend):
-    """Host counts ``(groups, nbins)`` of a dask/zarr image, its binning, layout and mask."""
-    image = as_dask(image)
-    layout = GroupLayout(tuple(image.shape), axis)
-    mask = lazy_mask(mask, image)
-    binning = binning_for(image.dtype, nbins, lambda: counted_range(image, mask, axis), masked=mask is not None)
-    counts = to_backend(np, lazy_counts(image, mask, layout, binning, backend).compute())
-    return counts.reshape(layout.n_groups, binning.nbins), binning, layout, mask
+def _lazy_counts(request: Request):
+    """Host counts ``(groups, nbins)`` of a lazy request's image, its binning and its (lazy) mask."""
+    image, layout = request.image, request.layout
+    mask = lazy_mask(request.mask, image)
+    binning = binning_for(image.dtype, request.nbins, lambda: counted_range(image, mask, layout.axis),
+                          masked=mask is not None)
+    counts = to_backend(np, lazy_counts(image, mask, layout, binning, request.backend).compute())
+    return counts.reshape(layout.n_groups, binning.nbins), binning
 
 
-def fit_lazy(image, *, variant, nbins, mask, axis, out_range, backend):
-    """Fit the equalisation of a dask/zarr image; the histogram is computed here, once."""
-    from ._equalize import fit_from_counts
-
-    counts, binning, layout, mask = _lazy_counts(image, nbins=nbins, mask=mask, axis=axis, backend=backend)
-    return fit_from_counts(counts, binning, layout, variant, out_range, backend, masked=mask is not None)
+def fit_lazy(request: Request, transfer=None) -> Tables:
+    """Fit a lazy request's image; the histogram is computed here, once."""
+    counts, binning = _lazy_counts(request)
+    return fit_from_counts(counts, binning, request, transfer)
 
 
 def _apply_block(block, *, fitted, block_info=None):
     """Map one chunk with its groups' tables."""
     if fitted.lut.ndim > 1:
         location = block_info[0]["array-location"]
-        group_axes = [ax for ax in range(block.ndim) if ax not in fitted.axis]
-        tables = fitted.lut[tuple(slice(*location[ax]) for ax in group_axes)]
+        layout = GroupLayout(block_info[None]["shape"], fitted.axis)
+        tables = fitted.lut[tuple(slice(*location[ax]) for ax in layout.group_axes)]
         binning = _chunk_groups(fitted.binning, fitted.axis, block_info[None]["shape"], block_info)
         fitted = dataclasses.replace(fitted, lut=tables, binning=binning)
-    return fitted.apply(block)
+    return apply(fitted, block)
 
 
-def apply_lazy(fitted, image):
+def apply_lazy(fitted: Tables, image):
     """``fitted`` applied chunk by chunk: a lazy dask array with the input's chunks."""
     image = as_dask(image)
+    fitted.check_dtype(image.dtype)
+    fitted.layout_for(image.shape)  # groups must match now, not when a chunk is computed
     out_dtype = fitted.lut.dtype
     meta = image._meta.astype(out_dtype) if is_cupy_array(image._meta) else np.empty((0,) * image.ndim, out_dtype)
     return image.map_blocks(_apply_block, fitted=fitted, dtype=out_dtype, meta=meta)
 
 
-def lazy_histogram(image, *, nbins, mask, axis, backend):
-    """Counts ``group_shape + (nbins,)`` and edges of a dask/zarr image (computed)."""
-    counts, binning, layout, _ = _lazy_counts(image, nbins=nbins, mask=mask, axis=axis, backend=backend)
-    edges = binning.edges
-    if edges.ndim == 2:  # a range per group
-        edges = edges.reshape(layout.group_shape + (binning.nbins + 1,))
-    return counts.reshape(layout.group_shape + (binning.nbins,)), edges
+def lazy_histogram(request: Request):
+    """Counts ``group_shape + (nbins,)`` and edges of a lazy request's image (computed)."""
+    counts, binning = _lazy_counts(request)
+    check_something_counted(counts, request.mask is not None)
+    return counts.reshape(request.layout.group_shape + (binning.nbins,)), group_edges(binning, request.layout)

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._backend import is_cupy_array, to_backend
+from ._api import histogram
+from ._backend import is_cupy_array, is_lazy_array, to_backend
 from ._density import Density, density_from_histogram
-from ._equalize import histogram
-from ._lazy import is_lazy_array
 from ._stats import HistogramStats, stats_from_counts
 from ._validate import as_image
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._backend import array_module, to_backend
-from ._equalize import equalize
-from ._lazy import as_dask, is_lazy_array
+from ._api import equalize
+from ._backend import array_module, as_dask, is_lazy_array, to_backend
 from ._validate import as_image, check_image_dtype, check_mask, normalize_axis
 
 RGB_MODES = ("channels", "value")

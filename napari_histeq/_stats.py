@@ -6,9 +6,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ._backend import to_backend
-from ._equalize import histogram
-from ._lazy import is_lazy_array
+from ._api import histogram
+from ._backend import is_lazy_array, to_backend
 from ._validate import as_image
 
 

@@ -9,8 +9,8 @@ import numbers
 import numpy as np
 
 from ._backend import is_cupy_array
+from ._variants import VARIANT_NAMES
 
-VARIANTS = ("standard", "opencv", "imagej", "imagej-classic")
 OUT_RANGES = ("dtype", "image")
 
 #: More bins than this would need gigabytes of counters and index temporaries.
@@ -100,8 +100,8 @@ def is_level_dtype(dtype) -> bool:
 
 
 def check_variant(variant) -> str:
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    if variant not in VARIANT_NAMES:
+        raise ValueError(f"variant must be one of {VARIANT_NAMES}, got {variant!r}")
     return variant
 
 
@@ -217,3 +217,12 @@ def output_dtype(dtype) -> np.dtype:
     if dtype.kind in "ui":
         return dtype.newbyteorder("=")
     return np.dtype(np.float64) if dtype.itemsize >= 8 else np.dtype(np.float32)
+
+
+def dtype_range(dtype) -> tuple:
+    """The full output range of ``dtype``: its integer limits, or ``(0.0, 1.0)`` for floats."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return 0.0, 1.0
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from napari_histeq import _kernels, equalize, fit_equalization, histogram
-from napari_histeq._histogram import MIN_KERNEL_ROW
+from napari_histeq._accel import MIN_KERNEL_ROW
 
 pytest.importorskip("numba")
 if _kernels.cpu_kernels() is None:
@@ -123,7 +123,8 @@ def test_odd_row_lengths_and_shared_tables(monkeypatch):
 )
 def test_standard_tables_match_the_reference_transfer(counts, out, empty_tail):
     from napari_histeq._kernels import cpu
-    from napari_histeq._transfer import lut_from_values, standard_values
+    from napari_histeq._transfer import lut_from_values
+    from napari_histeq._variants import standard_values
 
     dtype, lo, hi = out
     counts = np.array(counts, dtype=np.int64)
@@ -139,7 +140,8 @@ def test_standard_tables_on_a_rounding_tie():
     # In exact arithmetic 255 * cdf hits x.5 at four bins; the float64 running sum decides
     # which way each goes (77 and 229 where exact half-to-even would give 76 and 230).
     from napari_histeq._kernels import cpu
-    from napari_histeq._transfer import lut_from_values, standard_values
+    from napari_histeq._transfer import lut_from_values
+    from napari_histeq._variants import standard_values
 
     counts = np.bincount([3, 2, 4, 5, 5, 6, 5, 2, 0, 3], minlength=256)[None]
     tables = np.empty(counts.shape, np.uint8)

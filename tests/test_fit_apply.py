@@ -5,7 +5,7 @@ import pytest
 from oracles import textbook_table
 
 import napari_histeq
-from napari_histeq import _equalize, equalize, fit_equalization, histogram
+from napari_histeq import _placement, equalize, fit_equalization, histogram
 
 
 def test_fit_on_one_time_point_apply_to_another(rng):
@@ -54,7 +54,7 @@ def test_small_blocks_give_the_same_result(monkeypatch, rng):
     stack = rng.integers(0, 256, (3, 9, 13)).astype(np.uint8)
     floats = rng.normal(size=(3, 9, 13)).astype(np.float32)
     expected = [equalize(stack), equalize(stack, axis=(1, 2)), equalize(floats, axis=0)]
-    monkeypatch.setattr(_equalize, "CPU_BLOCK_ELEMENTS", 7)  # rows split across blocks
+    monkeypatch.setattr(_placement, "CPU_BLOCK_ELEMENTS", 7)  # rows split across blocks
     got = [equalize(stack), equalize(stack, axis=(1, 2)), equalize(floats, axis=0)]
     for a, b in zip(expected, got):
         np.testing.assert_array_equal(a, b)

@@ -7,7 +7,7 @@ every test is skipped, with the reason, where no CUDA device answers.
 import numpy as np
 import pytest
 
-from napari_histeq import _equalize, equalize, fit_equalization, histogram
+from napari_histeq import _placement, equalize, fit_equalization, histogram
 
 pytestmark = pytest.mark.gpu
 
@@ -63,7 +63,7 @@ def test_blocks_when_the_image_does_not_fit(cupy, monkeypatch):
     image = dark_stack(np.uint16, shape=(6, 200, 300))
     expected = equalize(image, axis=(-2, -1), backend="numpy")
     # Pretend the GPU has 1 MiB free: the image stays on the host and travels in blocks.
-    monkeypatch.setattr(_equalize, "free_device_bytes", lambda xp: 1 << 20)
+    monkeypatch.setattr(_placement, "free_device_bytes", lambda xp: 1 << 20)
     out = equalize(image, axis=(-2, -1), backend="cupy")
     np.testing.assert_array_equal(out, expected)
 
