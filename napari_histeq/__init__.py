@@ -8,7 +8,7 @@ they are used.
 from ._api import Equalization, Histogram, equalize, fit_equalization, histogram
 from ._backend import BackendInfo, backend_info
 from ._binning import Binning
-from ._layer import add_equalized, equalize_layer
+from ._napari.layers import add_equalized, equalize_layer
 from ._plot import plot_histograms
 from ._rgb import equalize_rgb
 from ._samples import dark_stack, dark_xray

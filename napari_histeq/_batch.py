@@ -34,9 +34,9 @@ from ._image_io import (
 )
 from ._kernels.threads import ENV_VAR as THREADS_ENV_VAR
 from ._kernels.threads import num_threads
-from ._layer import SCOPES
-from ._rgb import RGB_MODES, equalize_rgb
-from ._variants import VARIANT_NAMES as VARIANTS
+from ._rgb import equalize_rgb
+from ._settings import RGB_MODES, SCOPES
+from ._variants import VARIANT_NAMES
 
 EXAMPLES = """examples:
   napari-histeq batch scans/ -o equalised/                 every image in scans/
@@ -65,7 +65,7 @@ def build_batch_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", type=Path, required=True,
                         help="folder for the results (created); inputs from a folder keep their sub-folders")
     parser.add_argument("-r", "--recursive", action="store_true", help="look into sub-folders; '**' in globs")
-    parser.add_argument("--variant", choices=VARIANTS, default="standard")
+    parser.add_argument("--variant", choices=VARIANT_NAMES, default="standard")
     parser.add_argument("--scope", choices=SCOPES, default="layer",
                         help="what one histogram spans (a file's channels never share one)")
     parser.add_argument("--nbins", type=positive_int, help="bins for float and 32/64-bit images")

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from ._api import equalize
-from ._backend import backend_info
+from ._backend import BACKENDS, backend_info
 from ._image_io import reader_messages, reader_said, write_whole
-from ._layer import SCOPES, scope_axis
 from ._plot import figure_from_panel, histogram_panel_data
 from ._rgb import equalize_rgb
 from ._samples import dark_xray
-from ._variants import VARIANT_NAMES as VARIANTS
+from ._settings import SCOPES, scope_axis
+from ._variants import VARIANT_NAMES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("files", nargs="*", type=Path, help="images to open (default: the dark sample)")
     parser.add_argument("--headless", action="store_true", help="no window: equalise, write images, print statistics")
     parser.add_argument("-o", "--output", type=Path, default=Path("demo-output"), help="folder for --headless results")
-    parser.add_argument("--variant", choices=VARIANTS, default="standard")
+    parser.add_argument("--variant", choices=VARIANT_NAMES, default="standard")
     parser.add_argument("--scope", choices=SCOPES, default="layer", help="what one histogram spans")
-    parser.add_argument("--backend", choices=("auto", "numpy", "cupy"), default="auto")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto")
     parser.add_argument("--rgb-mode", choices=("channels", "value"), default="channels",
                         help="colour images: each channel, or the brightness only (hue kept); alpha is kept")
     parser.add_argument("--overwrite", action="store_true",
@@ -66,7 +66,7 @@ def run_viewer(args) -> int:
         print("napari-histeq: napari is not installed; pip install 'napari-histeq[all]' "
               "or use --headless", file=sys.stderr)
         return 2
-    from ._window import arrange_first_view, layout_report, remembered_dock_areas, screenshot_after_equalize
+    from ._napari.window import arrange_first_view, layout_report, remembered_dock_areas, screenshot_after_equalize
 
     viewer = napari.Viewer(title="napari-histeq")
     if args.files:

@@ -6,9 +6,8 @@ import numpy as np
 
 from ._api import equalize
 from ._backend import array_module, as_dask, is_lazy_array, to_backend
+from ._settings import RGB_MODES
 from ._validate import as_image, check_image_dtype, check_mask, normalize_axis
-
-RGB_MODES = ("channels", "value")
 
 
 def equalize_rgb(image, *, mode="channels", axis=None, **options):

@@ -15,8 +15,9 @@ from oracles import textbook_equalize
 napari = pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
-from napari_histeq import _widget, add_equalized, equalize, equalize_layer, equalize_rgb, fit_equalization
-from napari_histeq._widget import EqualizeWidget
+from napari_histeq import add_equalized, equalize, equalize_layer, equalize_rgb, fit_equalization
+from napari_histeq._napari import equalize_widget as _widget
+from napari_histeq._napari.equalize_widget import EqualizeWidget
 
 pytestmark = pytest.mark.napari
 PLUGIN = "napari-histeq"
@@ -332,7 +333,7 @@ def test_example_script_runs(monkeypatch, qtbot):
 # -- the Histogram and CDF widget ---------------------------------------------------------------
 @pytest.fixture
 def histogram_widget(viewer):
-    from napari_histeq._histogram_widget import HistogramWidget
+    from napari_histeq._napari.histogram_widget import HistogramWidget
 
     _, dock_widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Histogram and CDF")
     assert isinstance(dock_widget, HistogramWidget)

@@ -17,8 +17,9 @@ from qtpy.QtCore import QTimer
 from qtpy.QtGui import QFont
 from qtpy.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from ._layer import METADATA_KEY, displayed_index, find_output_layer, finest_level
-from ._plot import draw_histogram_panel, histogram_panel_data, stats_text
+from .._plot import draw_histogram_panel, histogram_panel_data, stats_text
+from .layers import METADATA_KEY, displayed_index, find_output_layer, finest_level
+from .worker import OneWorker
 
 if TYPE_CHECKING:
     import napari
@@ -50,7 +51,7 @@ class HistogramWidget(QWidget):
 
         super().__init__()
         self._viewer = napari_viewer
-        self._worker = None
+        self._updates = OneWorker()
         self._pending = False
         self._watched = []
         self.data = None  # the last PanelData drawn
@@ -134,11 +135,9 @@ class HistogramWidget(QWidget):
             layer.events.data.connect(self.schedule_update)
 
     def _start_update(self):
-        if self._worker is not None:
+        if self._updates.busy:
             self._pending = True
             return
-        from napari.qt.threading import create_worker
-
         before, after, note = self._layers()
         self._watch([before, after])
         if before is None:
@@ -147,20 +146,11 @@ class HistogramWidget(QWidget):
         if after is not None and (after.rgb != before.rgb or after.data.shape != before.data.shape):
             after = None
         title = before.name if after is None else f"{before.name}  ->  {after.name}"
-        worker = create_worker(
-            _panel_data,
-            self._selection(before),
-            None if after is None else self._selection(after),
-            before.rgb,
-            title,
-            _start_thread=False,
-            _ignore_errors=True,
+        self._updates.start(
+            _panel_data, self._selection(before), None if after is None else self._selection(after), before.rgb,
+            title, returned=self._on_returned, finished=self._on_finished,
+            errored=lambda exc: self._show_note(f"Cannot plot {before.name}: {exc}"),
         )
-        worker.returned.connect(self._on_returned)
-        worker.errored.connect(lambda exc: self._show_note(f"Cannot plot {before.name}: {exc}"))
-        worker.finished.connect(self._on_finished)
-        self._worker = worker
-        worker.start()
 
     def _on_returned(self, data):
         self.data = data
@@ -168,7 +158,6 @@ class HistogramWidget(QWidget):
         self._redraw()
 
     def _on_finished(self):
-        self._worker = None
         if self._pending:
             self._pending = False
             self.schedule_update()
@@ -199,4 +188,4 @@ class HistogramWidget(QWidget):
     @property
     def busy(self) -> bool:
         """True while an update is scheduled or computing."""
-        return self._timer.isActive() or self._worker is not None or self._pending
+        return self._timer.isActive() or self._updates.busy or self._pending

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._samples import dark_stack, dark_xray
+from .._samples import dark_stack, dark_xray
 
 
 def dark_xray_sample():

@@ -5,10 +5,9 @@ dropdown, in a worker thread with napari's progress indicator; the result
 is added to (or updated in) the viewer on the GUI thread when it is
 complete, so the viewer never sees a half-made layer.
 
-Threads: the GUI thread only reads options, starts workers and shows
-results; every Qt object (the progress bar included) is made and touched
-there. The worker computes and reports progress through Qt signals. The
-live preview computes in a worker too, and the latest request wins.
+The worker life cycle is ``worker.OneWorker`` (shared with the Histogram
+widget); the live preview computes in a worker too, and the latest request
+wins.
 
 When the source changes while a run computes, the result is discarded with
 a notification: the source was removed, or its data replaced. A widget whose
@@ -17,93 +16,32 @@ viewer was closed drops the result quietly.
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, SpinBox
-from qtpy.QtCore import QObject, Signal
 
-from ._backend import backend_info
-from ._layer import (
-    SCOPES,
-    displayed_index,
-    equalize_layer,
-    equalize_plane,
-    find_output_layer,
-    finest_level,
-    layer_mask,
-    show_result,
-)
+from .._backend import BACKENDS, backend_info
+from .._settings import OUT_RANGE_LABELS, RGB_MODE_LABELS, SCOPE_LABELS
+from .._variants import variant_choices
+from .layers import displayed_index, equalize_layer, equalize_plane, find_output_layer, finest_level, show_result
+from .worker import Cancelled, OneWorker, ProgressRelay, widget_alive, with_dask_progress
 
 if TYPE_CHECKING:
     import napari
 
-VARIANT_CHOICES = [
-    ("Standard (textbook)", "standard"),
-    ("OpenCV", "opencv"),
-    ("ImageJ", "imagej"),
-    ("ImageJ classic", "imagej-classic"),
-]
-SCOPE_CHOICES = [("Whole layer", "layer"), ("Each 2D plane", "plane"), ("Each 3D volume", "volume")]
-RANGE_CHOICES = [("Full dtype range", "dtype"), ("Image's own range", "image")]
-RGB_CHOICES = [("Each channel", "channels"), ("Brightness only (hue kept)", "value")]
 PREVIEW_SUFFIX = " preview"
 #: Metadata key marking the live-preview layer (never offered as a source).
 PREVIEW_KEY = "napari_histeq_preview"
-assert [value for _, value in SCOPE_CHOICES] == list(SCOPES)
 
 
-class Cancelled(Exception):
-    """The user pressed Cancel."""
+def _choices(labels: dict) -> list[tuple[str, str]]:
+    return [(label, value) for value, label in labels.items()]
 
 
-class ProgressRelay(QObject):
-    """Carries a worker's progress to a napari progress bar that lives on the GUI thread.
-
-    Made on the GUI thread; the worker only emits, and Qt queues each signal
-    to the slots here, which run on the GUI thread.
-    """
-
-    total_known = Signal(int)
-    advanced = Signal()
-
-    def __init__(self, bar):
-        super().__init__()
-        self.bar = bar
-        self.total_known.connect(self._set_total)
-        self.advanced.connect(self._advance)
-
-    def _set_total(self, total):
-        self.bar.total = total
-
-    def _advance(self):
-        self.bar.update(1)
-
-
-def _equalize_with_progress(layer, options, cancel: threading.Event, relay: ProgressRelay):
-    """Run :func:`equalize_layer` (in a worker), reporting dask's chunks through ``relay``.
-
-    For dask and zarr layers the bar counts the chunks of the histogram pass
-    and Cancel stops at the next chunk; in-memory layers show a busy bar.
-    """
-    from dask.callbacks import Callback
-
-    class DaskProgress(Callback):
-        def _start_state(self, dsk, state):
-            relay.total_known.emit(sum(len(state[key]) for key in ("ready", "waiting", "running")))
-
-        def _pretask(self, key, dsk, state):
-            if cancel.is_set():
-                raise Cancelled()
-
-        def _posttask(self, key, result, dsk, state, worker_id):
-            relay.advanced.emit()
-
-    if cancel.is_set():
-        raise Cancelled()
-    with DaskProgress():
-        return equalize_layer(layer, **options)
+def _run_equalize(layer, options):
+    """What the worker runs: :func:`equalize_layer` on the chosen layer."""
+    return equalize_layer(layer, **options)
 
 
 def _preview_of(data, index, rgb, options):
@@ -125,25 +63,24 @@ class EqualizeWidget(Container):
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
         self._viewer = viewer
-        self._worker = None
+        self._runs = OneWorker()
         self._run = None  # (source layer, its data when the run started, progress bar)
-        self._preview_worker = None
+        self._previews = OneWorker()
         self._preview_request = None  # the latest preview asked for while one computes
         self.image = ComboBox(choices=self._image_choices, label="image")
-        self.variant = ComboBox(choices=VARIANT_CHOICES, value="standard", label="variant")
-        self.scope = ComboBox(choices=SCOPE_CHOICES, value="layer", label="histogram of")
+        self.variant = ComboBox(choices=variant_choices(), value="standard", label="variant")
+        self.scope = ComboBox(choices=_choices(SCOPE_LABELS), value="layer", label="histogram of")
         self.nbins = SpinBox(value=256, min=2, max=65536, label="bins (float data)")
         self.mask = ComboBox(choices=self._mask_choices, label="mask (ROI)", nullable=True)
-        self.out_range = ComboBox(choices=RANGE_CHOICES, value="dtype", label="output range")
-        self.rgb_mode = ComboBox(choices=RGB_CHOICES, value="channels", label="RGB")
-        self.backend = ComboBox(choices=["auto", "numpy", "cupy"], value="auto", label="backend")
+        self.out_range = ComboBox(choices=_choices(OUT_RANGE_LABELS), value="dtype", label="output range")
+        self.rgb_mode = ComboBox(choices=_choices(RGB_MODE_LABELS), value="channels", label="RGB")
+        self.backend = ComboBox(choices=list(BACKENDS), value="auto", label="backend")
         self.backend_note = Label(value=_describe_auto_backend())
         self.fit_level = SpinBox(value=0, min=0, max=0, label="fit on level")
         self.preview = CheckBox(value=False, text="live preview of the displayed plane")
         self.run_button = PushButton(text="Equalize")
         self.cancel_button = PushButton(text="Cancel", visible=False)
         self.status = Label(value="")
-        self._cancel = threading.Event()
         self.extend([
             self.image, self.variant, self.scope, self.nbins, self.mask, self.out_range, self.rgb_mode,
             self.fit_level, self.backend, self.backend_note, self.preview, self.run_button, self.cancel_button,
@@ -200,7 +137,7 @@ class EqualizeWidget(Container):
 
     @property
     def running(self) -> bool:
-        return self._worker is not None
+        return self._runs.busy
 
     # -- running --------------------------------------------------------------------------------
     def __call__(self, *_args):
@@ -209,46 +146,28 @@ class EqualizeWidget(Container):
         A call while a run is in progress returns that run's worker instead
         of starting another on top of it.
         """
-        if self._worker is not None:
+        if self._runs.busy:
             self._notify_info("equalisation is already running; wait for it to finish")
-            return self._worker
-        from napari.qt.threading import create_worker
+            return self._runs.worker
         from napari.utils import progress
 
         layer = self.image.value
         if layer is None:
             self._notify_error("choose an image layer to equalise")
             return None
+        options = self.options()
         self.run_button.enabled = False
         self.cancel_button.visible = True
-        self._cancel.clear()
         self.status.value = f"equalising {layer.name}..."
         bar = progress(total=0, desc=f"Equalizing {layer.name}")  # made here, on the GUI thread
         relay = ProgressRelay(bar)
         self._run = (layer, layer.data, bar, relay)
-        worker = create_worker(
-            _equalize_with_progress,
-            layer,
-            self.options(),
-            self._cancel,
-            relay,
-            _start_thread=False,
-            _ignore_errors=True,  # errored -> a notification, never a traceback dialog
-        )
-        worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._on_errored)
-        worker.finished.connect(self._on_finished)
-        self._worker = worker
-        worker.start()
-        return worker
+        return self._runs.start(with_dask_progress, _run_equalize, (layer, options), self._runs.cancel_requested,
+                                relay, returned=self._on_returned, errored=self._on_errored,
+                                finished=self._on_finished)
 
     def _alive(self) -> bool:
-        """False once the viewer (and this dock widget with it) was closed."""
-        try:
-            self.native.objectName()
-        except RuntimeError:  # wrapped C/C++ object deleted
-            return False
-        return True
+        return widget_alive(self.native)
 
     def _source_changed(self) -> str | None:
         """Why the run's result no longer fits its source (None when it does)."""
@@ -283,7 +202,6 @@ class EqualizeWidget(Container):
         self._notify_error(f"napari-histeq: {exc}")
 
     def _on_finished(self):
-        self._worker = None
         if self._run is not None:
             self._run[2].close()
             self._run = None
@@ -294,7 +212,7 @@ class EqualizeWidget(Container):
 
     def cancel(self, *_args):
         """Stop the running equalisation at its next chunk (dask and zarr layers)."""
-        self._cancel.set()
+        self._runs.cancel()
 
     # -- live preview ---------------------------------------------------------------------------
     def _update_preview(self, _event=None):
@@ -310,23 +228,20 @@ class EqualizeWidget(Container):
         options = {key: options[key] for key in ("variant", "nbins", "out_range", "backend", "rgb_mode")}
         index, displayed = displayed_index(self._viewer, layer)
         self._preview_request = (layer, finest_level(layer), index, displayed, options)
-        if self._preview_worker is None:
+        if not self._previews.busy:
             self._start_preview()
 
     def _start_preview(self):
-        from napari.qt.threading import create_worker
-
         request, self._preview_request = self._preview_request, None
         layer, data, index, _, options = request
-        worker = create_worker(_preview_of, data, index, layer.rgb, options, _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(lambda result: self._show_preview(request, *result))
-        worker.errored.connect(lambda exc: self._alive() and setattr(self.status, "value", f"preview: {exc}"))
-        worker.finished.connect(self._preview_finished)
-        self._preview_worker = worker
-        worker.start()
+        self._previews.start(
+            _preview_of, data, index, layer.rgb, options,
+            returned=lambda result: self._show_preview(request, *result),
+            errored=lambda exc: self._alive() and setattr(self.status, "value", f"preview: {exc}"),
+            finished=self._preview_finished,
+        )
 
     def _preview_finished(self):
-        self._preview_worker = None
         if self._preview_request is not None and self._alive():
             self._start_preview()
 
@@ -365,7 +280,7 @@ class EqualizeWidget(Container):
     @property
     def previewing(self) -> bool:
         """True while a preview computes or waits to."""
-        return self._preview_worker is not None or self._preview_request is not None
+        return self._previews.busy or self._preview_request is not None
 
     # -- notifications --------------------------------------------------------------------------
     @staticmethod
@@ -386,4 +301,4 @@ class EqualizeWidget(Container):
         return None if layer is None else find_output_layer(self._viewer, layer.name)
 
 
-__all__ = ["EqualizeWidget", "layer_mask"]
+__all__ = ["EqualizeWidget"]

@@ -17,27 +17,15 @@ import time
 
 import numpy as np
 
-from ._api import fit_equalization
-from ._backend import backend_info, is_lazy_array
-from ._rgb import equalize_rgb
-from ._validate import output_dtype
+from .._api import fit_equalization
+from .._backend import backend_info, is_lazy_array
+from .._rgb import equalize_rgb
+from .._settings import Settings, scope_axis
+from .._validate import dtype_range
 
-SCOPES = ("layer", "plane", "volume")
 METADATA_KEY = "napari_histeq"
 #: Layer attributes the output copies from its source, so it lies exactly on top of it.
 GEOMETRY = ("scale", "translate", "rotate", "shear", "units", "axis_labels")
-
-
-def scope_axis(scope: str, spatial_ndim: int):
-    """The ``axis`` argument for a histogram scope of a layer with ``spatial_ndim`` axes."""
-    if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
-    if scope == "layer":
-        return None
-    needed = 2 if scope == "plane" else 3
-    if spatial_ndim < needed:
-        raise ValueError(f"a {spatial_ndim}D layer has no {scope}s to equalise one by one")
-    return tuple(range(-needed, 0))
 
 
 def finest_level(layer):
@@ -141,25 +129,10 @@ def equalize_layer(
     >>> kwargs["name"], kwargs["scale"].tolist(), kind
     ('Image equalized', [2.0, 2.0], 'image')
     """
+    settings = Settings(variant, scope, nbins, out_range, backend, rgb_mode)  # checked at the door
     start = time.perf_counter()
     mask_array = mask if mask is None or isinstance(mask, np.ndarray) else layer_mask(mask, layer)
-    spatial_ndim = len(_spatial_shape(layer))
-    axis = scope_axis(scope, spatial_ndim)
-    options = {"variant": variant, "nbins": nbins, "mask": mask_array, "out_range": out_range, "backend": backend}
-    levels = list(layer.data) if layer.multiscale else [layer.data]
-    if layer.rgb:
-        if layer.multiscale:
-            raise ValueError("multiscale RGB layers are not supported; pick one level as its own layer")
-        results = [equalize_rgb(levels[0], mode=rgb_mode, axis=axis, **options)]
-        limits = _contrast_limits(out_range, results[0], levels[0][..., :3])
-    else:
-        if not 0 <= fit_level < len(levels):
-            raise ValueError(f"fit_level {fit_level} is not a level of this {len(levels)}-level layer")
-        fitted = fit_equalization(levels[fit_level], axis=axis, **options)
-        results = [fitted.apply(level) for level in levels]
-        limits = tuple(float(v) for v in fitted.out_range)
-    seconds = time.perf_counter() - start
-    used_backend = backend if backend != "auto" else backend_info().name
+    results, limits = _equalized_levels(layer, settings, mask_array, fit_level)
     record = {
         "source": layer.name,
         "variant": variant,
@@ -168,11 +141,32 @@ def equalize_layer(
         "mask": getattr(mask, "name", None if mask is None else "array"),
         "out_range": out_range,
         "rgb_mode": rgb_mode if layer.rgb else None,
-        "backend": used_backend,
+        "backend": backend if backend != "auto" else backend_info().name,
         "fit_level": fit_level if layer.multiscale else None,
-        "lazy": any(is_lazy_array(level) for level in levels),
-        "seconds": seconds,
+        "lazy": any(is_lazy_array(level) for level in results),
+        "seconds": time.perf_counter() - start,
     }
+    return (results if layer.multiscale else results[0], output_kwargs(layer, limits, record), "image")
+
+
+def _equalized_levels(layer, settings: Settings, mask, fit_level):
+    """The result of every level (one for most layers) and its contrast limits."""
+    axis = scope_axis(settings.scope, len(_spatial_shape(layer)))
+    options = {**settings.core(), "mask": mask}
+    levels = list(layer.data) if layer.multiscale else [layer.data]
+    if layer.rgb:
+        if layer.multiscale:
+            raise ValueError("multiscale RGB layers are not supported; pick one level as its own layer")
+        result = equalize_rgb(levels[0], mode=settings.rgb_mode, axis=axis, **options)
+        return [result], _contrast_limits(settings.out_range, result, levels[0][..., :3])
+    if not 0 <= fit_level < len(levels):
+        raise ValueError(f"fit_level {fit_level} is not a level of this {len(levels)}-level layer")
+    fitted = fit_equalization(levels[fit_level], axis=axis, **options)
+    return [fitted.apply(level) for level in levels], tuple(float(v) for v in fitted.out_range)
+
+
+def output_kwargs(layer, limits, record) -> dict:
+    """The output layer's keyword arguments: the source's geometry and look, the result's limits, the record."""
     kwargs = {attr: getattr(layer, attr) for attr in GEOMETRY}
     kwargs.update(
         name=output_name(layer),
@@ -185,7 +179,7 @@ def equalize_layer(
     )
     if not layer.rgb:
         kwargs["colormap"] = layer.colormap
-    return (results if layer.multiscale else results[0], kwargs, "image")
+    return kwargs
 
 
 def equalize_plane(plane, *, rgb=False, rgb_mode="channels", variant="standard", nbins=None, out_range="dtype",
@@ -210,9 +204,8 @@ def _contrast_limits(out_range, result, source):
     """The output range of an RGB result, as contrast limits."""
     if isinstance(out_range, tuple):
         return tuple(float(v) for v in out_range)
-    dtype = output_dtype(result.dtype)
     if out_range == "dtype":
-        return (0.0, 1.0) if dtype.kind == "f" else tuple(float(v) for v in (np.iinfo(dtype).min, np.iinfo(dtype).max))
+        return tuple(float(v) for v in dtype_range(result.dtype))
     return float(np.nanmin(source)), float(np.nanmax(source))
 
 
