@@ -81,10 +81,10 @@ def test_plain_tiff_keeps_resolution_tags_and_records_in_its_description(tmp_pat
 
 
 def test_big_tiff_is_read_and_written_page_by_page_with_the_same_result(tmp_path, hyperstack, monkeypatch):
-    from napari_histeq import _image_io
+    from napari_histeq._cli import tiff
 
     tifffile.imwrite(tmp_path / "big.tif", hyperstack, imagej=True, metadata={"axes": "ZCYX"})
-    monkeypatch.setattr(_image_io, "LAZY_TIFF_BYTES", 0)
+    monkeypatch.setattr(tiff, "LAZY_TIFF_BYTES", 0)
     written = []
     real_imwrite = tifffile.imwrite
 

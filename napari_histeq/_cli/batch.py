@@ -10,33 +10,17 @@ still run; the exit status says whether any failed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import glob
-import os
 import sys
 import time
-import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._api import equalize, fit_equalization
-from ._backend import BACKENDS
-from ._image_io import (
-    IMAGE_SUFFIXES,
-    ImageFile,
-    is_zarr,
-    output_name,
-    read_image,
-    reader_messages,
-    reader_said,
-    write_result,
-)
-from ._kernels.threads import ENV_VAR as THREADS_ENV_VAR
-from ._kernels.threads import num_threads
-from ._rgb import equalize_rgb
-from ._settings import RGB_MODES, SCOPES
-from ._variants import VARIANT_NAMES
+from .._backend import BACKENDS
+from .._settings import RGB_MODES, SCOPES, Settings
+from .._variants import VARIANT_NAMES
+from .files import IMAGE_SUFFIXES, output_name
+from .image import is_zarr
+from .jobs import Job, Options, Outcome, report, run_jobs, summary_table
 
 EXAMPLES = """examples:
   napari-histeq batch scans/ -o equalised/                 every image in scans/
@@ -82,33 +66,6 @@ def build_batch_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@dataclass(frozen=True)
-class Job:
-    source: Path
-    target: Path
-
-
-@dataclass(frozen=True)
-class Options:
-    variant: str = "standard"
-    scope: str = "layer"
-    nbins: int | None = None
-    rgb_mode: str = "channels"
-    backend: str = "auto"
-    debug: bool = False
-
-
-@dataclass
-class Outcome:
-    job: Job
-    status: str                  # "ok", "failed" or "skipped"
-    reason: str = ""
-    seconds: float = 0.0
-    shape: tuple = ()
-    dtype: str = ""
-    notes: list = field(default_factory=list)
-
-
 class PlanError(Exception):
     """The run cannot start (nothing has been written)."""
 
@@ -126,7 +83,7 @@ def main_batch(argv) -> int:
         jobs = [job for job in jobs if not job.target.exists()]
     if args.dry_run:
         return _dry_run(jobs, missing, skipped)
-    options = Options(args.variant, args.scope, args.nbins, args.rgb_mode, args.backend, args.debug)
+    options = Options(Settings(args.variant, args.scope, args.nbins, "dtype", args.backend, args.rgb_mode), args.debug)
     try:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -136,7 +93,7 @@ def main_batch(argv) -> int:
     started = time.perf_counter()
     outcomes = [Outcome(Job(path, Path()), "failed", reason) for path, reason in missing] + skipped
     for outcome in outcomes:
-        _report(outcome, args.quiet)
+        report(outcome, args.quiet)
     try:
         outcomes += run_jobs(jobs, options, jobs_at_once=args.jobs, quiet=args.quiet)
     except KeyboardInterrupt:
@@ -250,166 +207,3 @@ def _dry_run(jobs, missing, skipped) -> int:
 # --- doing it ------------------------------------------------------------------------------------
 
 
-def run_jobs(jobs, options: Options, *, jobs_at_once=1, quiet=False) -> list[Outcome]:
-    """Run every job, one process per file at a time when ``jobs_at_once`` > 1."""
-    from tqdm import tqdm
-
-    outcomes = []
-    with tqdm(total=len(jobs), unit="file", disable=True if quiet else None, file=sys.stderr) as bar:
-        if jobs_at_once == 1 or len(jobs) < 2:
-            for job in jobs:
-                outcomes.append(process_file(job, options, progress=None if quiet else _chunk_bars(job)))
-                _report(outcomes[-1], quiet, bar)
-            return outcomes
-        workers = min(jobs_at_once, len(jobs))
-        threads_each = max(1, num_threads() // workers)  # the cores are shared, not multiplied
-        with ProcessPoolExecutor(workers, initializer=_share_cores, initargs=(threads_each,)) as pool:
-            try:
-                futures = [pool.submit(process_file, job, options) for job in jobs]
-                for future in as_completed(futures):
-                    outcomes.append(future.result())
-                    _report(outcomes[-1], quiet, bar)
-                outcomes.sort(key=lambda outcome: jobs.index(outcome.job))  # the summary in the inputs' order
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-    return outcomes
-
-
-def _share_cores(threads: int) -> None:
-    os.environ[THREADS_ENV_VAR] = str(threads)
-
-
-def _chunk_bars(job: Job):
-    """A progress bar over the parts of one big file (pages, chunks)."""
-    from tqdm import tqdm
-
-    bars = []
-
-    def start(total):
-        bars.append(tqdm(total=total, desc=job.source.name, unit="part", leave=False, disable=None, file=sys.stderr))
-        return bars[-1].update
-
-    start.close = lambda: [bar.close() for bar in bars]
-    return start
-
-
-def process_file(job: Job, options: Options, progress=None) -> Outcome:
-    """Read, equalise and write one file; any failure becomes the outcome's one-line reason."""
-    started = time.perf_counter()
-    image = None
-    try:
-        with reader_messages() as messages:
-            try:
-                image = read_image(job.source)
-            except Exception as error:
-                raise _Failed(f"cannot read it as an image: {_describe(error)}{reader_said(messages)}") from error
-        try:
-            with _counting_bar(image, progress):
-                results = equalized(image, options)
-        except (TypeError, ValueError) as error:
-            raise _Failed(f"{error}{reader_said(messages)}") from error
-        job.target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            write_result(image, results, job.target, provenance(image, options), progress=progress)
-        except OSError as error:
-            raise _Failed(f"cannot write {job.target}: {error.strerror or error}") from error
-        notes = image.notes + list(dict.fromkeys(messages))
-        return Outcome(job, "ok", seconds=time.perf_counter() - started, shape=tuple(image.data.shape),
-                       dtype=str(results[0].dtype), notes=notes)
-    except Exception as error:  # noqa: BLE001 -- one file's failure never stops the others
-        reason = str(error) if isinstance(error, _Failed) else f"{_describe(error)} (--debug shows the traceback)"
-        if options.debug:
-            reason += "\n" + "".join(traceback.format_exception(error.__cause__ or error))
-        return Outcome(job, "failed", reason, seconds=time.perf_counter() - started)
-    finally:
-        if image is not None and image.close is not None:
-            image.close()
-        if progress is not None:
-            progress.close()
-
-
-def _counting_bar(image: ImageFile, progress):
-    """A progress bar over the chunks of a lazy image's histogram pass (none for an image in memory)."""
-    if progress is None or type(image.data).__module__.split(".")[0] != "dask":
-        return contextlib.nullcontext()
-    from tqdm.dask import TqdmCallback
-
-    return TqdmCallback(desc=f"{image.path.name}: histogram", leave=False, disable=None, file=sys.stderr)
-
-
-class _Failed(Exception):
-    """A file's failure, worded for its one line."""
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, OSError) and error.strerror and not isinstance(error, FileNotFoundError):
-        return error.strerror
-    return f"{type(error).__name__}: {error}" if not isinstance(error, (ValueError, FileNotFoundError)) else str(error)
-
-
-def histogram_axis(image: ImageFile, scope: str):
-    """The ``axis`` for ``scope``; a file's channels (axis ``C``) never share a histogram."""
-    ndim = image.data.ndim - image.colour
-    axes = image.axes[:ndim] if len(image.axes) >= ndim else ""
-    pooled = [index for index in range(ndim) if not axes or axes[index] not in "CS"]
-    if scope != "layer":
-        needed = 2 if scope == "plane" else 3
-        if axes and scope == "volume" and "Z" not in axes:
-            raise ValueError(f"--scope volume needs a Z axis; this image's axes are {axes}")
-        if len(pooled) < needed:
-            raise ValueError(f"a {len(pooled)}D image has no {scope}s to equalise one by one")
-        pooled = pooled[-needed:]
-    return None if pooled == list(range(ndim)) else tuple(pooled)
-
-
-def equalized(image: ImageFile, options: Options) -> list:
-    """The result for each pyramid level (one level for most files)."""
-    axis = histogram_axis(image, options.scope)
-    common = {"variant": options.variant, "nbins": options.nbins, "backend": options.backend}
-    if image.colour:
-        return [equalize_rgb(image.data, mode=options.rgb_mode, axis=axis, **common)]
-    if len(image.levels) > 1:  # one table from full resolution, for every level: the pyramid stays consistent
-        fitted = fit_equalization(image.levels[0], axis=axis, **common)
-        return [fitted.apply(level) for level in image.levels]
-    return [equalize(image.data, axis=axis, **common)]
-
-
-def provenance(image: ImageFile, options: Options) -> dict:
-    from . import __version__
-
-    record = {"software": f"napari-histeq {__version__}", "operation": "equalize", "variant": options.variant,
-              "scope": options.scope, "source": image.path.name}
-    if options.nbins is not None:
-        record["nbins"] = options.nbins
-    if image.colour:
-        record["rgb_mode"] = options.rgb_mode
-    return record
-
-
-# --- telling the user ----------------------------------------------------------------------------
-
-
-def _report(outcome: Outcome, quiet: bool, bar=None) -> None:
-    from tqdm import tqdm
-
-    if outcome.status == "failed":
-        tqdm.write(f"napari-histeq batch: error: {outcome.job.source}: {outcome.reason}", file=sys.stderr)
-    elif not quiet:
-        for note in outcome.notes:
-            tqdm.write(f"napari-histeq batch: note: {outcome.job.source}: {note}", file=sys.stderr)
-    if bar is not None:
-        bar.update()
-
-
-def summary_table(outcomes, seconds: float) -> str:
-    lines = [f"\n  {'status':8}{'seconds':>8}  file"]
-    for outcome in outcomes:
-        where = (f"{outcome.job.source} -> {outcome.job.target}" if outcome.status != "failed"
-                 else f"{outcome.job.source}: {outcome.reason.splitlines()[0]}")
-        time_text = f"{outcome.seconds:.2f}" if outcome.status == "ok" else "-"
-        lines.append(f"  {outcome.status:8}{time_text:>8}  {where}")
-    counts = {status: sum(outcome.status == status for outcome in outcomes) for status in ("ok", "failed", "skipped")}
-    lines.append(f"{counts['ok']} of {len(outcomes)} files equalised, {counts['failed']} failed, "
-                 f"{counts['skipped']} skipped ({seconds:.1f} s)")
-    return "\n".join(lines)

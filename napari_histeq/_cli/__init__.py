@@ -3,7 +3,7 @@
 ``napari-histeq`` opens napari with the dark sample (or the files given) and
 the Equalize Histogram widget docked; ``napari-histeq --headless`` equalises
 them without a window, writes before/after images and prints before/after
-statistics; ``napari-histeq batch`` equalises files and folders (``_batch.py``).
+statistics; ``napari-histeq batch`` equalises files and folders (``batch.py``).
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ._api import equalize
-from ._backend import BACKENDS, backend_info
-from ._image_io import reader_messages, reader_said, write_whole
-from ._plot import figure_from_panel, histogram_panel_data
-from ._rgb import equalize_rgb
-from ._samples import dark_xray
-from ._settings import SCOPES, scope_axis
-from ._variants import VARIANT_NAMES
+from .._api import equalize
+from .._backend import BACKENDS, backend_info
+from .._plot import figure_from_panel, histogram_panel_data
+from .._rgb import equalize_rgb
+from .._samples import dark_xray
+from .._settings import SCOPES, scope_axis
+from .._variants import VARIANT_NAMES
+from .files import reader_messages, reader_said, write_whole
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["batch"]:
-        from ._batch import main_batch
+        from .batch import main_batch
 
         return main_batch(argv[1:])
     args = build_parser().parse_args(argv)
@@ -66,7 +66,7 @@ def run_viewer(args) -> int:
         print("napari-histeq: napari is not installed; pip install 'napari-histeq[all]' "
               "or use --headless", file=sys.stderr)
         return 2
-    from ._napari.window import arrange_first_view, layout_report, remembered_dock_areas, screenshot_after_equalize
+    from .._napari.window import arrange_first_view, layout_report, remembered_dock_areas, screenshot_after_equalize
 
     viewer = napari.Viewer(title="napari-histeq")
     if args.files:

@@ -1,0 +1,167 @@
+"""Image files in and out for the batch command: each kind to its reader and writer.
+
+TIFF (ImageJ hyperstacks, OME-TIFF, plain) goes through tifffile, zarr and
+OME-Zarr through zarr (lazily, chunk by chunk), other formats through imageio
+or, failing that, napari's reader plugins (npe2). A result goes where its
+input's kind says: TIFF in, TIFF out with the same axes and calibration; zarr
+in, zarr out with the same chunks and codecs; PNG in, PNG out; anything else
+(JPEG is lossy) as TIFF. Every result records the operation in its metadata.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import tiff, zarr_store
+from .image import ImageFile, is_zarr
+
+#: What a folder walk picks up (zarr stores are folders ending in .zarr).
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".npy", ".zarr")
+#: Formats written back as they came; the others become TIFF.
+SAME_FORMAT_SUFFIXES = (".tif", ".tiff", ".png", ".zarr")
+
+
+def output_name(path: Path) -> str:
+    """The result's file name: the input's, or the input's stem with ``.tif``."""
+    if is_zarr(path) or path.suffix.lower() in SAME_FORMAT_SUFFIXES:
+        return path.name
+    return f"{path.stem}.tif"
+
+
+def read_image(path: Path, *, lazy_tiff_bytes: int | None = None) -> ImageFile:
+    """Read ``path`` with the reader its kind needs; TIFFs above ``lazy_tiff_bytes`` stay on disk."""
+    if is_zarr(path):
+        return zarr_store.read_zarr(path)
+    if path.is_dir():
+        raise ValueError("is a folder, not an image file")
+    if not path.exists():
+        raise FileNotFoundError("no such file")
+    if path.suffix.lower() in (".tif", ".tiff"):
+        return tiff.read_tiff(path, tiff.LAZY_TIFF_BYTES if lazy_tiff_bytes is None else lazy_tiff_bytes)
+    return _read_other(path)
+
+
+def _read_other(path: Path) -> ImageFile:
+    import imageio.v3 as iio
+
+    try:
+        data = iio.imread(path)
+    except Exception as imageio_error:
+        data = _read_with_napari_plugins(path)
+        if data is None:
+            raise imageio_error from None
+    data = np.asarray(data)
+    colour = data.ndim >= 3 and data.shape[-1] in (3, 4) and data.dtype.kind in "ui"
+    return ImageFile(path, data, "image", colour=colour)
+
+
+def _read_with_napari_plugins(path: Path):
+    """The first image layer napari's reader plugins make of ``path``, or None."""
+    try:
+        import npe2
+    except ImportError:
+        return None
+    manager = npe2.PluginManager.instance()
+    manager.discover()
+    try:
+        layers = npe2.read([str(path)], stack=False)
+    except ValueError:  # no plugin reads it
+        return None
+    images = [data for data, *rest in layers if (rest[1] if len(rest) > 1 else "image") == "image"]
+    if not images:
+        return None
+    data = images[0]
+    return data[0] if isinstance(data, list) else data  # a multiscale layer: its full resolution
+
+
+# --- writing ---------------------------------------------------------------------------------------
+
+
+def partial_path(target: Path) -> Path:
+    return target.with_name(f".{target.stem}.partial{target.suffix}")
+
+
+def write_whole(write, target: Path) -> None:
+    """Write through a temporary name beside ``target`` and rename it when complete,
+    so that an interrupt never leaves a partial file (or folder) under the final name."""
+    partial = partial_path(target)
+    _remove(partial)
+    try:
+        write(partial)
+        if target.is_dir():  # a zarr store replaced (--overwrite): a folder cannot be renamed over
+            old = target.with_name(f".{target.stem}.old{target.suffix}")
+            os.replace(target, old)
+            os.replace(partial, target)
+            _remove(old)
+        else:
+            os.replace(partial, target)
+    finally:
+        _remove(partial)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def write_result(image: ImageFile, results, target: Path, provenance: dict, *, progress=None) -> None:
+    """Write ``results`` (one array per pyramid level; one for most files) as ``image``'s kind says.
+
+    ``progress(n)`` is called with the number of parts (pages, chunks) to come,
+    and returns a callable to tick per part; None: no progress.
+    """
+    suffix = target.suffix.lower()
+    if image.kind == "zarr":
+        write_whole(lambda partial: zarr_store.write_zarr(image, results, partial, provenance, progress), target)
+    elif suffix in (".tif", ".tiff"):
+        write_whole(lambda partial: tiff.write_tiff(image, results[0], partial, provenance, progress), target)
+    else:
+        write_whole(lambda partial: _write_png(results[0], partial, provenance), target)
+
+
+def _write_png(result, target: Path, provenance: dict) -> None:
+    import imageio.v3 as iio
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("napari_histeq", json.dumps(provenance))
+    iio.imwrite(target, np.asarray(result), extension=".png", pnginfo=info)
+
+
+# --- what readers say -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def reader_messages():
+    """Collect what an image reader warns or logs, instead of letting it print around our lines."""
+    messages = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            messages.append(record.getMessage())
+
+    handler, root = Collect(logging.WARNING), logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with warnings.catch_warnings():  # restores showwarning on the way out
+            warnings.simplefilter("always")
+            for noise in (DeprecationWarning, PendingDeprecationWarning, ResourceWarning):  # about the reader itself
+                warnings.simplefilter("ignore", noise)
+            warnings.showwarning = lambda message, *_args, **_kwargs: messages.append(str(message))
+            yield messages
+    finally:
+        root.removeHandler(handler)
+
+
+def reader_said(messages) -> str:
+    return f" (the reader said: {'; '.join(dict.fromkeys(messages))})" if messages else ""
