@@ -28,6 +28,7 @@ import numpy as np
 
 import napari_histeq as nh
 
+from .matching import matching_cases, matching_contenders, matching_ratios
 from .threads import busy_load, layers_table, print_layers, print_scaling, scaling_table, threading_facts
 
 
@@ -235,13 +236,19 @@ def peer_tables(args, rounds) -> dict:
         print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
         timings[key] = time_interleaved(functions, rounds)
 
+    matching = matching_cases(args.quick)
+    for key, case in matching.items():
+        print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
+        timings[key] = time_interleaved(matching_contenders(case), rounds)
+
     def memory(key, **options):
         image = cases[key]["image"]
         return peak_extra_memory(image, **options) / image.nbytes
 
+    every = {**cases, **matching}
     return {
-        "cases": [{"name": cases[key]["name"], "timings": timings[key]} for key in cases],
-        "ratios": ratios(timings, cases["u8"]["name"]),
+        "cases": [{"name": every[key]["name"], "timings": timings[key]} for key in every],
+        "ratios": ratios(timings, cases["u8"]["name"]) + matching_ratios(timings, matching),
         "memory": {
             cases["u8"]["name"]: memory("u8"),
             cases["u16"]["name"]: memory("u16"),

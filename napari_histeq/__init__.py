@@ -8,10 +8,12 @@ they are used.
 from ._api import Equalization, Histogram, equalize, fit_equalization, histogram
 from ._backend import BackendInfo, backend_info
 from ._binning import Binning
+from ._bleach import correct_bleaching
+from ._matching import match_histograms
 from ._napari.layers import add_equalized, equalize_layer
 from ._plot import plot_histograms
 from ._rgb import equalize_rgb
-from ._samples import dark_stack, dark_xray
+from ._samples import bleaching_series, dark_stack, dark_xray
 from ._stats import HistogramStats, histogram_stats
 
 try:
@@ -29,6 +31,8 @@ __all__ = [
     "HistogramStats",
     "add_equalized",
     "backend_info",
+    "bleaching_series",
+    "correct_bleaching",
     "dark_stack",
     "dark_xray",
     "equalize",
@@ -37,5 +41,6 @@ __all__ = [
     "fit_equalization",
     "histogram",
     "histogram_stats",
+    "match_histograms",
     "plot_histograms",
 ]

@@ -86,6 +86,49 @@ def dark_stack(shape=(32, 256, 256), seed=0) -> np.ndarray:
     return np.clip(rng.poisson(expected), 0, 65535).astype(np.uint16)
 
 
+def bleaching_series(shape=(40, 128, 128), half_life=12.0, seed=0) -> np.ndarray:
+    """A 2D+t uint16 time lapse whose fluorescence fades: cells that drift a little and bleach.
+
+    The signal decays as ``0.25 + 0.75 * 2 ** (-t / half_life)`` on a
+    background of 100, with Poisson noise: what :func:`correct_bleaching`
+    is for.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(time points, rows, columns)``.
+    half_life : float
+        Time points until the bleachable part of the signal halves.
+    seed : int
+
+    Returns
+    -------
+    series : ndarray of uint16
+
+    Examples
+    --------
+    >>> from napari_histeq import bleaching_series
+    >>> series = bleaching_series()
+    >>> series.shape, bool(series[0].mean() > series[-1].mean())
+    ((40, 128, 128), True)
+    """
+    frames, rows, cols = shape
+    rng = np.random.default_rng(seed)
+    y, x = np.ogrid[:rows, :cols]
+    centres = rng.uniform(0, 1, (25, 2)) * (rows, cols)
+    drift = rng.normal(0, 0.3, (25, 2))
+    radii, brightness = rng.uniform(4, 10, 25), rng.uniform(300, 1500, 25)
+    fade = 0.25 + 0.75 * 2.0 ** (-np.arange(frames) / half_life)
+    series = np.empty(shape, dtype=np.uint16)
+    for t in range(frames):
+        signal = np.zeros((rows, cols))
+        for (cy, cx), (dy, dx), radius, peak in zip(centres, drift, radii, brightness):
+            distance2 = (y - cy - dy * t) ** 2 + (x - cx - dx * t) ** 2
+            signal += peak * np.exp(-distance2 / (2 * radius**2))
+        series[t] = np.clip(rng.poisson(100 + signal * fade[t]), 0, 65535)
+    return series
+
+
 def _smooth(image, passes):
     """A few passes of a 3x3 box blur (softens the phantom's edges)."""
     for _ in range(passes):

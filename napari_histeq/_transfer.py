@@ -32,6 +32,8 @@ def lut_from_values(values, lo, hi, out_dtype):
             return (lo + values * (hi - lo)).astype(out_dtype)
         # hi - lo overflows (e.g. -1e308..1e308): the same sum, halved, then doubled
         return (2 * (lo / 2 + values * (hi / 2 - lo / 2))).astype(out_dtype)
+    if out_dtype.itemsize <= 4:  # whole float64 values below 2**53: the sum and the cast are exact
+        return (values + lo).astype(out_dtype)
     span = hi - lo
     at_top = values >= float(span)
     offsets = np.where(at_top, 0.0, values).astype(np.uint64)

@@ -326,3 +326,22 @@ def test_ctrl_c_stops_parallel_workers_and_leaves_only_whole_results(tmp_path):
     expected = textbook_equalize(stack)
     for path in written:
         np.testing.assert_array_equal(tifffile.imread(path), expected)
+
+
+def test_bleach_and_match_operations(tmp_path, rng):
+    from napari_histeq import bleaching_series, correct_bleaching, match_histograms
+
+    series = bleaching_series((6, 32, 32))
+    moved = np.moveaxis(series, 0, 1)  # time second: found from the file's axes
+    tifffile.imwrite(tmp_path / "lapse.tif", moved, metadata={"axes": "YTX"})
+    assert batch(tmp_path / "lapse.tif", "--bleach", "ratio", "--background", "100", "-o", tmp_path / "b") == 0
+    with tifffile.TiffFile(tmp_path / "b" / "lapse.tif") as tif:
+        result, record = tif.series[0].asarray(), json.loads(tif.pages[0].description)["napari_histeq"]
+    np.testing.assert_array_equal(result, correct_bleaching(moved, method="ratio", axis=1, background=100))
+    assert record["operation"] == "bleach" and record["method"] == "ratio"
+    reference = rng.integers(500, 3000, (40, 40)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "reference.tif", reference)
+    assert batch(tmp_path / "lapse.tif", "--match", tmp_path / "reference.tif", "-o", tmp_path / "m") == 0
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "m" / "lapse.tif"),
+                                  match_histograms(moved, reference))
+    assert batch(tmp_path / "lapse.tif", "--match", tmp_path / "nope.tif", "-o", tmp_path / "x") == 2

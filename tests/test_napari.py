@@ -61,7 +61,7 @@ def test_manifest_validates_from_the_installed_package():
     assert manifest.name == PLUGIN
     widgets = [w.display_name for w in manifest.contributions.widgets]
     assert any("Equalize" in name for name in widgets)
-    assert {s.key for s in manifest.contributions.sample_data} == {"dark_xray", "dark_stack"}
+    assert {s.key for s in manifest.contributions.sample_data} == {"dark_xray", "dark_stack", "bleaching_series"}
     filters = manifest.contributions.menus["napari/layers/filter"]
     assert filters[0].command == "napari-histeq.equalize_widget"
     # the file the entry point names is the repository's one manifest ...
@@ -237,6 +237,9 @@ def test_samples_load(viewer):
     xray, stack = viewer.layers["dark X-ray"], viewer.layers["dark stack"]
     assert xray.data.dtype == np.uint8 and xray.data.ndim == 2
     assert stack.data.dtype == np.uint16 and stack.data.ndim == 3
+    viewer.open_sample(PLUGIN, "bleaching_series")
+    series = viewer.layers["bleaching series"]
+    assert series.data.dtype == np.uint16 and series.axis_labels[0] == "t"
 
 
 def test_scripted_session(viewer):
@@ -610,3 +613,55 @@ def test_histogram_widget_density_toggle(qtbot, viewer, histogram_widget):
     assert "before: density" in labels
     histogram_widget.density.value = False
     assert not any("density" in line.get_label() for line in histogram_widget.figure.axes[0].lines)
+
+
+# -- the Match histograms / Bleach correction widget ---------------------------------------------
+@pytest.fixture
+def match_widget(viewer):
+    from napari_histeq._napari.match_widget import MatchWidget
+
+    _, dock_widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Match histograms / Bleach correction")
+    assert isinstance(dock_widget, MatchWidget)
+    return dock_widget
+
+
+def finish(qtbot, widget):
+    qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
+
+
+@pytest.mark.parametrize("method", ["histogram", "ratio", "exponential"])
+def test_match_widget_corrects_the_bleaching_sample(qtbot, viewer, match_widget, method):
+    from napari_histeq import correct_bleaching
+
+    viewer.open_sample(PLUGIN, "bleaching_series")
+    source = viewer.layers["bleaching series"]
+    moved = np.moveaxis(source.data, 0, 1)  # the time axis second: found from the layer's labels
+    layer = viewer.add_image(moved, name="moved", axis_labels=("y", "t", "x"))
+    match_widget.image.value = layer
+    assert match_widget.time_axis.value == 1
+    match_widget.method.value = method
+    match_widget.reference.value = 2
+    match_widget()
+    finish(qtbot, match_widget)
+    result = viewer.layers["moved bleach-corrected"]
+    np.testing.assert_array_equal(result.data, correct_bleaching(moved, method=method, axis=1, reference=2))
+    record = result.metadata["napari_histeq"]
+    assert record["operation"] == "bleach" and record["method"] == method and record["time_axis"] == 1
+    np.testing.assert_array_equal(layer.data, moved)  # the source is untouched
+    match_widget()  # again: the result layer is updated, not duplicated
+    finish(qtbot, match_widget)
+    assert [lyr.name for lyr in viewer.layers].count("moved bleach-corrected") == 1
+
+
+def test_match_widget_matches_one_layer_to_another(qtbot, viewer, match_widget):
+    from napari_histeq import dark_stack, match_histograms
+
+    stack = dark_stack()
+    source, reference = viewer.add_image(stack[:4], name="dim"), viewer.add_image(stack[-4:] * 3, name="bright")
+    match_widget.image.value, match_widget.mode.value = source, "match"
+    assert not match_widget.method.native.isVisibleTo(match_widget.native)
+    assert match_widget.reference_layer.native.isVisibleTo(match_widget.native)
+    match_widget.reference_layer.value = reference
+    match_widget()
+    finish(qtbot, match_widget)
+    np.testing.assert_array_equal(viewer.layers["dim matched to bright"].data, match_histograms(stack[:4], stack[-4:] * 3))

@@ -16,17 +16,21 @@ import time
 from pathlib import Path
 
 from .._backend import BACKENDS
+from .._bleach import METHODS
+from .._matching import reference_of
 from .._settings import RGB_MODES, SCOPES, Settings
 from .._variants import VARIANT_NAMES
-from .files import IMAGE_SUFFIXES, output_name
+from .files import IMAGE_SUFFIXES, output_name, read_image
 from .image import is_zarr
-from .jobs import Job, Options, Outcome, report, run_jobs, summary_table
+from .jobs import Job, Operation, Options, Outcome, report, run_jobs, summary_table
 
 EXAMPLES = """examples:
   napari-histeq batch scans/ -o equalised/                 every image in scans/
   napari-histeq batch -r 'plates/**/*.tif' -o out/ -j 4    a glob, 4 files at a time
   napari-histeq batch stack.ome.tif --scope plane -o out/  each plane alone
   napari-histeq batch volume.zarr -o out/                  lazily, chunk by chunk
+  napari-histeq batch timelapse.tif --bleach histogram -o out/   bleach correction along T
+  napari-histeq batch day2/ --match day1/ref.tif -o out/   each image matched to a reference
 """
 
 
@@ -56,6 +60,15 @@ def build_batch_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rgb-mode", choices=RGB_MODES, default="channels",
                         help="colour images: each channel, or the brightness only (hue kept); alpha is kept")
     parser.add_argument("--backend", choices=BACKENDS, default="auto")
+    operation = parser.add_argument_group("other operations (instead of equalising)")
+    chosen = operation.add_mutually_exclusive_group()
+    chosen.add_argument("--match", type=Path, metavar="REFERENCE",
+                        help="match each image's histogram to this reference image (counted once)")
+    chosen.add_argument("--bleach", choices=METHODS, metavar="METHOD",
+                        help=f"bleach-correct time series: {', '.join(METHODS)}")
+    operation.add_argument("--time-axis", type=int, help="--bleach: the time axis (default: the file's T axis, else 0)")
+    operation.add_argument("--reference-frame", type=int, default=0, help="--bleach: the time point to correct to")
+    operation.add_argument("--background", type=float, default=0.0, help="--bleach ratio: background subtracted")
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace results that exist (never an input)")
     existing.add_argument("--skip-existing", action="store_true", help="leave results that exist; do the rest")
@@ -83,7 +96,13 @@ def main_batch(argv) -> int:
         jobs = [job for job in jobs if not job.target.exists()]
     if args.dry_run:
         return _dry_run(jobs, missing, skipped)
-    options = Options(Settings(args.variant, args.scope, args.nbins, "dtype", args.backend, args.rgb_mode), args.debug)
+    try:
+        operation = _operation(args)
+    except (OSError, TypeError, ValueError) as error:
+        print(f"napari-histeq batch: error: --match {args.match}: {error}", file=sys.stderr)
+        return 2
+    options = Options(Settings(args.variant, args.scope, args.nbins, "dtype", args.backend, args.rgb_mode),
+                      args.debug, operation)
     try:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -103,6 +122,17 @@ def main_batch(argv) -> int:
     if not args.quiet:
         print(summary_table(outcomes, time.perf_counter() - started))
     return 1 if any(outcome.status == "failed" for outcome in outcomes) else 0
+
+
+def _operation(args) -> Operation:
+    """What each file gets; a --match reference is read and counted here, once for every file."""
+    if args.match is not None:
+        image = read_image(args.match)
+        return Operation("match", reference=reference_of(image.data))
+    if args.bleach is not None:
+        return Operation("bleach", method=args.bleach, time_axis=args.time_axis, reference_frame=args.reference_frame,
+                         background=args.background)
+    return Operation()
 
 
 # --- what to do ----------------------------------------------------------------------------------

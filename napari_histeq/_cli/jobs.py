@@ -10,10 +10,13 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .._api import equalize, fit_equalization
+from .._bleach import correct_bleaching
 from .._kernels.threads import ENV_VAR as THREADS_ENV_VAR
 from .._kernels.threads import num_threads
+from .._matching import match_histograms
 from .._rgb import equalize_rgb
 from .._settings import Settings
 from .files import read_image, reader_messages, reader_said, write_result
@@ -27,11 +30,24 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Operation:
+    """Equalise (the default), match to a reference distribution, or bleach-correct along time."""
+
+    name: str = "equalize"
+    reference: Any = None          # match: the reference's distribution (counted once)
+    method: str = "histogram"      # bleach
+    time_axis: int | None = None   # bleach: None is the file's T axis, else 0
+    reference_frame: int = 0
+    background: float = 0.0
+
+
+@dataclass(frozen=True)
 class Options:
-    """What every job is asked to do: the user's settings, and whether failures show their traceback."""
+    """What every job is asked to do: the user's settings, the operation, and whether failures show tracebacks."""
 
     settings: Settings = field(default_factory=Settings)
     debug: bool = False
+    operation: Operation = field(default_factory=Operation)
 
 
 @dataclass
@@ -160,7 +176,11 @@ def histogram_axis(image: ImageFile, scope: str):
 
 def equalized(image: ImageFile, options: Options) -> list:
     """The result for each pyramid level (one level for most files)."""
-    settings = options.settings
+    settings, operation = options.settings, options.operation
+    if operation.name != "equalize":
+        if image.colour:
+            raise ValueError(f"--{operation.name} on colour images is not supported yet")
+        return [_other_operation(level, image, options) for level in image.levels or (image.data,)]
     axis = histogram_axis(image, settings.scope)
     common = settings.core()
     if image.colour:
@@ -171,12 +191,28 @@ def equalized(image: ImageFile, options: Options) -> list:
     return [equalize(image.data, axis=axis, **common)]
 
 
+def _other_operation(data, image: ImageFile, options: Options):
+    operation = options.operation
+    if operation.name == "match":
+        return match_histograms(data, operation.reference, axis=histogram_axis(image, options.settings.scope),
+                                backend=options.settings.backend)
+    time_axis = operation.time_axis
+    if time_axis is None:
+        time_axis = image.axes.index("T") if "T" in image.axes else 0
+    return correct_bleaching(data, method=operation.method, axis=time_axis, reference=operation.reference_frame,
+                             background=operation.background, backend=options.settings.backend)
+
+
 def provenance(image: ImageFile, options: Options) -> dict:
     from .. import __version__
 
-    settings = options.settings
-    record = {"software": f"napari-histeq {__version__}", "operation": "equalize", "variant": settings.variant,
-              "scope": settings.scope, "source": image.path.name}
+    settings, operation = options.settings, options.operation
+    record = {"software": f"napari-histeq {__version__}", "operation": operation.name, "source": image.path.name}
+    if operation.name == "bleach":
+        record.update(method=operation.method, reference_frame=operation.reference_frame,
+                      background=operation.background)
+        return record
+    record.update(scope=settings.scope, **({"variant": settings.variant} if operation.name == "equalize" else {}))
     if settings.nbins is not None:
         record["nbins"] = settings.nbins
     if image.colour:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._samples import dark_stack, dark_xray
+from .._samples import bleaching_series, dark_stack, dark_xray
 
 
 def dark_xray_sample():
@@ -22,6 +22,23 @@ def dark_stack_sample():
                 "units": ("um", "um", "um"),
                 "axis_labels": ("z", "y", "x"),
                 "contrast_limits": (0, 65535),
+            },
+            "image",
+        )
+    ]
+
+
+def bleaching_series_sample():
+    """A 2D+t uint16 time lapse that bleaches (40 time points), 0.2 um pixels, 5 s apart."""
+    return [
+        (
+            bleaching_series(),
+            {
+                "name": "bleaching series",
+                "colormap": "green",
+                "scale": (5.0, 0.2, 0.2),
+                "units": ("s", "um", "um"),
+                "axis_labels": ("t", "y", "x"),
             },
             "image",
         )

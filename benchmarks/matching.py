@@ -1,0 +1,56 @@
+"""Histogram matching and bleach correction against scikit-image, interleaved in the same run.
+
+Rows of ``python -m benchmarks``: uint8 and uint16 images matched to a
+reference a quarter their size, and a uint16 time series corrected to its
+first frame (scikit-image frame by frame).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import napari_histeq as nh
+
+
+def matching_cases(quick: bool) -> dict:
+    rng = np.random.default_rng(1)
+    side, frames, frame_side = (512, 6, 128) if quick else (4096, 50, 512)
+    cases = {}
+    for dtype, top in ((np.uint8, 255), (np.uint16, 65535)):
+        image = rng.gamma(2.0, top / 20, (side, side)).clip(0, top).astype(dtype)
+        reference = rng.gamma(3.0, top / 10, (side // 2, side // 2)).clip(0, top).astype(dtype)
+        name = f"match {np.dtype(dtype).name} {side}x{side} to {side // 2}x{side // 2}"
+        cases[f"match {np.dtype(dtype).name}"] = {"name": name, "image": image, "reference": reference}
+    decay = 0.3 + 0.7 * np.exp(-0.05 * np.arange(frames))
+    series = (rng.gamma(2.0, 300.0, (frames, frame_side, frame_side)) * decay[:, None, None]).astype(np.uint16)
+    cases["bleach"] = {"name": f"bleach correction (histogram) uint16 {frames}x{frame_side}x{frame_side}",
+                       "image": series}
+    return cases
+
+
+def matching_contenders(case) -> dict:
+    from skimage import exposure
+
+    image = case["image"]
+    if "reference" in case:
+        reference = case["reference"]
+        return {
+            "napari-histeq (numpy)": lambda: nh.match_histograms(image, reference, backend="numpy"),
+            "skimage match_histograms": lambda: exposure.match_histograms(image, reference),
+            "image.copy() (floor)": image.copy,
+        }
+    return {
+        "napari-histeq (numpy)": lambda: nh.correct_bleaching(image, method="histogram", backend="numpy"),
+        "skimage frame by frame": lambda: np.stack([exposure.match_histograms(frame, image[0]) for frame in image]),
+        "image.copy() (floor)": image.copy,
+    }
+
+
+def matching_ratios(timings: dict, cases: dict) -> list[tuple[str, float, str]]:
+    out = []
+    for key, peer, goal in (("match uint8", "skimage match_histograms", ">= 20"),
+                            ("match uint16", "skimage match_histograms", ">= 20"),
+                            ("bleach", "skimage frame by frame", ">= 10")):
+        ours = timings[key]["napari-histeq (numpy)"]["median_ms"]
+        out.append((f"{cases[key]['name']}: skimage / ours", timings[key][peer]["median_ms"] / ours, goal))
+    return out

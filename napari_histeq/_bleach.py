@@ -1,0 +1,176 @@
+"""Bleach correction of time series: histogram matching, simple ratio, exponential fit.
+
+The three methods of Fiji's Bleach Correction (Miura, F1000Research 2020,
+9:1494). Corrected intensities are for segmentation and display, not for
+quantification: every method rescales each time point by a rule fitted to
+the whole series.
+
+* ``"histogram"``: each time point matched to a reference time point
+  (:func:`match_histograms`, scikit-image's semantics), or to the previous
+  corrected one.
+* ``"ratio"``: Fiji's simple ratio. The background is subtracted (integers
+  stop at 0), and each time point is scaled by ``mean(reference) /
+  mean(time point)``, the means taken after the subtraction.
+* ``"exponential"``: the mean intensity is fitted with ``a * exp(-b t) + c``
+  (Fiji's "exponential with offset", here with scipy), and each time point
+  is scaled by ``f(t_reference) / f(t)``.
+
+Integer results are rounded half up, as ImageJ's multiply does, and clipped
+to the dtype.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._backend import array_module, as_dask, is_lazy_array
+from ._matching import match_histograms, module_of
+from ._validate import as_image, check_image_dtype, check_image_shape, check_mask, normalize_axis
+
+METHODS = ("histogram", "ratio", "exponential")
+
+
+def correct_bleaching(series, *, method="histogram", axis=0, reference=0, mask=None, background=0.0,
+                      backend="auto"):
+    """Correct the photobleaching of a time series.
+
+    Parameters
+    ----------
+    series : array
+        2D+t or 3D+t, integer or float (NumPy, CuPy, dask or zarr); it is
+        never modified.
+    method : {"histogram", "ratio", "exponential"}
+    axis : int
+        The time axis.
+    reference : int or "previous"
+        The time point the others are corrected to (negative counts from
+        the end). ``"previous"`` (histogram method only) matches each time
+        point to the previous corrected one, as Fiji's option does.
+    mask : array of bool, optional
+        The region whose histogram or mean intensity is measured (a time
+        point's shape, or the series'); every pixel is corrected.
+    background : float
+        Subtracted before the ratio method's scaling (Fiji's background).
+    backend : {"auto", "numpy", "cupy"}
+        For the histogram method.
+
+    Returns
+    -------
+    corrected : array
+        Same shape and dtype as ``series`` (float16 gives float32).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_histeq import correct_bleaching
+    >>> series = np.array([[[100, 200]], [[50, 100]]], dtype=np.uint16)
+    >>> correct_bleaching(series, method="ratio")[:, 0]
+    array([[100, 200],
+           [100, 200]], dtype=uint16)
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    data = as_dask(series) if is_lazy_array(series) else as_image(series)
+    check_image_dtype(data.dtype)
+    check_image_shape(data.shape)
+    if data.ndim < 2:
+        raise ValueError(f"a time series needs a time axis and at least one more, got shape {data.shape}")
+    (time_axis,) = normalize_axis(axis, data.ndim)
+    frames = data.shape[time_axis]
+    if frames < 2:
+        raise ValueError(f"the time axis (axis={axis}) has {frames} time point: nothing to correct")
+    if reference == "previous":
+        if method != "histogram":
+            raise ValueError("reference='previous' applies to the histogram method")
+    elif isinstance(reference, bool) or not isinstance(reference, numbers.Integral):
+        raise TypeError(f"reference must be a time point (int) or 'previous', got {reference!r}")
+    elif not -frames <= reference < frames:
+        raise ValueError(f"reference {reference} is not a time point of a series of {frames}")
+    else:
+        reference = int(reference) % frames
+    spatial = tuple(ax for ax in range(data.ndim) if ax != time_axis)
+    if mask is not None:
+        mask = check_mask(mask, data.shape if np.ndim(mask) == data.ndim else tuple(data.shape[ax] for ax in spatial))
+    if method == "histogram":
+        return _by_histograms(data, time_axis, spatial, reference, mask, backend)
+    means = _means(data, time_axis, spatial, mask, background if method == "ratio" else None)
+    if method == "ratio":
+        gains = means[reference] / means
+        return _scaled(data, time_axis, gains, background)
+    curve = _exponential_fit(means)
+    return _scaled(data, time_axis, curve(reference) / curve(np.arange(frames)), 0.0)
+
+
+def _time_point(data, time_axis, t):
+    return data[(slice(None),) * time_axis + (t,)]
+
+
+def _frame_mask(mask, time_axis, t, ndim):
+    """The mask of one time point (the same for all when it has a time point's shape)."""
+    if mask is None or mask.ndim < ndim:
+        return mask
+    return _time_point(mask, time_axis, t)
+
+
+def _by_histograms(data, time_axis, spatial, reference, mask, backend):
+    if reference == "previous":
+        corrected = [_time_point(data, time_axis, 0)]
+        for t in range(1, data.shape[time_axis]):
+            corrected.append(match_histograms(_time_point(data, time_axis, t), corrected[-1],
+                                              mask=_frame_mask(mask, time_axis, t, data.ndim), backend=backend))
+        return module_of(data).stack(corrected, axis=time_axis)
+    target = _time_point(data, time_axis, reference)
+    reference_mask = _frame_mask(mask, time_axis, reference, data.ndim)
+    return match_histograms(data, target, axis=spatial, mask=mask, reference_mask=reference_mask, backend=backend)
+
+
+def _means(data, time_axis, spatial, mask, background):
+    """The mean intensity of each time point (within the mask; after the background, for the ratio method)."""
+    values = data.astype(np.float64)
+    if background is not None:
+        values = values - background
+        if data.dtype.kind in "ui":
+            values = values.clip(0, None)  # integer images cannot go below 0 (ImageJ's subtract)
+    if mask is None:
+        means = values.mean(axis=spatial)
+    else:
+        weights = np.broadcast_to(mask, data.shape) if not is_lazy_array(data) else mask
+        selected = values * weights
+        means = selected.sum(axis=spatial) / np.broadcast_to(weights, data.shape).sum(axis=spatial)
+    means = np.asarray(means.compute() if is_lazy_array(means) else means, dtype=np.float64)
+    if not np.all(means > 0):
+        raise ValueError("a time point has no intensity above the background (mean <= 0): nothing to scale")
+    return means
+
+
+def _exponential_fit(means):
+    """``f(t) = a * exp(-b t) + c`` fitted to the mean intensities (scipy's curve_fit)."""
+    from scipy.optimize import curve_fit
+
+    t = np.arange(means.size, dtype=np.float64)
+    drop = means[0] - means[-1]
+    if not drop > 0:
+        raise ValueError("the mean intensity does not decay over the series: no exponential bleaching to correct")
+
+    def decay(x, a, b, c):
+        return a * np.exp(-b * x) + c
+
+    params, _ = curve_fit(decay, t, means, p0=(drop, 1.0 / means.size, means[-1]), maxfev=20000)
+    return lambda x: decay(np.asarray(x, dtype=np.float64), *params)
+
+
+def _scaled(data, time_axis, gains, background):
+    """Each time point minus the background, times its gain, in the input's dtype."""
+    shape = [1] * data.ndim
+    shape[time_axis] = gains.size
+    xp = np if is_lazy_array(data) else array_module(data)
+    gains = xp.asarray(gains.reshape(shape))
+    values = data.astype(np.float64) - background
+    if data.dtype.kind in "ui":
+        info = np.iinfo(data.dtype)
+        scaled = (values.clip(0, None) * gains + 0.5)
+        return (scaled // 1).clip(info.min, info.max).astype(data.dtype)  # ImageJ rounds half up
+    out_dtype = np.float32 if data.dtype.itemsize < 8 else data.dtype
+    return (values * gains).astype(out_dtype)

@@ -1,0 +1,247 @@
+"""Histogram matching: the third operation, built from the same stages.
+
+Equalisation maps an image's cumulative histogram onto a straight line;
+matching maps it onto a reference's. The semantics are those of
+``skimage.exposure.match_histograms``: each pixel's quantile in its image
+(the share of counted pixels at or below its value) is looked up in the
+reference's quantiles, interpolating linearly between the reference's
+occupied values (``numpy.interp``).
+
+8- and 16-bit images run through the pipeline (``_pipeline``, and ``_lazy``
+for dask and zarr) with a :class:`MatchTransfer` in place of a variant: the
+histogram, the kernels and the placement are the equalisation's. Floats and
+32/64-bit integers need their exact distinct values, not bins: they take a
+sort-based path in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _pipeline
+from ._api import Histogram, histogram
+from ._backend import array_module, as_dask, is_lazy_array, to_backend
+from ._binning import nothing_to_count
+from ._groups import GroupLayout
+from ._lazy import apply_lazy, fit_lazy
+from ._request import request_for
+from ._validate import as_image, check_mask, dtype_range, is_level_dtype, normalize_axis, output_dtype
+from ._wrapped import check_no_out_for_wrapped, unwrap
+
+
+@dataclass(frozen=True)
+class MatchTransfer:
+    """The transfer stage of matching: counts -> the reference's value at each bin's quantile."""
+
+    values_at: np.ndarray  # the reference's occupied values, ascending (float64)
+    quantiles: np.ndarray  # their cumulative shares (float64, the last is 1)
+    lo: float = 0.0
+    name: str = "match"
+    needs_levels: bool = False
+
+    def values(self, counts, span, integer, levels=None):
+        """The matched value of every bin: the reference's value at the bin's share of its group.
+
+        Only occupied bins are interpolated. An empty bin's share is exactly
+        its last occupied neighbour's (the running count does not move), so
+        it takes that bin's value; bins before a group's first occupied one
+        share 0 and take the reference's lowest value, as ``numpy.interp``
+        gives.
+        """
+        n_groups, nbins = counts.shape
+        rows, bins = np.nonzero(counts)
+        running = np.cumsum(counts[rows, bins])  # int64: exact, as a row-wise cumsum
+        firsts = np.searchsorted(rows, np.arange(n_groups))
+        before = np.where(firsts > 0, running[np.maximum(firsts - 1, 0)], 0)
+        totals = counts.sum(axis=1)
+        shares = (running - before[rows]) / totals[rows]
+        matched = np.interp(shares, self.quantiles, self.values_at) - self.lo
+        lowest = np.array([self.values_at[0] - self.lo])
+        matched, lowest = (np.clip(np.rint(v) if integer else v, 0, span) for v in (matched, lowest))
+        leads = np.flatnonzero(counts[:, 0] == 0)  # rows that start empty: the lowest value first
+        positions = np.concatenate([rows * nbins + bins, leads * nbins])
+        values = np.concatenate([matched, np.repeat(lowest, leads.size)])
+        order = np.argsort(positions, kind="stable")
+        lengths = np.diff(np.append(positions[order], n_groups * nbins))
+        return np.repeat(values[order], lengths).reshape(n_groups, nbins)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference distribution: its occupied values and their cumulative shares."""
+
+    values: np.ndarray
+    quantiles: np.ndarray
+    dtype: np.dtype
+
+
+def reference_of(reference, mask=None) -> Reference:
+    """The distribution of a reference image (its masked, finite pixels), or of a :class:`Histogram`."""
+    if isinstance(reference, Reference):
+        return reference
+    if isinstance(reference, Histogram):
+        if mask is not None:
+            raise ValueError("reference_mask applies to a reference image; a histogram is counted already")
+        return _reference_from_histogram(reference)
+    reference, mask, _ = unwrap(reference, mask)
+    if not is_lazy_array(reference):
+        reference = as_image(reference)
+    dtype = np.dtype(reference.dtype)
+    if is_level_dtype(dtype):  # one bin per level: the histogram is exact
+        return _reference_from_histogram(histogram(reference, mask=mask, backend="numpy"), dtype)
+    values = np.asarray(reference) if not is_lazy_array(reference) else np.asarray(reference.compute())
+    values = to_backend(np, values).ravel()
+    keep = np.isfinite(values) if dtype.kind == "f" else np.ones(values.shape, bool)
+    if mask is not None:
+        keep &= np.broadcast_to(to_backend(np, check_mask(mask, reference.shape)), reference.shape).ravel()
+    distinct, counts = np.unique(values[keep], return_counts=True)
+    if distinct.size == 0:
+        raise nothing_to_count(mask is not None, " in the reference")
+    return Reference(distinct.astype(np.float64), np.cumsum(counts) / counts.sum(), dtype)
+
+
+def _reference_from_histogram(hist: Histogram, dtype=None) -> Reference:
+    counts, edges = to_backend(np, hist.counts), to_backend(np, hist.edges)
+    if counts.ndim != 1:
+        raise ValueError(f"a reference histogram must be one histogram (counts of shape (nbins,)), got {counts.shape}")
+    per_level = np.all(np.diff(edges) == 1)
+    positions = edges[:-1] if per_level else (edges[:-1] + edges[1:]) / 2  # a bin's level, or its centre
+    occupied = counts > 0
+    if not occupied.any():
+        raise nothing_to_count(False, " in the reference")
+    kind = np.dtype(dtype) if dtype is not None else np.dtype(np.int64 if per_level else np.float64)
+    return Reference(positions[occupied].astype(np.float64), np.cumsum(counts[occupied]) / counts.sum(), kind)
+
+
+def match_histograms(image, reference, *, axis=None, mask=None, reference_mask=None, channel_axis=None,
+                     backend="auto"):
+    """Match the histogram of ``image`` to that of ``reference``.
+
+    Parameters
+    ----------
+    image : array
+        Integer or float image of any shape (NumPy, CuPy, dask or zarr);
+        it is never modified.
+    reference : array or Histogram
+        The image whose distribution ``image`` takes on (any shape), or its
+        :func:`histogram` (counted once, reused for many images).
+    axis : None, int or tuple of int, optional
+        The axes one histogram of ``image`` spans: None matches the whole
+        image at once, ``(-2, -1)`` each plane alone (all to the same
+        reference), as in :func:`equalize`.
+    mask, reference_mask : array of bool, optional
+        Count only these pixels of the image and of the reference; every
+        pixel of the image is mapped.
+    channel_axis : int, optional
+        Match each channel to the reference's same channel, as
+        scikit-image's ``channel_axis``.
+    backend : {"auto", "numpy", "cupy"}
+
+    Returns
+    -------
+    matched : array
+        Same shape as ``image``. Integer images keep their dtype (the
+        matched values rounded to the nearest level); float images give
+        float32 (float64 for float64 input). NaN stays NaN; +-inf map to
+        the reference's largest and smallest values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_histeq import match_histograms
+    >>> image = np.array([0, 0, 1, 3], dtype=np.uint8)
+    >>> match_histograms(image, np.array([10, 20, 30, 40], dtype=np.uint8))
+    array([20, 20, 30, 40], dtype=uint8)
+    """
+    image, mask, wrap = unwrap(image, mask)
+    if wrap is not None:
+        check_no_out_for_wrapped(None)
+        return wrap(match_histograms(image, reference, axis=axis, mask=mask, reference_mask=reference_mask,
+                                     channel_axis=channel_axis, backend=backend))
+    if channel_axis is not None:
+        return _per_channel(image, reference, channel_axis, axis=axis, mask=mask, reference_mask=reference_mask,
+                            backend=backend)
+    target = reference_of(reference, reference_mask)
+    dtype = np.dtype(image.dtype)
+    if (dtype.kind == "f") != (target.dtype.kind == "f"):
+        raise TypeError(f"image ({dtype}) and reference ({target.dtype}) must both be integer or both float: "
+                        "matching an integer image to a float distribution (or the reverse) has no level to round to")
+    if is_level_dtype(dtype):
+        return _match_levels(image, target, axis=axis, mask=mask, backend=backend)
+    if is_lazy_array(image):
+        raise ValueError(f"matching a dask or zarr image of {dtype} is not supported yet (8/16-bit integers are); "
+                         "compute it, or convert it to uint16")
+    return _match_exact(image, target, axis=axis, mask=mask)
+
+
+def _match_levels(image, target: Reference, *, axis, mask, backend):
+    """8/16-bit images: the equalisation's pipeline with the matching transfer."""
+    request = request_for(image, mask=mask, axis=axis, backend=backend, variant="standard")
+    transfer = MatchTransfer(target.values, target.quantiles, lo=float(dtype_range(request.dtype)[0]))
+    if request.lazy:
+        return apply_lazy(fit_lazy(request, transfer), request.image)
+    return _pipeline.fit_and_apply(request, transfer=transfer)
+
+
+def _match_exact(image, target: Reference, *, axis, mask):
+    """Floats and 32/64-bit integers: each group's distinct values, sorted (in memory)."""
+    data = as_image(image)
+    xp = array_module(data)
+    host = to_backend(np, data)
+    layout = GroupLayout(tuple(host.shape), normalize_axis(axis, host.ndim))
+    mask = check_mask(mask, host.shape)
+    rows = layout.to_rows(np, host)
+    mask_rows = layout.mask_rows(np, None if mask is None else to_backend(np, mask))
+    out_dtype = output_dtype(host.dtype)
+    out = np.empty(rows.shape, dtype=out_dtype)
+    low, high = target.values[0], target.values[-1]
+    for g in range(rows.shape[0]):
+        row = rows[g]
+        keep = np.isfinite(row) if row.dtype.kind == "f" else np.ones(row.shape, bool)
+        if mask_rows is not None:
+            keep &= mask_rows[g]
+        distinct, counts = np.unique(row[keep], return_counts=True)
+        if distinct.size == 0:
+            raise nothing_to_count(mask is not None)
+        matched = np.interp(np.cumsum(counts) / counts.sum(), target.quantiles, target.values)
+        position = np.searchsorted(distinct, row, side="right") - 1  # the last counted value at or below
+        result = np.where(position >= 0, matched[np.maximum(position, 0)], low)
+        if row.dtype.kind == "f":
+            result = np.where(np.isnan(row), np.nan, np.where(row == np.inf, high, result))
+        out[g] = _into_dtype(result, out_dtype)
+    return to_backend(xp, layout.from_rows(np, out))
+
+
+def _into_dtype(values, dtype):
+    if dtype.kind == "f":
+        return values.astype(dtype)
+    info = np.iinfo(dtype)
+    return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+
+
+def _per_channel(image, reference, channel_axis, **options):
+    if isinstance(reference, Histogram):
+        raise TypeError("channel_axis needs a reference image with the same channels, not one histogram")
+    xp = module_of(image)
+    image_channels = xp.moveaxis(as_dask(image) if is_lazy_array(image) else image, channel_axis, -1)
+    reference_channels = module_of(reference).moveaxis(reference, channel_axis, -1)
+    if image_channels.shape[-1] != reference_channels.shape[-1]:
+        raise ValueError(f"image has {image_channels.shape[-1]} channels along axis {channel_axis} and the "
+                         f"reference {reference_channels.shape[-1]}: they must match")
+    axis = options.pop("axis")
+    spatial_ndim = image_channels.ndim - 1
+    axis = tuple(ax % spatial_ndim for ax in normalize_axis(axis, spatial_ndim)) if axis is not None else None
+    results = [match_histograms(image_channels[..., c], reference_channels[..., c], axis=axis, **options)
+               for c in range(image_channels.shape[-1])]
+    return xp.moveaxis(xp.stack(results, axis=-1), -1, channel_axis)
+
+
+def module_of(array):
+    """dask.array for a lazy array, else NumPy or CuPy."""
+    if is_lazy_array(array):
+        import dask.array as da
+
+        return da
+    return array_module(array)

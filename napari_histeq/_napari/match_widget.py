@@ -1,0 +1,189 @@
+"""The "Match histograms / Bleach correction" dock widget: thin glue over ``match_histograms`` and
+``correct_bleaching``.
+
+Bleach correction works along a time axis of one layer (picked from the
+layer's axis labels where it has them, "t" or "time" by default); matching
+maps a layer onto another layer's histogram. The result is a new layer on
+top of the source, with the parameters in its metadata; the work runs in a
+worker with napari's progress bar and can be cancelled between dask chunks.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
+
+from .._bleach import METHODS, correct_bleaching
+from .._matching import match_histograms
+from .layers import GEOMETRY, METADATA_KEY, finest_level
+from .worker import Cancelled, OneWorker, ProgressRelay, widget_alive, with_dask_progress
+
+if TYPE_CHECKING:
+    import napari
+
+MODES = [("Bleach correction (time series)", "bleach"), ("Match to another layer", "match")]
+TIME_LABELS = ("t", "time", "T", "frame", "frames")
+
+
+def time_axis_of(layer) -> int:
+    """The layer's time axis: the one labelled t/time, else the first."""
+    labels = [str(label) for label in getattr(layer, "axis_labels", ())]
+    return next((i for i, label in enumerate(labels) if label in TIME_LABELS), 0)
+
+
+def corrected_layer_data(layer, options: dict):
+    """Run the chosen operation on ``layer`` (any thread): a napari layer data tuple for the result."""
+    start = time.perf_counter()
+    data = finest_level(layer)
+    if options["mode"] == "bleach":
+        result = correct_bleaching(data, method=options["method"], axis=options["time_axis"],
+                                   reference="previous" if options["previous"] else options["reference"],
+                                   background=options["background"])
+        suffix = "bleach-corrected"
+    else:
+        reference = options["reference_layer"]
+        if reference is None:
+            raise ValueError("choose a reference layer to match to")
+        result = match_histograms(data, finest_level(reference))
+        suffix = f"matched to {reference.name}"
+    record = {"source": layer.name, "operation": options["mode"], "seconds": time.perf_counter() - start,
+              **{key: getattr(value, "name", value) for key, value in options.items() if key != "mode"}}
+    kwargs = {attr: getattr(layer, attr) for attr in GEOMETRY}
+    kwargs.update(name=f"{layer.name} {suffix}", affine=layer.affine.affine_matrix, rgb=layer.rgb,
+                  multiscale=False, blending=layer.blending, colormap=layer.colormap,
+                  metadata={**dict(layer.metadata), METADATA_KEY: record})
+    return result, kwargs, "image"
+
+
+def show_result(viewer, data, kwargs):
+    """Add the result layer, or update the one of the same name made earlier by this widget."""
+    existing = next((layer for layer in viewer.layers if layer.name == kwargs["name"]
+                     and METADATA_KEY in getattr(layer, "metadata", {})), None)
+    if existing is None or existing.data.shape != data.shape:
+        if existing is not None:
+            viewer.layers.remove(existing)
+        return viewer.add_image(data, **kwargs)
+    existing.data = data
+    existing.metadata = kwargs["metadata"]
+    return existing
+
+
+def _run(layer, options):
+    """What the worker runs (looked up here at call time, so tests can slow it down)."""
+    return corrected_layer_data(layer, options)
+
+
+class MatchWidget(Container):
+    """Bleach-correct a time series, or match a layer's histogram to another's, into a new layer."""
+
+    def __init__(self, viewer: napari.viewer.Viewer):
+        super().__init__(labels=True)
+        self._viewer = viewer
+        self._runs = OneWorker()
+        self._bar = None
+        self.image = ComboBox(choices=self._image_choices, label="image")
+        self.mode = ComboBox(choices=MODES, value="bleach", label="operation")
+        self.method = ComboBox(choices=list(METHODS), value="histogram", label="method")
+        self.time_axis = SpinBox(value=0, min=0, max=0, label="time axis")
+        self.reference = SpinBox(value=0, min=0, max=0, label="reference time point")
+        self.previous = CheckBox(value=False, text="match each time point to the previous corrected one")
+        self.background = FloatSpinBox(value=0.0, min=0.0, max=1e9, label="background (ratio)")
+        self.reference_layer = ComboBox(choices=self._image_choices, label="reference layer", nullable=True)
+        self.run_button = PushButton(text="Correct")
+        self.cancel_button = PushButton(text="Cancel", visible=False)
+        self.status = Label(value="")
+        self.note = Label(value="For segmentation and display, not intensity quantification.")
+        self.extend([self.image, self.mode, self.method, self.time_axis, self.reference, self.previous,
+                     self.background, self.reference_layer, self.run_button, self.cancel_button, self.status,
+                     self.note])
+        self.run_button.changed.connect(self.__call__)
+        self.cancel_button.changed.connect(self._runs.cancel)
+        self.image.changed.connect(self._on_image_changed)
+        for widget in (self.mode, self.method, self.time_axis):
+            widget.changed.connect(self._show_relevant_options)
+        for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
+            event.connect(self.reset_choices)
+        self.reset_choices()
+        self._on_image_changed()
+
+    def _on_image_changed(self, _event=None):
+        layer = self.image.value
+        if layer is not None:
+            self.time_axis.max = max(finest_level(layer).ndim - (1 if layer.rgb else 0) - 1, 0)
+            self.time_axis.value = time_axis_of(layer)
+        self._show_relevant_options()
+
+    def _image_choices(self, _widget=None):
+        from napari.layers import Image
+
+        return [(layer.name, layer) for layer in self._viewer.layers if isinstance(layer, Image)]
+
+    def _show_relevant_options(self, _event=None):
+        layer = self.image.value
+        bleach = self.mode.value == "bleach"
+        for widget in (self.method, self.time_axis, self.reference, self.previous, self.note):
+            widget.visible = bleach
+        self.background.visible = bleach and self.method.value == "ratio"
+        self.previous.visible = bleach and self.method.value == "histogram"
+        self.reference_layer.visible = not bleach
+        self.run_button.text = "Correct" if bleach else "Match"
+        if layer is None:
+            return
+        frames = finest_level(layer).shape[self.time_axis.value]
+        self.reference.max = max(frames - 1, 0)
+
+    def options(self) -> dict:
+        return {"mode": self.mode.value, "method": self.method.value, "time_axis": int(self.time_axis.value),
+                "reference": int(self.reference.value), "previous": bool(self.previous.value),
+                "background": float(self.background.value), "reference_layer": self.reference_layer.value}
+
+    @property
+    def running(self) -> bool:
+        return self._runs.busy
+
+    def __call__(self, *_args):
+        """Run on the chosen layer in a worker; returns the worker (None if there is nothing to do)."""
+        if self._runs.busy:
+            return self._runs.worker
+        from napari.utils import progress
+        from napari.utils.notifications import show_error
+
+        layer = self.image.value
+        if layer is None:
+            show_error("choose an image layer")
+            return None
+        self.run_button.enabled, self.cancel_button.visible = False, True
+        self.status.value = f"working on {layer.name}..."
+        self._bar = progress(total=0, desc=f"{self.run_button.text} {layer.name}")
+        relay = ProgressRelay(self._bar)
+        return self._runs.start(with_dask_progress, _run, (layer, self.options()), self._runs.cancel_requested,
+                                relay, returned=self._on_returned, errored=self._on_errored,
+                                finished=self._on_finished)
+
+    def _on_returned(self, layer_data):
+        if not widget_alive(self.native):
+            return
+        data, kwargs, _ = layer_data
+        show_result(self._viewer, data, kwargs)
+        self.status.value = f"{kwargs['name']}: {kwargs['metadata'][METADATA_KEY]['seconds'] * 1000:.0f} ms"
+
+    def _on_errored(self, exc):
+        if not widget_alive(self.native):
+            return
+        from napari.utils.notifications import show_error, show_info
+
+        if isinstance(exc, Cancelled):
+            self.status.value = "cancelled"
+            show_info("napari-histeq: cancelled; no layer was added")
+            return
+        self.status.value = f"failed: {exc}"
+        show_error(f"napari-histeq: {exc}")
+
+    def _on_finished(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if widget_alive(self.native):
+            self.run_button.enabled, self.cancel_button.visible = True, False

@@ -1,0 +1,114 @@
+"""Bleach correction against independent oracles: Fiji's simple-ratio rules written out, scikit-image's
+match_histograms per time point, and a series that bleaches along a known exponential."""
+
+import math
+
+import numpy as np
+import pytest
+
+from napari_histeq import correct_bleaching
+
+exposure = pytest.importorskip("skimage.exposure")
+
+
+def bleaching_series(rng, shape=(8, 32, 24), dtype=np.uint16, rate=0.15):
+    """Cells that fade: each time point scaled by 0.2 + 0.8 exp(-rate t), with noise."""
+    base = rng.gamma(4.0, 500.0, shape[1:])
+    decay = 0.2 + 0.8 * np.exp(-rate * np.arange(shape[0]))
+    series = base[None] * decay[:, None, None] + rng.normal(0, 5, shape)
+    return series.clip(0, np.iinfo(dtype).max if dtype != np.float64 else None).astype(dtype), decay
+
+
+def fiji_simple_ratio(series, background):
+    """BleachCorrection_SimpleRatio.java for a 2D+t stack, as written there, one frame at a time."""
+    out = np.empty_like(series)
+    info = np.iinfo(series.dtype)
+    reference = None
+    for t, frame in enumerate(series):
+        subtracted = np.maximum(frame.astype(np.float64) - background, 0)  # ip.add(-baseline) clamps at 0
+        mean = subtracted.mean()
+        ratio = 1.0 if t == 0 else reference / mean
+        if t == 0:
+            reference = mean
+        out[t] = np.clip(np.floor(subtracted * ratio + 0.5), info.min, info.max)  # Math.round, then clamp
+    return out
+
+
+@pytest.mark.parametrize("background", [0, 37])
+def test_ratio_is_fijis_simple_ratio(rng, background):
+    series, _ = bleaching_series(rng)
+    kept = series.copy()
+    np.testing.assert_array_equal(correct_bleaching(series, method="ratio", background=background),
+                                  fiji_simple_ratio(series, background))
+    np.testing.assert_array_equal(series, kept)
+
+
+def test_histogram_method_matches_each_time_point_to_the_reference(rng):
+    series, _ = bleaching_series(rng)
+    for reference in (0, 3, -1):
+        result = correct_bleaching(series, method="histogram", reference=reference)
+        target = series[reference]
+        for t in range(series.shape[0]):
+            expected = np.rint(exposure.match_histograms(series[t].ravel(), target.ravel())).reshape(target.shape)
+            np.testing.assert_array_equal(result[t], expected)
+
+
+def test_histogram_method_to_the_previous_corrected_time_point(rng):
+    series, _ = bleaching_series(rng, shape=(4, 20, 20))
+    result = correct_bleaching(series, method="histogram", reference="previous")
+    previous = series[0]
+    np.testing.assert_array_equal(result[0], series[0])
+    for t in range(1, 4):
+        expected = np.rint(exposure.match_histograms(series[t].ravel(), previous.ravel())).reshape(previous.shape)
+        np.testing.assert_array_equal(result[t], expected)
+        previous = expected.astype(series.dtype)
+
+
+def test_exponential_fit_restores_a_known_decay(rng):
+    base = rng.gamma(4.0, 500.0, (24, 24))
+    t = np.arange(10)
+    decay = 300 * np.exp(-0.3 * t) + 100  # a * exp(-b t) + c, in units of the mean
+    series = (base[None] * (decay / decay[0])[:, None, None]).astype(np.float64)
+    result = correct_bleaching(series, method="exponential")
+    np.testing.assert_allclose(result, np.broadcast_to(base, series.shape), rtol=1e-6)
+    assert result.dtype == np.float64
+
+
+def test_3d_time_series_with_the_time_axis_elsewhere_and_a_mask(rng):
+    series = rng.integers(100, 4000, (6, 3, 16, 16)).astype(np.uint16)  # t, z, y, x
+    series = (series * np.linspace(1, 0.4, 6)[:, None, None, None]).astype(np.uint16)
+    mask = np.zeros((3, 16, 16), bool)
+    mask[:, 4:12, 4:12] = True
+    moved = np.moveaxis(series, 0, 1)  # z, t, y, x
+    by_axis = correct_bleaching(moved, method="ratio", axis=1, mask=mask[:, None].repeat(6, axis=1))
+    means = np.array([frame[mask].mean() for frame in series.astype(np.float64)])
+    expected = np.floor(series * (means[0] / means)[:, None, None, None] + 0.5).clip(0, 65535).astype(np.uint16)
+    np.testing.assert_array_equal(np.moveaxis(by_axis, 1, 0), expected)
+
+
+@pytest.mark.parametrize("method", ["histogram", "ratio"])
+def test_dask_series_stay_lazy_and_equal_the_eager_result(rng, method):
+    da = pytest.importorskip("dask.array")
+    series, _ = bleaching_series(rng)
+    lazy = correct_bleaching(da.from_array(series, chunks=(2, 16, 24)), method=method)
+    assert type(lazy).__module__.startswith("dask")
+    np.testing.assert_array_equal(lazy.compute(), correct_bleaching(series, method=method))
+
+
+def test_bad_input_is_a_clear_error(rng):
+    series, _ = bleaching_series(rng, shape=(3, 8, 8))
+    with pytest.raises(ValueError, match="method must be one of"):
+        correct_bleaching(series, method="linear")
+    with pytest.raises(ValueError, match="1 time point"):
+        correct_bleaching(series[:1])
+    with pytest.raises(ValueError, match="not a time point"):
+        correct_bleaching(series, reference=3)
+    with pytest.raises(ValueError, match="histogram method"):
+        correct_bleaching(series, method="ratio", reference="previous")
+    with pytest.raises(ValueError, match="does not decay"):
+        correct_bleaching(series[::-1].copy() * 0 + 5, method="exponential")
+    with pytest.raises(ValueError, match="time axis and at least one more"):
+        correct_bleaching(np.arange(5, dtype=np.uint8))
+    with pytest.raises(ValueError, match="mask selects no pixel"):
+        correct_bleaching(series, mask=np.zeros((8, 8), bool))
+    assert math.isfinite(float(correct_bleaching(series.astype(np.float32), method="ratio").mean()))

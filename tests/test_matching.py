@@ -1,0 +1,111 @@
+"""Histogram matching against scikit-image's match_histograms (the peer whose semantics it takes)."""
+
+import numpy as np
+import pytest
+
+from napari_histeq import histogram, match_histograms
+
+exposure = pytest.importorskip("skimage.exposure")
+
+
+def skimage_rounded(image, reference):
+    """scikit-image's result, rounded into the image's integer dtype (it returns float64 for integers).
+
+    Both are raveled: scikit-image asks for equal ndim, and its matching reads the values alone.
+    """
+    matched = exposure.match_histograms(image.ravel(), reference.ravel()).reshape(image.shape)
+    if image.dtype.kind == "f":
+        return matched
+    info = np.iinfo(image.dtype)
+    return np.clip(np.rint(matched), info.min, info.max).astype(image.dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int8])
+@pytest.mark.parametrize("shapes", [((37, 53), (41, 29)), ((5, 17, 9), (101,)), ((1, 1), (3, 3))])
+def test_integer_images_are_scikit_images_result_rounded(rng, dtype, shapes):
+    info = np.iinfo(dtype)
+    image = rng.integers(info.min, min(info.max, info.min + 300), shapes[0]).astype(dtype)
+    reference = rng.gamma(3.0, 20.0, shapes[1]).clip(0, info.max).astype(dtype)
+    kept = image.copy()
+    np.testing.assert_array_equal(match_histograms(image, reference), skimage_rounded(image, reference))
+    np.testing.assert_array_equal(image, kept)  # never modified
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int32, np.uint32])
+def test_floats_and_wide_integers_use_exact_distinct_values(rng, dtype):
+    image = (rng.normal(0, 1, (45, 61)) * (1000 if dtype in (np.int32, np.uint32) else 1))
+    reference = rng.gamma(2.0, 1.0, (30, 33)) * (1000 if dtype in (np.int32, np.uint32) else 1)
+    if dtype == np.uint32:
+        image = np.abs(image)
+    image, reference = image.astype(dtype), reference.astype(dtype)
+    result = match_histograms(image, reference)
+    expected = skimage_rounded(image, reference)
+    assert result.dtype == expected.dtype
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-9 if dtype == np.float64 else 0)
+
+
+def test_each_plane_alone_with_axis_and_each_channel_with_channel_axis(rng):
+    stack = rng.integers(0, 200, (4, 30, 20)).astype(np.uint8)
+    reference = rng.integers(50, 255, (25, 25)).astype(np.uint8)
+    expected = np.stack([skimage_rounded(plane, reference) for plane in stack])
+    np.testing.assert_array_equal(match_histograms(stack, reference, axis=(-2, -1)), expected)
+    rgb, rgb_reference = stack[:3].transpose(1, 2, 0), rng.integers(0, 255, (10, 12, 3)).astype(np.uint8)
+    result = match_histograms(rgb, rgb_reference, channel_axis=-1)
+    for c in range(3):
+        np.testing.assert_array_equal(result[..., c], skimage_rounded(rgb[..., c], rgb_reference[..., c]))
+    first = match_histograms(stack[:3], rgb_reference.transpose(2, 0, 1), channel_axis=0)
+    np.testing.assert_array_equal(first, result.transpose(2, 0, 1))
+
+
+def test_masks_count_their_pixels_and_map_every_pixel(rng):
+    image = rng.integers(0, 256, (40, 40)).astype(np.uint8)
+    reference = rng.integers(0, 256, (30, 30)).astype(np.uint8)
+    mask, reference_mask = image < 128, reference > 100
+    result = match_histograms(image, reference, mask=mask, reference_mask=reference_mask)
+    # the oracle: scikit-image on the selected pixels, then each level looked up
+    roi = skimage_rounded(image[mask], reference[reference_mask])
+    lookup = dict(zip(image[mask].tolist(), roi.tolist()))
+    np.testing.assert_array_equal(result[mask], roi)
+    assert (result[~mask] == max(lookup.values())).all()  # above every counted level: the top quantile
+
+
+def test_a_reference_histogram_is_counted_once_and_reused(rng):
+    reference = rng.integers(0, 4096, (64, 64)).astype(np.uint16)
+    counted = histogram(reference)
+    for seed in range(3):
+        image = np.random.default_rng(seed).integers(0, 4096, (20, 30)).astype(np.uint16)
+        np.testing.assert_array_equal(match_histograms(image, counted), skimage_rounded(image, reference))
+
+
+def test_dask_and_zarr_stay_lazy_and_equal_the_eager_result(rng):
+    da = pytest.importorskip("dask.array")
+    stack = rng.integers(0, 4096, (6, 40, 30)).astype(np.uint16)
+    reference = rng.integers(1000, 3000, (50, 50)).astype(np.uint16)
+    lazy = match_histograms(da.from_array(stack, chunks=(2, 20, 15)), da.from_array(reference, chunks=25),
+                            axis=(-2, -1))
+    assert type(lazy).__module__.startswith("dask")
+    np.testing.assert_array_equal(lazy.compute(), match_histograms(stack, reference, axis=(-2, -1)))
+
+
+def test_nan_and_infinities_follow_the_float_rules(rng):
+    image = rng.normal(0, 1, (20, 20))
+    image[0, :3] = [np.nan, np.inf, -np.inf]
+    reference = rng.uniform(5, 9, (10, 10))
+    result = match_histograms(image, reference)
+    assert np.isnan(result[0, 0]) and result[0, 1] == reference.max() and result[0, 2] == reference.min()
+    finite = np.isfinite(image)
+    np.testing.assert_allclose(result[finite], skimage_rounded(image[finite], reference), atol=1e-12)
+
+
+def test_bad_input_is_a_clear_error(rng):
+    image = rng.integers(0, 256, (10, 10)).astype(np.uint8)
+    with pytest.raises(TypeError, match="both be integer or both float"):
+        match_histograms(image, rng.random((5, 5)))
+    with pytest.raises(ValueError, match="mask selects no pixel"):
+        match_histograms(image, image, mask=np.zeros((10, 10), bool))
+    with pytest.raises(ValueError, match="mask selects no pixel"):
+        match_histograms(image.astype(np.float32), image.astype(np.float32), reference_mask=np.zeros((10, 10), bool))
+    with pytest.raises(ValueError, match="channels"):
+        match_histograms(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 2), np.uint8), channel_axis=-1)
+    with pytest.raises(TypeError, match="bool"):
+        match_histograms(np.zeros((4, 4), bool), image)
