@@ -25,7 +25,7 @@ import numbers
 
 import numpy as np
 
-from ._backend import array_module, as_dask, is_lazy_array
+from ._backend import array_module, as_dask, is_lazy_array, to_backend
 from ._matching import match_histograms, module_of
 from ._validate import as_image, check_image_dtype, check_image_shape, check_mask, normalize_axis
 
@@ -136,10 +136,10 @@ def _means(data, time_axis, spatial, mask, background):
     if mask is None:
         means = values.mean(axis=spatial)
     else:
-        weights = np.broadcast_to(mask, data.shape) if not is_lazy_array(data) else mask
-        selected = values * weights
-        means = selected.sum(axis=spatial) / np.broadcast_to(weights, data.shape).sum(axis=spatial)
-    means = np.asarray(means.compute() if is_lazy_array(means) else means, dtype=np.float64)
+        xp = np if is_lazy_array(data) else array_module(data)
+        weights = xp.broadcast_to(xp.asarray(mask), data.shape)
+        means = (values * weights).sum(axis=spatial) / weights.sum(axis=spatial)
+    means = to_backend(np, means.compute() if is_lazy_array(means) else means).astype(np.float64)
     if not np.all(means > 0):
         raise ValueError("a time point has no intensity above the background (mean <= 0): nothing to scale")
     return means

@@ -102,3 +102,29 @@ def test_out_on_the_device(cupy):
     np.testing.assert_array_equal(host_out, expected)
     with pytest.raises(TypeError, match="CuPy array"):
         equalize(on_device, out=host_out)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("axis", [None, (-2, -1)], ids=["pooled", "planes"])
+def test_match_histograms_parity(cupy, dtype, axis):
+    from napari_histeq import match_histograms
+
+    image, reference = dark_stack(dtype), dark_stack(dtype, shape=(20, 30), seed=3)
+    if np.dtype(dtype).kind == "f":
+        image, reference = np.nan_to_num(image, posinf=1.0), np.nan_to_num(reference, posinf=1.0)
+    expected = match_histograms(image, reference, axis=axis, backend="numpy")
+    np.testing.assert_array_equal(match_histograms(image, reference, axis=axis, backend="cupy"), expected)
+    on_device = match_histograms(cupy.asarray(image), cupy.asarray(reference), axis=axis)
+    assert isinstance(on_device, cupy.ndarray)
+    np.testing.assert_array_equal(on_device.get(), expected)
+
+
+@pytest.mark.parametrize("method", ["histogram", "ratio", "exponential"])
+def test_correct_bleaching_parity(cupy, method):
+    from napari_histeq import bleaching_series, correct_bleaching
+
+    series = bleaching_series((8, 48, 40))
+    expected = correct_bleaching(series, method=method, backend="numpy")
+    on_device = correct_bleaching(cupy.asarray(series), method=method)
+    assert isinstance(on_device, cupy.ndarray)
+    np.testing.assert_array_equal(on_device.get(), expected)
