@@ -72,6 +72,8 @@ def correct_bleaching(series, *, method="histogram", axis=0, reference=0, mask=N
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if isinstance(background, bool) or not isinstance(background, numbers.Real) or not np.isfinite(background):
+        raise ValueError(f"background must be a finite number, got {background!r}")
     data = as_dask(series) if is_lazy_array(series) else as_image(series)
     check_image_dtype(data.dtype)
     check_image_shape(data.shape)

@@ -87,7 +87,10 @@ def reference_of(reference, mask=None) -> Reference:
         return _reference_from_histogram(reference)
     reference, mask, _ = unwrap(reference, mask)
     if not is_lazy_array(reference):
-        reference = as_image(reference)
+        try:
+            reference = as_image(reference)
+        except (TypeError, ValueError) as error:  # the checks speak of "image": say which one
+            raise type(error)(f"reference: {error}") from None
     dtype = np.dtype(reference.dtype)
     if is_level_dtype(dtype):  # one bin per level: the histogram is exact
         return _reference_from_histogram(histogram(reference, mask=mask, backend="numpy"), dtype)
@@ -160,6 +163,8 @@ def match_histograms(image, reference, *, axis=None, mask=None, reference_mask=N
         check_no_out_for_wrapped(None)
         return wrap(match_histograms(image, reference, axis=axis, mask=mask, reference_mask=reference_mask,
                                      channel_axis=channel_axis, backend=backend))
+    if not is_lazy_array(image):
+        image = as_image(image)
     if channel_axis is not None:
         return _per_channel(image, reference, channel_axis, axis=axis, mask=mask, reference_mask=reference_mask,
                             backend=backend)

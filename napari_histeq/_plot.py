@@ -22,6 +22,7 @@ from ._validate import as_image
 #: Histograms with more bins are summed into this many for drawing.
 MAX_DRAWN_BINS = 512
 CHANNEL_COLORS = ("#e8483f", "#4cb050", "#3f8ee8")
+REFERENCE_COLOR = "#6fb3e8"
 
 
 @dataclass
@@ -46,6 +47,7 @@ class PanelData:
     transfer: list[tuple[np.ndarray, np.ndarray, str]] = field(default_factory=list)
     transfer_label: str = ""
     title: str = ""
+    reference: list[Curves] = field(default_factory=list)  # what the image was matched to, if anything
 
 
 def _curves(image, label, color, nbins, bw_method) -> Curves:
@@ -107,7 +109,8 @@ def _mean_output_per_input_bin(before, after, edges):
     return edges[:-1][occupied], sums[occupied] / counts[occupied]
 
 
-def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="", bw_method="scott") -> PanelData:
+def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="", bw_method="scott",
+                         reference=None) -> PanelData:
     """Compute the curves of the histogram panel (no drawing; any thread).
 
     Parameters
@@ -126,6 +129,9 @@ def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="",
         Shown above the plots.
     bw_method : {"scott", "silverman"} or float
         The density curves' bandwidth rule (see :func:`plot_histograms`).
+    reference : array, optional
+        The image ``before`` was matched to (:func:`match_histograms`): its
+        histogram and CDF are drawn too, which ``after`` should follow.
 
     Returns
     -------
@@ -148,6 +154,10 @@ def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="",
             low, high = _dtype_range(channel.dtype)
             data.transfer.append((curves.edges[:-1], low + curves.cdf * (high - low), color or "#f0a030"))
             data.transfer_label = "what standard equalisation would do"
+    if reference is not None:
+        for channel, name, _ in _channels(reference, rgb):
+            label = f"reference ({name})" if name else "reference"
+            data.reference.append(_curves(channel, label, REFERENCE_COLOR, nbins, bw_method))
     return data
 
 
@@ -173,7 +183,7 @@ def _drawn_bins(edges, counts):
 def stats_text(data: PanelData) -> str:
     """The numbers beside the plot, one line per curve."""
     lines = []
-    for curves in data.before + data.after:
+    for curves in data.before + data.after + data.reference:
         s = curves.stats
         lines.append(
             f"{curves.label}: entropy {s.entropy_bits:.2f} bits, {s.occupied_levels} levels "
@@ -205,6 +215,10 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
             scale = curves.counts.sum() * (edges[1] - edges[0])
             hist_ax.plot(curves.density.positions, curves.density.values * scale, "-" if is_before else "--",
                          color=curves.color, linewidth=1.2, label=f"{curves.label}: density")
+    for curves in data.reference:  # the distribution the result was matched to: outlines only
+        edges, counts = _drawn_bins(curves.edges, curves.counts)
+        hist_ax.stairs(counts, edges, color=curves.color, linestyle=":", label=curves.label)
+        cdf_ax.plot(curves.edges[1:], curves.cdf, ":", color=curves.color, linewidth=1.5, label=curves.label)
     reference = (data.after or data.before)[0]
     edges, counts = _drawn_bins(reference.edges, reference.counts)
     hist_ax.axhline(counts.sum() / len(counts), color=foreground, linestyle=":", linewidth=1, label="uniform")
@@ -236,7 +250,7 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
 
 
 def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbins=None, title="", density=True,
-                    bw_method="scott"):
+                    bw_method="scott", reference=None):
     """Histograms with density curves, cumulative distributions and transfer curve, before and after.
 
     The headless version of the napari Histogram widget: what the user's
@@ -268,6 +282,9 @@ def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbin
         The bandwidth rule, as scipy and seaborn name it: the pixels'
         standard deviation times ``n ** (-1/5)`` (Scott), ``(3n/4) ** (-1/5)``
         (Silverman), or times the number given.
+    reference : array, optional
+        The image ``before`` was matched to: its histogram and CDF are drawn
+        dotted, for ``after`` to follow.
 
     Returns
     -------
@@ -281,7 +298,8 @@ def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbin
     >>> len(figure.axes)
     3
     """
-    data = histogram_panel_data(before, after, rgb=rgb, nbins=nbins, title=title, bw_method=bw_method)
+    data = histogram_panel_data(before, after, rgb=rgb, nbins=nbins, title=title, bw_method=bw_method,
+                                reference=reference)
     return figure_from_panel(data, path, log=log, density=density)
 
 

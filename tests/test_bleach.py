@@ -109,6 +109,8 @@ def test_bad_input_is_a_clear_error(rng):
         correct_bleaching(series[::-1].copy() * 0 + 5, method="exponential")
     with pytest.raises(ValueError, match="time axis and at least one more"):
         correct_bleaching(np.arange(5, dtype=np.uint8))
+    with pytest.raises(ValueError, match="background must be a finite number"):
+        correct_bleaching(series, method="ratio", background=float("nan"))
     with pytest.raises(ValueError, match="mask selects no pixel"):
         correct_bleaching(series, mask=np.zeros((8, 8), bool))
     assert math.isfinite(float(correct_bleaching(series.astype(np.float32), method="ratio").mean()))

@@ -109,3 +109,16 @@ def test_bad_input_is_a_clear_error(rng):
         match_histograms(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 2), np.uint8), channel_axis=-1)
     with pytest.raises(TypeError, match="bool"):
         match_histograms(np.zeros((4, 4), bool), image)
+    with pytest.raises(ValueError, match="reference: image is empty"):
+        match_histograms(image, np.zeros((0,), np.uint8))
+    with pytest.raises(TypeError, match="reference: image is complex"):
+        match_histograms(image, np.ones(3, complex))
+    np.testing.assert_array_equal(match_histograms([[0, 1], [2, 3]], [5, 6, 7, 8]), [[5, 6], [7, 8]])  # lists work
+
+
+def test_plot_histograms_draws_the_reference(rng):
+    from napari_histeq import plot_histograms
+
+    image, reference = rng.integers(0, 100, (20, 20)).astype(np.uint8), rng.integers(100, 255, (9, 9)).astype(np.uint8)
+    figure = plot_histograms(image, match_histograms(image, reference), reference=reference)
+    assert "reference" in [line.get_label() for line in figure.axes[1].lines]

@@ -665,3 +665,19 @@ def test_match_widget_matches_one_layer_to_another(qtbot, viewer, match_widget):
     match_widget()
     finish(qtbot, match_widget)
     np.testing.assert_array_equal(viewer.layers["dim matched to bright"].data, match_histograms(stack[:4], stack[-4:] * 3))
+
+
+def test_histogram_widget_shows_the_reference_a_result_was_matched_to(qtbot, viewer, match_widget, histogram_widget):
+    rng = np.random.default_rng(11)
+    source = viewer.add_image(rng.integers(0, 100, (30, 30)).astype(np.uint8), name="dim")
+    reference = viewer.add_image(rng.integers(100, 255, (20, 20)).astype(np.uint8), name="bright")
+    match_widget.image.value, match_widget.mode.value = source, "match"
+    match_widget.reference_layer.value = reference
+    match_widget()
+    finish(qtbot, match_widget)
+    viewer.layers.selection.active = viewer.layers["dim matched to bright"]
+    settle(qtbot, histogram_widget)
+    data = histogram_widget.data
+    assert [c.label for c in data.before + data.after + data.reference] == ["before", "after", "reference"]
+    np.testing.assert_array_equal(data.reference[0].counts, np.bincount(reference.data.ravel(), minlength=256))
+    assert "reference: entropy" in histogram_widget.stats.text()

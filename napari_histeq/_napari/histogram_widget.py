@@ -32,14 +32,16 @@ ROW_MIN_HEIGHT = 170
 COLUMN_MIN_HEIGHT = 480
 
 
-def _panel_data(before, after, rgb, title):
+def _panel_data(before, after, rgb, title, reference=None):
     """Read the selected planes (this runs in the worker thread) and compute the curves."""
 
     def read(selection):
+        if selection is None:
+            return None
         data, index = selection
         return data[index] if index else data
 
-    return histogram_panel_data(read(before), None if after is None else read(after), rgb=rgb, title=title)
+    return histogram_panel_data(read(before), read(after), rgb=rgb, title=title, reference=read(reference))
 
 
 class HistogramWidget(QWidget):
@@ -112,6 +114,15 @@ class HistogramWidget(QWidget):
             return self._viewer.layers[record["source"]], active, ""
         return active, find_output_layer(self._viewer, active.name), ""
 
+    def _reference_of(self, result):
+        """The layer a result was matched to (Match histograms), when it is still in the viewer."""
+        record = {} if result is None else result.metadata.get(METADATA_KEY) or {}
+        name = record.get("reference_layer")
+        if record.get("operation") != "match" or name not in self._viewer.layers:
+            return None
+        reference = self._viewer.layers[name]
+        return reference if reference.rgb == result.rgb else None
+
     def _selection(self, layer):
         """The data and the index to read from it (the read itself happens in the worker)."""
         data = finest_level(layer)
@@ -139,7 +150,8 @@ class HistogramWidget(QWidget):
             self._pending = True
             return
         before, after, note = self._layers()
-        self._watch([before, after])
+        reference = self._reference_of(after)
+        self._watch([before, after, reference])
         if before is None:
             self._show_note(note)
             return
@@ -148,7 +160,8 @@ class HistogramWidget(QWidget):
         title = before.name if after is None else f"{before.name}  ->  {after.name}"
         self._updates.start(
             _panel_data, self._selection(before), None if after is None else self._selection(after), before.rgb,
-            title, returned=self._on_returned, finished=self._on_finished,
+            title, None if reference is None else (finest_level(reference), ()),
+            returned=self._on_returned, finished=self._on_finished,
             errored=lambda exc: self._show_note(f"Cannot plot {before.name}: {exc}"),
         )
 
