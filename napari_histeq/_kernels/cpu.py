@@ -140,7 +140,20 @@ def _word_counts(words, itemsize: int, tasks_per_row: int) -> np.ndarray:
     partial = np.zeros((words.shape[0], len(per_row), kernel.copies, 1 << (8 * itemsize)), np.int32)
     run_parallel(kernel, [(words[g, a:b], partial[g, t]) for g in range(words.shape[0])
                           for t, (a, b) in enumerate(per_row)])
-    return np.stack([_total(row_partial) for row_partial in partial])
+    if words.shape[0] == 1:  # one row: its bins split over the threads
+        return _total(partial[0])[None]
+    # many rows: each thread sums whole rows, straight into the result (no per-row launch, no stack)
+    rows = partial.reshape(words.shape[0], -1, partial.shape[-1])
+    counts = np.empty((words.shape[0], partial.shape[-1]), np.int64)
+    run_parallel(_sum_rows_each, [(rows[a:b], counts[a:b]) for a, b in split(words.shape[0], num_threads())])
+    return counts
+
+
+@numba.njit(nogil=True, cache=True)
+def _sum_rows_each(partial, total):
+    """``total[g] = partial[g].sum(axis=0)`` for every row ``g``, row after row (sequential adds)."""
+    for g in range(partial.shape[0]):
+        _sum_rows(partial[g], total[g])
 
 
 @numba.njit(nogil=True, cache=True)
