@@ -10,6 +10,8 @@ bin over and over), mapping two uint8 pixels per gather through a
 65536-entry pair table, and splitting the work over all cores. Signed images
 are handled by permuting the tables, not by touching every pixel.
 
+The float kernels are in :mod:`.floats`, the split into tasks in :mod:`.partition`.
+
 Each kernel is single-threaded and releases the GIL; it works on one
 ``[start, stop)`` range of its input, and :func:`.threads.run_parallel` runs
 the ranges on the package's own threads (why not numba's ``parallel=True``:
@@ -25,20 +27,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .floats import finite_min_max, float_counts, float_gather  # noqa: F401 -- the float kernels, the same interface
+from .partition import sum_rows, task_ranges, total_counts
 from .threads import num_threads, run_parallel, split
-
-#: int32 sub-histograms must not overflow: no task counts more pixels than this.
-_MAX_TASK_PIXELS = 1 << 30
-#: Below this many pixels a task costs more to hand to a thread than to run (measured on
-#: 2 cores: 512x512 uint8 took 0.27 ms on two threads and 0.15 ms on one; 2048x2048 0.93 and 1.41).
-_MIN_TASK_PIXELS = 1 << 19
-
-
-def _ranges(n: int, per_thread: int, pixels_per_item: int = 1, parts: int | None = None) -> list[tuple[int, int]]:
-    """Split ``range(n)`` into tasks: ``per_thread`` per thread (or ``parts``), none too small or too large to count."""
-    pixels = n * pixels_per_item
-    parts = min(parts or per_thread * num_threads(), -(-pixels // _MIN_TASK_PIXELS))
-    return split(n, max(parts, -(-pixels // _MAX_TASK_PIXELS), 1))
 
 
 def _word_counter(bits: int, copies: int):
@@ -74,26 +65,6 @@ def _counts_masked(values, mask, h):
             h[values[i]] += 1
 
 
-@numba.njit(nogil=True, cache=True)
-def _sum_rows(partial, total):
-    # row after row: sequential, vectorised adds (bin by bin strides across the rows, 8x slower)
-    for b in range(partial.shape[1]):
-        total[b] = partial[0, b]
-    for r in range(1, partial.shape[0]):
-        row = partial[r]
-        for b in range(row.size):
-            total[b] += row[b]
-
-
-def _total(partial) -> np.ndarray:
-    """Sum the tasks' int32 sub-histograms ``(..., nbins)`` into int64 counts."""
-    rows = partial.reshape(-1, partial.shape[-1])
-    total = np.empty(rows.shape[1], np.int64)
-    # each task sums every row over its slice of the bins: a wide (uint16) sum splits over the threads
-    run_parallel(_sum_rows, [(rows[:, a:b], total[a:b]) for a, b in _ranges(rows.shape[1], 1, 4 * rows.shape[0])])
-    return total
-
-
 def _aligned_body(values, word_itemsize: int):
     """Split a 1D contiguous array into (head, body, tail) with ``body`` word-aligned."""
     itemsize = values.itemsize
@@ -109,10 +80,10 @@ def level_counts(values, mask=None) -> np.ndarray:
     """Counts per level of a 1D contiguous uint8/uint16 array (int64, 256 or 65536 bins)."""
     nbins = 1 << (8 * values.itemsize)
     if mask is not None:
-        ranges = _ranges(values.size, 2)
+        ranges = task_ranges(values.size, 2)
         partial = np.zeros((len(ranges), nbins), np.int32)
         run_parallel(_counts_masked, [(values[a:b], mask[a:b], partial[t]) for t, (a, b) in enumerate(ranges)])
-        return _total(partial)
+        return total_counts(partial)
     head, body, tail = _aligned_body(values, 8)
     counts = _word_counts(body.view(np.uint64)[None], values.itemsize, tasks_per_row=2 * num_threads())[0]
     for part in (head, tail):
@@ -136,12 +107,12 @@ def level_counts_rows(rows) -> np.ndarray | None:
 def _word_counts(words, itemsize: int, tasks_per_row: int) -> np.ndarray:
     """Counts per level of each row of ``words`` (2D uint64 holding ``itemsize``-byte pixels), one launch."""
     kernel = _counts_u8_words if itemsize == 1 else _counts_u16_words
-    per_row = _ranges(words.shape[1], 1, pixels_per_item=8 // itemsize, parts=tasks_per_row)
+    per_row = task_ranges(words.shape[1], 1, pixels_per_item=8 // itemsize, parts=tasks_per_row)
     partial = np.zeros((words.shape[0], len(per_row), kernel.copies, 1 << (8 * itemsize)), np.int32)
     run_parallel(kernel, [(words[g, a:b], partial[g, t]) for g in range(words.shape[0])
                           for t, (a, b) in enumerate(per_row)])
     if words.shape[0] == 1:  # one row: its bins split over the threads
-        return _total(partial[0])[None]
+        return total_counts(partial[0])[None]
     # many rows: each thread sums whole rows, straight into the result (no per-row launch, no stack)
     rows = partial.reshape(words.shape[0], -1, partial.shape[-1])
     counts = np.empty((words.shape[0], partial.shape[-1]), np.int64)
@@ -153,7 +124,7 @@ def _word_counts(words, itemsize: int, tasks_per_row: int) -> np.ndarray:
 def _sum_rows_each(partial, total):
     """``total[g] = partial[g].sum(axis=0)`` for every row ``g``, row after row (sequential adds)."""
     for g in range(partial.shape[0]):
-        _sum_rows(partial[g], total[g])
+        sum_rows(partial[g], total[g])
 
 
 @numba.njit(nogil=True, cache=True)
@@ -191,7 +162,7 @@ _ROWS_PER_BATCH = 64
 def _gather_batch(values, tables, out) -> None:
     n_rows, n = values.shape
     per_row = max(1, -(-4 * num_threads() // n_rows))
-    items = _ranges(n_rows * per_row, 4, pixels_per_item=max(1, n // per_row))
+    items = task_ranges(n_rows * per_row, 4, pixels_per_item=max(1, n // per_row))
     run_parallel(_gather_items, [(values, tables, out, per_row, a, b) for a, b in items])
 
 
@@ -209,7 +180,7 @@ def gather_rows(values, tables, out) -> None:
         if values.itemsize == 1 and n % 2 == 0:
             pairs = np.empty((batch_tables.shape[0], 65536), np.uint16)
             run_parallel(_pair_tables, [(batch_tables[a:b], pairs[a:b])
-                                        for a, b in _ranges(len(pairs), 1, pixels_per_item=65536)])
+                                        for a, b in task_ranges(len(pairs), 1, pixels_per_item=65536)])
             _gather_batch(values[g0:g1].view(np.uint16), pairs, out[g0:g1].view(np.uint16))
         else:
             _gather_batch(values[g0:g1], batch_tables, out[g0:g1])
@@ -235,91 +206,8 @@ def standard_tables(counts, lo, hi, tables) -> None:
     the same float64 divisions, running sum in bin order, product and
     round-half-to-even as the NumPy reference, in one pass instead of five.
     """
-    ranges = _ranges(counts.shape[0], 1, pixels_per_item=counts.shape[1])
+    ranges = task_ranges(counts.shape[0], 1, pixels_per_item=counts.shape[1])
     run_parallel(_standard_tables, [(counts[a:b], hi - lo, lo, tables[a:b]) for a, b in ranges])
 
 
 # -- floats: bins of equal width over a range; the same float64 operations as the reference --
-
-
-@numba.njit(nogil=True, cache=True)
-def _finite_min_max(values, mask, use_mask):
-    low, high = np.inf, -np.inf
-    for i in range(values.size):
-        x = np.float64(values[i])
-        if np.isfinite(x) and (not use_mask or mask[i]):
-            low = min(low, x)
-            high = max(high, x)
-    return low, high
-
-
-@numba.njit(nogil=True, inline="always")
-def _float_bin(x, start, scale, half, span, nbins):
-    """``Binning.bin_rule`` for one value; inside ``0..nbins-1`` whatever the inputs, NaN included."""
-    offset = x * half - start * half
-    if scale > 0.0:
-        index = np.floor(offset * scale)
-    elif span > 0.0:
-        index = np.floor(offset / span * nbins)
-    else:
-        index = 0.0
-    if index >= nbins - 1.0:
-        return nbins - 1
-    if index >= 0.0:
-        return int(index)
-    return 0  # below the range, or NaN
-
-
-@numba.njit(nogil=True, cache=True)
-def _float_counts(values, mask, use_mask, start, scale, half, span, h):
-    nbins = h.size
-    for i in range(values.size):
-        x = np.float64(values[i])
-        if np.isfinite(x) and (not use_mask or mask[i]):
-            h[_float_bin(x, start, scale, half, span, nbins)] += 1
-
-
-@numba.njit(nogil=True, cache=True)
-def _float_gather(values, start, scale, half, span, table, low, high, out):
-    nbins = table.size
-    for i in range(values.size):
-        x = np.float64(values[i])
-        if x < start:  # below the counted range (and -inf): the bottom
-            out[i] = low
-        elif np.isfinite(x):
-            out[i] = table[_float_bin(x, start, scale, half, span, nbins)]
-        elif np.isnan(x):
-            out[i] = np.nan
-        else:
-            out[i] = high
-
-
-def _with_mask(values, mask, ranges):
-    """Per task: the values' slice, the mask's slice (or a dummy) and whether there is a mask."""
-    if mask is None:
-        return [(values[a:b], _NO_MASK, False) for a, b in ranges]
-    return [(values[a:b], mask[a:b], True) for a, b in ranges]
-
-
-def finite_min_max(values, mask=None):
-    """Min and max of the finite (and masked) values of a 1D contiguous float array."""
-    parts = run_parallel(_finite_min_max, _with_mask(values, mask, _ranges(values.size, 2)))
-    return min(low for low, _ in parts), max(high for _, high in parts)
-
-
-def float_counts(values, bin_rule, nbins, mask=None):
-    """Counts per bin of a 1D contiguous float array, binned by ``Binning.bin_rule``."""
-    ranges = _ranges(values.size, 2)
-    partial = np.zeros((len(ranges), nbins), np.int32)
-    rule = tuple(float(v) for v in bin_rule)
-    run_parallel(_float_counts, [(*sliced, *rule, partial[t]) for t, sliced in enumerate(_with_mask(values, mask, ranges))])
-    return _total(partial)
-
-
-def float_gather(values, bin_rule, table, low, high, out):
-    """``out = table[bin(values)]``; values below the range and -inf become ``low``, +inf ``high``, NaN stays."""
-    rule = tuple(float(v) for v in bin_rule)
-    run_parallel(_float_gather, [(values[a:b], *rule, table, low, high, out[a:b]) for a, b in _ranges(values.size, 4)])
-
-
-_NO_MASK = np.ones(1, dtype=bool)
