@@ -70,6 +70,51 @@ def correct_bleaching(series, *, method="histogram", axis=0, reference=0, mask=N
     array([[100, 200],
            [100, 200]], dtype=uint16)
     """
+    data, time_axis, spatial, reference, mask = _checked(series, method, axis, reference, mask, background)
+    if method == "histogram":
+        return _by_histograms(data, time_axis, spatial, reference, mask, backend)
+    return _scaled(data, time_axis, _gains(data, time_axis, spatial, method, reference, mask, background),
+                   background if method == "ratio" else 0.0)
+
+
+def correct_time_point(series, t, *, method="histogram", axis=0, reference=0, mask=None, background=0.0,
+                       backend="auto"):
+    """Time point ``t`` of :func:`correct_bleaching`'s result, computing no more than that needs.
+
+    The same parameters, and the same values as ``correct_bleaching(...)[t]``
+    along ``axis``: the histogram and ratio methods read two time points
+    (all up to ``t`` for ``reference="previous"``), the exponential one the
+    means of all. The widget's live preview uses it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_histeq import bleaching_series, correct_bleaching
+    >>> from napari_histeq._bleach import correct_time_point
+    >>> series = bleaching_series((5, 16, 16))
+    >>> bool((correct_time_point(series, 3) == correct_bleaching(series)[3]).all())
+    True
+    """
+    data, time_axis, spatial, reference, mask = _checked(series, method, axis, reference, mask, background)
+    frames = data.shape[time_axis]
+    if isinstance(t, bool) or not isinstance(t, numbers.Integral) or not -frames <= t < frames:
+        raise ValueError(f"t={t!r} is not a time point of a series of {frames}")
+    t = int(t) % frames
+    if method == "histogram":
+        if reference == "previous":
+            head = data[(slice(None),) * time_axis + (slice(0, t + 1),)]
+            return _time_point(_by_histograms(head, time_axis, spatial, reference, mask, backend), time_axis, t)
+        frame_axes = tuple(range(data.ndim - 1))
+        return match_histograms(_time_point(data, time_axis, t), _time_point(data, time_axis, reference),
+                                axis=frame_axes, mask=_frame_mask(mask, time_axis, t, data.ndim),
+                                reference_mask=_frame_mask(mask, time_axis, reference, data.ndim), backend=backend)
+    gains = _gains(data, time_axis, spatial, method, reference, mask, background, only=(reference, t))
+    frame = _time_point(data, time_axis, t)
+    return _scaled(frame[None], 0, gains[t : t + 1], background if method == "ratio" else 0.0)[0]
+
+
+def _checked(series, method, axis, reference, mask, background):
+    """The checked series, its time axis and other axes, the reference time point and the mask."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if isinstance(background, bool) or not isinstance(background, numbers.Real) or not np.isfinite(background):
@@ -93,16 +138,31 @@ def correct_bleaching(series, *, method="histogram", axis=0, reference=0, mask=N
     else:
         reference = int(reference) % frames
     spatial = tuple(ax for ax in range(data.ndim) if ax != time_axis)
-    if mask is not None:
-        mask = check_mask(mask, data.shape if np.ndim(mask) == data.ndim else tuple(data.shape[ax] for ax in spatial))
-    if method == "histogram":
-        return _by_histograms(data, time_axis, spatial, reference, mask, backend)
-    means = _means(data, time_axis, spatial, mask, background if method == "ratio" else None)
+    if mask is not None and np.ndim(mask) == data.ndim:
+        mask = check_mask(mask, data.shape)
+    elif mask is not None:  # a time point's shape: the same region at every time point
+        spatial_shape = tuple(data.shape[ax] for ax in spatial)
+        mask = check_mask(mask, spatial_shape)
+        xp = array_module(mask)
+        mask = xp.expand_dims(xp.broadcast_to(mask, spatial_shape), time_axis)
+    return data, time_axis, spatial, reference, mask
+
+
+def _gains(data, time_axis, spatial, method, reference, mask, background, only=None):
+    """Each time point's scale factor (ratio or exponential); ``only``: the ratio needs just those time points."""
+    frames = data.shape[time_axis]
     if method == "ratio":
-        gains = means[reference] / means
-        return _scaled(data, time_axis, gains, background)
-    curve = _exponential_fit(means)
-    return _scaled(data, time_axis, curve(reference) / curve(np.arange(frames)), 0.0)
+        picked = sorted(set(only)) if only is not None else list(range(frames))
+        subset = data[(slice(None),) * time_axis + (picked,)] if only is not None else data
+        shared = mask is None or mask.shape[time_axis] == 1
+        subset_mask = mask if shared else mask[(slice(None),) * time_axis + (picked,)]
+        means = np.full(frames, np.nan)
+        means[picked] = _means(subset, time_axis, spatial, subset_mask, background)
+        return means[reference] / means
+    curve = _exponential_fit(_means(data, time_axis, spatial, mask, None))
+    return curve(reference) / curve(np.arange(frames))
+
+
 
 
 def _time_point(data, time_axis, t):
@@ -110,10 +170,10 @@ def _time_point(data, time_axis, t):
 
 
 def _frame_mask(mask, time_axis, t, ndim):
-    """The mask of one time point (the same for all when it has a time point's shape)."""
-    if mask is None or mask.ndim < ndim:
-        return mask
-    return _time_point(mask, time_axis, t)
+    """The mask of one time point (the same for all when it was given with a time point's shape)."""
+    if mask is None:
+        return None
+    return _time_point(mask, time_axis, 0 if mask.shape[time_axis] == 1 else t)
 
 
 def _by_histograms(data, time_axis, spatial, reference, mask, backend):
@@ -125,6 +185,8 @@ def _by_histograms(data, time_axis, spatial, reference, mask, backend):
         return module_of(data).stack(corrected, axis=time_axis)
     target = _time_point(data, time_axis, reference)
     reference_mask = _frame_mask(mask, time_axis, reference, data.ndim)
+    if mask is not None:
+        mask = array_module(mask).broadcast_to(mask, data.shape)
     return match_histograms(data, target, axis=spatial, mask=mask, reference_mask=reference_mask, backend=backend)
 
 

@@ -114,3 +114,19 @@ def test_bad_input_is_a_clear_error(rng):
     with pytest.raises(ValueError, match="mask selects no pixel"):
         correct_bleaching(series, mask=np.zeros((8, 8), bool))
     assert math.isfinite(float(correct_bleaching(series.astype(np.float32), method="ratio").mean()))
+
+
+@pytest.mark.parametrize("method, reference", [("histogram", 2), ("histogram", "previous"), ("ratio", -1),
+                                               ("exponential", 0)])
+def test_one_time_point_equals_that_time_point_of_the_whole_correction(rng, method, reference):
+    from napari_histeq._bleach import correct_time_point
+
+    decay = 0.2 + 0.8 * np.exp(-0.2 * np.arange(7))
+    series = (rng.gamma(4.0, 500.0, (7, 20, 3, 16)) * decay[:, None, None, None]).astype(np.uint16)  # t, y, z, x
+    moved = np.moveaxis(series, 0, 2)  # y, z, t, x
+    mask = np.zeros((20, 3, 16), bool)
+    mask[4:16] = True
+    options = {"method": method, "axis": 2, "reference": reference, "background": 10.0}
+    whole = correct_bleaching(moved, mask=mask, **options)
+    for t in (0, 3, 6):
+        np.testing.assert_array_equal(correct_time_point(moved, t, mask=mask, **options), whole[:, :, t])
