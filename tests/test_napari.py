@@ -681,3 +681,26 @@ def test_histogram_widget_shows_the_reference_a_result_was_matched_to(qtbot, vie
     assert [c.label for c in data.before + data.after + data.reference] == ["before", "after", "reference"]
     np.testing.assert_array_equal(data.reference[0].counts, np.bincount(reference.data.ravel(), minlength=256))
     assert "reference: entropy" in histogram_widget.stats.text()
+
+
+def test_match_widget_previews_the_displayed_time_point(qtbot, viewer, match_widget):
+    from napari_histeq import correct_bleaching
+
+    viewer.open_sample(PLUGIN, "bleaching_series")
+    layer = viewer.layers["bleaching series"]
+    match_widget.image.value, match_widget.method.value = layer, "ratio"
+    match_widget.background.value = 100.0
+    viewer.dims.set_current_step(0, 25)
+    match_widget.preview.value = True
+    qtbot.waitUntil(lambda: not match_widget.previewing and "bleaching series bleach preview" in viewer.layers,
+                    timeout=30_000)
+    expected = correct_bleaching(layer.data, method="ratio", background=100.0)[25]
+    np.testing.assert_array_equal(viewer.layers["bleaching series bleach preview"].data, expected)
+    viewer.dims.set_current_step(0, 30)  # the slider: the preview follows
+    qtbot.waitUntil(lambda: not match_widget.previewing, timeout=30_000)
+    qtbot.wait(50)
+    np.testing.assert_array_equal(viewer.layers["bleaching series bleach preview"].data,
+                                  correct_bleaching(layer.data, method="ratio", background=100.0)[30])
+    assert "bleaching series bleach preview" not in [choice.name for choice in match_widget.image.choices]
+    match_widget.preview.value = False
+    assert "bleaching series bleach preview" not in viewer.layers

@@ -24,7 +24,16 @@ from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, S
 from .._backend import BACKENDS, backend_info
 from .._settings import OUT_RANGE_LABELS, RGB_MODE_LABELS, SCOPE_LABELS
 from .._variants import variant_choices
-from .layers import displayed_index, equalize_layer, equalize_plane, find_output_layer, finest_level, show_result
+from .layers import (
+    displayed_index,
+    equalize_layer,
+    equalize_plane,
+    find_output_layer,
+    find_preview,
+    finest_level,
+    show_preview,
+    show_result,
+)
 from .worker import Cancelled, OneWorker, ProgressRelay, widget_alive, with_dask_progress
 
 if TYPE_CHECKING:
@@ -251,31 +260,10 @@ class EqualizeWidget(Container):
             return  # a newer request replaces this one, or the preview was switched off
         if layer not in self._viewer.layers or self.image.value is not layer:
             return
-        kwargs = {
-            "name": f"{layer.name}{PREVIEW_SUFFIX}",
-            "metadata": {PREVIEW_KEY: True},
-            "scale": [layer.scale[a] for a in displayed],
-            "translate": [layer.translate[a] for a in displayed],
-            "contrast_limits": contrast_limits,
-            "rgb": layer.rgb,
-            "blending": layer.blending,
-        }
-        if not layer.rgb:
-            kwargs["colormap"] = layer.colormap
-        preview_layer = self._preview_layer()
-        if preview_layer is not None and preview_layer.data.shape == result.shape and preview_layer.rgb == layer.rgb:
-            preview_layer.data = result
-            preview_layer.contrast_limits = contrast_limits
-            return
-        if preview_layer is not None:
-            self._viewer.layers.remove(preview_layer)
-        self._viewer.add_image(result, **kwargs)
+        show_preview(self._viewer, layer, displayed, result, contrast_limits, PREVIEW_KEY, PREVIEW_SUFFIX)
 
     def _preview_layer(self):
-        for layer in self._viewer.layers:
-            if layer.metadata.get(PREVIEW_KEY):
-                return layer
-        return None
+        return find_preview(self._viewer, PREVIEW_KEY)
 
     @property
     def previewing(self) -> bool:

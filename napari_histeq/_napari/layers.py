@@ -241,3 +241,35 @@ def find_output_layer(viewer, source_name: str):
         if record and record.get("source") == source_name and candidate.name.startswith(source_name):
             return candidate
     return None
+
+
+def show_preview(viewer, layer, displayed, plane, contrast_limits, key: str, suffix: str):
+    """Show ``plane`` (the displayed plane of ``layer``, processed) as a 2D preview layer marked ``key``.
+
+    The preview lies on the source's displayed axes, with its look; an
+    earlier preview of the same shape is updated in place.
+    """
+    kwargs = {
+        "name": f"{layer.name}{suffix}",
+        "metadata": {key: True},
+        "scale": [layer.scale[a] for a in displayed],
+        "translate": [layer.translate[a] for a in displayed],
+        "contrast_limits": contrast_limits,
+        "rgb": layer.rgb,
+        "blending": layer.blending,
+    }
+    if not layer.rgb:
+        kwargs["colormap"] = layer.colormap
+    preview = find_preview(viewer, key)
+    if preview is not None and preview.data.shape == plane.shape and preview.rgb == layer.rgb:
+        preview.data = plane
+        preview.contrast_limits = contrast_limits
+        return preview
+    if preview is not None:
+        viewer.layers.remove(preview)
+    return viewer.add_image(plane, **kwargs)
+
+
+def find_preview(viewer, key: str):
+    """The preview layer marked ``key``, or None."""
+    return next((layer for layer in viewer.layers if layer.metadata.get(key)), None)

@@ -13,16 +13,19 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
 
-from .._bleach import METHODS, correct_bleaching
+from .._bleach import METHODS, correct_bleaching, correct_time_point
 from .._matching import match_histograms
-from .layers import GEOMETRY, METADATA_KEY, finest_level
+from .layers import GEOMETRY, METADATA_KEY, displayed_index, find_preview, finest_level, show_preview
 from .worker import Cancelled, OneWorker, ProgressRelay, widget_alive, with_dask_progress
 
 if TYPE_CHECKING:
     import napari
 
+PREVIEW_KEY = "napari_histeq_bleach_preview"
+PREVIEW_SUFFIX = " bleach preview"
 MODES = [("Bleach correction (time series)", "bleach"), ("Match to another layer", "match")]
 TIME_LABELS = ("t", "time", "T", "frame", "frames")
 
@@ -70,6 +73,17 @@ def show_result(viewer, data, kwargs):
     return existing
 
 
+def preview_plane(data, time_axis, index, options):
+    """The displayed plane of time point ``index[time_axis]``, corrected (any thread): ``(plane, limits)``."""
+    t = index[time_axis]
+    frame = correct_time_point(data, t, method=options["method"], axis=time_axis,
+                               reference="previous" if options["previous"] else options["reference"],
+                               background=options["background"])
+    plane = np.asarray(frame[index[:time_axis] + index[time_axis + 1 :]])
+    low, high = float(np.nanmin(plane)), float(np.nanmax(plane))
+    return plane, (low, high if high > low else low + 1)
+
+
 def _run(layer, options):
     """What the worker runs (looked up here at call time, so tests can slow it down)."""
     return corrected_layer_data(layer, options)
@@ -90,14 +104,17 @@ class MatchWidget(Container):
         self.reference = SpinBox(value=0, min=0, max=0, label="reference time point")
         self.previous = CheckBox(value=False, text="match each time point to the previous corrected one")
         self.background = FloatSpinBox(value=0.0, min=0.0, max=1e9, label="background (ratio)")
+        self.preview = CheckBox(value=False, text="live preview of the displayed time point")
+        self._previews = OneWorker()
+        self._preview_request = None  # the latest preview asked for while one computes
         self.reference_layer = ComboBox(choices=self._image_choices, label="reference layer", nullable=True)
         self.run_button = PushButton(text="Correct")
         self.cancel_button = PushButton(text="Cancel", visible=False)
         self.status = Label(value="")
         self.note = Label(value="For segmentation and display, not intensity quantification.")
         self.extend([self.image, self.mode, self.method, self.time_axis, self.reference, self.previous,
-                     self.background, self.reference_layer, self.run_button, self.cancel_button, self.status,
-                     self.note])
+                     self.background, self.reference_layer, self.preview, self.run_button, self.cancel_button,
+                     self.status, self.note])
         self.run_button.changed.connect(self.__call__)
         self.cancel_button.changed.connect(self._runs.cancel)
         self.image.changed.connect(self._on_image_changed)
@@ -105,6 +122,10 @@ class MatchWidget(Container):
             widget.changed.connect(self._show_relevant_options)
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
             event.connect(self.reset_choices)
+        for widget in (self.preview, self.image, self.mode, self.method, self.time_axis, self.reference,
+                       self.previous, self.background):
+            widget.changed.connect(self._update_preview)
+        viewer.dims.events.current_step.connect(self._update_preview)
         self.reset_choices()
         self._on_image_changed()
 
@@ -118,12 +139,13 @@ class MatchWidget(Container):
     def _image_choices(self, _widget=None):
         from napari.layers import Image
 
-        return [(layer.name, layer) for layer in self._viewer.layers if isinstance(layer, Image)]
+        return [(layer.name, layer) for layer in self._viewer.layers
+                if isinstance(layer, Image) and not layer.metadata.get(PREVIEW_KEY)]
 
     def _show_relevant_options(self, _event=None):
         layer = self.image.value
         bleach = self.mode.value == "bleach"
-        for widget in (self.method, self.time_axis, self.reference, self.previous, self.note):
+        for widget in (self.method, self.time_axis, self.reference, self.previous, self.note, self.preview):
             widget.visible = bleach
         self.background.visible = bleach and self.method.value == "ratio"
         self.previous.visible = bleach and self.method.value == "histogram"
@@ -133,6 +155,50 @@ class MatchWidget(Container):
             return
         frames = finest_level(layer).shape[self.time_axis.value]
         self.reference.max = max(frames - 1, 0)
+
+    # -- live preview ---------------------------------------------------------------------------
+    def _update_preview(self, _event=None):
+        """Ask for the preview of the displayed time point; it computes in a worker, the latest request wins."""
+        layer = self.image.value
+        if not self.preview.value or layer is None or self.mode.value != "bleach":
+            self._preview_request = None
+            preview = find_preview(self._viewer, PREVIEW_KEY)
+            if preview is not None:
+                self._viewer.layers.remove(preview)
+            return
+        index, displayed = displayed_index(self._viewer, layer)
+        time_axis = int(self.time_axis.value)
+        if time_axis in displayed:
+            self.status.value = "preview: the time axis is displayed; step through time to preview a time point"
+            return
+        self._preview_request = (layer, finest_level(layer), time_axis, index, displayed, self.options())
+        if not self._previews.busy:
+            self._start_preview()
+
+    def _start_preview(self):
+        request, self._preview_request = self._preview_request, None
+        _, data, time_axis, index, _, options = request
+        self._previews.start(
+            preview_plane, data, time_axis, index, options,
+            returned=lambda result: self._show_preview(request, *result),
+            errored=lambda exc: widget_alive(self.native) and setattr(self.status, "value", f"preview: {exc}"),
+            finished=self._preview_finished,
+        )
+
+    def _preview_finished(self):
+        if self._preview_request is not None and widget_alive(self.native):
+            self._start_preview()
+
+    def _show_preview(self, request, plane, limits):
+        layer, _, _, _, displayed, _ = request
+        if self._preview_request is not None or not widget_alive(self.native) or not self.preview.value:
+            return  # a newer request replaces this one, or the preview was switched off
+        if layer in self._viewer.layers and self.image.value is layer:
+            show_preview(self._viewer, layer, displayed, plane, limits, PREVIEW_KEY, PREVIEW_SUFFIX)
+
+    @property
+    def previewing(self) -> bool:
+        return self._previews.busy or self._preview_request is not None
 
     def options(self) -> dict:
         return {"mode": self.mode.value, "method": self.method.value, "time_axis": int(self.time_axis.value),
