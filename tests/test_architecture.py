@@ -22,7 +22,7 @@ FLOORS = [
     {"_accel"},
     {"_pipeline"},
     {"_lazy"},
-    {"_api", "_matching"},
+    {"_api", "_matching", "_clahe"},
     {"_rgb", "_stats", "_bleach"},
     {"_plot"},
     {"_napari"},
