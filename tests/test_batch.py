@@ -345,3 +345,15 @@ def test_bleach_and_match_operations(tmp_path, rng):
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "m" / "lapse.tif"),
                                   match_histograms(moved, reference))
     assert batch(tmp_path / "lapse.tif", "--match", tmp_path / "nope.tif", "-o", tmp_path / "x") == 2
+
+
+def test_a_zarr_arrays_dimension_names_give_its_time_and_channel_axes(tmp_path):
+    from napari_histeq import bleaching_series, correct_bleaching
+
+    series = np.moveaxis(bleaching_series((6, 24, 24)), 0, 1)  # y, t, x
+    zarr.create_array(tmp_path / "lapse.zarr", shape=series.shape, chunks=(12, 2, 24), dtype="uint16",
+                      dimension_names=("y", "t", "x"))[:] = series
+    assert batch(tmp_path / "lapse.zarr", "--bleach", "ratio", "-o", tmp_path / "out") == 0
+    result = zarr.open(tmp_path / "out" / "lapse.zarr", mode="r")
+    np.testing.assert_array_equal(result[:], correct_bleaching(series, method="ratio", axis=1))
+    assert result.metadata.dimension_names == ("y", "t", "x")

@@ -14,7 +14,9 @@ def read_zarr(path: Path) -> ImageFile:
 
     node = zarr.open(str(path), mode="r")
     if isinstance(node, zarr.Array):
-        return ImageFile(path, da.from_zarr(node), "zarr", levels=(da.from_zarr(node),),
+        names = getattr(node.metadata, "dimension_names", None) or ()  # zarr v3 may name its axes
+        axes = "".join(str(name)[0].upper() for name in names) if names and all(names) else ""
+        return ImageFile(path, da.from_zarr(node), "zarr", axes, levels=(da.from_zarr(node),),
                          zarr_layout={"arrays": {"": node}, "attrs": None})
     attrs = node.attrs.asdict()
     multiscales = attrs.get("multiscales") or attrs.get("ome", {}).get("multiscales")
