@@ -106,8 +106,8 @@ def correct_time_point(series, t, *, method="histogram", axis=0, reference=0, ma
             return _time_point(_by_histograms(head, time_axis, spatial, reference, mask, backend), time_axis, t)
         frame_axes = tuple(range(data.ndim - 1))
         return match_histograms(_time_point(data, time_axis, t), _time_point(data, time_axis, reference),
-                                axis=frame_axes, mask=_frame_mask(mask, time_axis, t, data.ndim),
-                                reference_mask=_frame_mask(mask, time_axis, reference, data.ndim), backend=backend)
+                                axis=frame_axes, mask=_frame_mask(mask, time_axis, t),
+                                reference_mask=_frame_mask(mask, time_axis, reference), backend=backend)
     gains = _gains(data, time_axis, spatial, method, reference, mask, background, only=(reference, t))
     frame = _time_point(data, time_axis, t)
     return _scaled(frame[None], 0, gains[t : t + 1], background if method == "ratio" else 0.0)[0]
@@ -163,13 +163,11 @@ def _gains(data, time_axis, spatial, method, reference, mask, background, only=N
     return curve(reference) / curve(np.arange(frames))
 
 
-
-
 def _time_point(data, time_axis, t):
     return data[(slice(None),) * time_axis + (t,)]
 
 
-def _frame_mask(mask, time_axis, t, ndim):
+def _frame_mask(mask, time_axis, t):
     """The mask of one time point (the same for all when it was given with a time point's shape)."""
     if mask is None:
         return None
@@ -181,10 +179,10 @@ def _by_histograms(data, time_axis, spatial, reference, mask, backend):
         corrected = [_time_point(data, time_axis, 0)]
         for t in range(1, data.shape[time_axis]):
             corrected.append(match_histograms(_time_point(data, time_axis, t), corrected[-1],
-                                              mask=_frame_mask(mask, time_axis, t, data.ndim), backend=backend))
+                                              mask=_frame_mask(mask, time_axis, t), backend=backend))
         return module_of(data).stack(corrected, axis=time_axis)
     target = _time_point(data, time_axis, reference)
-    reference_mask = _frame_mask(mask, time_axis, reference, data.ndim)
+    reference_mask = _frame_mask(mask, time_axis, reference)
     if mask is not None:
         mask = array_module(mask).broadcast_to(mask, data.shape)
     return match_histograms(data, target, axis=spatial, mask=mask, reference_mask=reference_mask, backend=backend)

@@ -20,10 +20,8 @@ import numpy as np
 
 from . import _accel
 from ._binning import binning_for
+from ._placement import CPU_BLOCK_ELEMENTS
 from ._validate import as_image
-
-#: Pixels per block when counting tiles (the kernels' rows are tiles).
-_BLOCK_ELEMENTS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,7 @@ def clahe_opencv(image, *, clip_limit=40.0, tile_grid=(8, 8)):
     rows = padded.reshape(tiles_y, tile_shape[0], tiles_x, tile_shape[1]).transpose(0, 2, 1, 3)
     rows = np.ascontiguousarray(rows).reshape(tiles_y * tiles_x, tile_pixels)
     binning = binning_for(image.dtype, None, None)
-    counts = _accel.grouped_counts(np, rows, None, binning, _BLOCK_ELEMENTS)
+    counts = _accel.grouped_counts(np, rows, None, binning, CPU_BLOCK_ELEMENTS)
     nbins = binning.nbins
     # OpenCV's own cast: (clipLimit * tileSizeTotal) / histSize in double, truncated, at least 1
     limit = max(int(clip_limit * tile_pixels / nbins), 1) if clip_limit > 0 else 0

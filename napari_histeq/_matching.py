@@ -28,7 +28,7 @@ from ._groups import GroupLayout
 from ._lazy import apply_lazy, fit_lazy
 from ._request import request_for
 from ._validate import as_image, check_mask, dtype_range, is_level_dtype, normalize_axis, output_dtype
-from ._wrapped import check_no_out_for_wrapped, unwrap
+from ._wrapped import unwrap
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,7 @@ def reference_of(reference, mask=None) -> Reference:
     dtype = np.dtype(reference.dtype)
     if is_level_dtype(dtype):  # one bin per level: the histogram is exact
         return _reference_from_histogram(histogram(reference, mask=mask, backend="numpy"), dtype)
-    values = np.asarray(reference) if not is_lazy_array(reference) else np.asarray(reference.compute())
-    values = to_backend(np, values).ravel()
+    values = to_backend(np, reference.compute() if is_lazy_array(reference) else reference).ravel()
     keep = np.isfinite(values) if dtype.kind == "f" else np.ones(values.shape, bool)
     if mask is not None:
         keep &= np.broadcast_to(to_backend(np, check_mask(mask, reference.shape)), reference.shape).ravel()
@@ -161,7 +160,6 @@ def match_histograms(image, reference, *, axis=None, mask=None, reference_mask=N
     """
     image, mask, wrap = unwrap(image, mask)
     if wrap is not None:
-        check_no_out_for_wrapped(None)
         return wrap(match_histograms(image, reference, axis=axis, mask=mask, reference_mask=reference_mask,
                                      channel_axis=channel_axis, backend=backend))
     if not is_lazy_array(image):
@@ -184,7 +182,7 @@ def match_histograms(image, reference, *, axis=None, mask=None, reference_mask=N
 
 def _match_levels(image, target: Reference, *, axis, mask, backend):
     """8/16-bit images: the equalisation's pipeline with the matching transfer."""
-    request = request_for(image, mask=mask, axis=axis, backend=backend, variant="standard")
+    request = request_for(image, mask=mask, axis=axis, backend=backend)  # out_range: the dtype's
     transfer = MatchTransfer(target.values, target.quantiles, lo=float(dtype_range(request.dtype)[0]))
     if request.lazy:
         return apply_lazy(fit_lazy(request, transfer), request.image)
@@ -193,9 +191,8 @@ def _match_levels(image, target: Reference, *, axis, mask, backend):
 
 def _match_exact(image, target: Reference, *, axis, mask):
     """Floats and 32/64-bit integers: each group's distinct values, sorted (in memory)."""
-    data = as_image(image)
-    xp = array_module(data)
-    host = to_backend(np, data)
+    xp = array_module(image)
+    host = to_backend(np, image)
     layout = GroupLayout(tuple(host.shape), normalize_axis(axis, host.ndim))
     mask = check_mask(mask, host.shape)
     rows = layout.to_rows(np, host)
@@ -232,13 +229,14 @@ def _per_channel(image, reference, channel_axis, **options):
         raise TypeError("channel_axis needs a reference image with the same channels, not one histogram")
     xp = module_of(image)
     image_channels = xp.moveaxis(as_dask(image) if is_lazy_array(image) else image, channel_axis, -1)
+    reference = as_dask(reference) if is_lazy_array(reference) else as_image(reference)
     reference_channels = module_of(reference).moveaxis(reference, channel_axis, -1)
     if image_channels.shape[-1] != reference_channels.shape[-1]:
         raise ValueError(f"image has {image_channels.shape[-1]} channels along axis {channel_axis} and the "
                          f"reference {reference_channels.shape[-1]}: they must match")
     axis = options.pop("axis")
     spatial_ndim = image_channels.ndim - 1
-    axis = tuple(ax % spatial_ndim for ax in normalize_axis(axis, spatial_ndim)) if axis is not None else None
+    axis = normalize_axis(axis, spatial_ndim) if axis is not None else None
     results = [match_histograms(image_channels[..., c], reference_channels[..., c], axis=axis, **options)
                for c in range(image_channels.shape[-1])]
     return xp.moveaxis(xp.stack(results, axis=-1), -1, channel_axis)

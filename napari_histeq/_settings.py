@@ -8,7 +8,7 @@ made, and turns into the core's keyword arguments.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ._backend import BACKENDS
@@ -31,7 +31,6 @@ class Settings:
     out_range: Any = "dtype"
     backend: str = "auto"
     rgb_mode: str = "channels"
-    extra: dict = field(default_factory=dict, compare=False)  # what an interface adds (fit_level, ...)
 
     def __post_init__(self):
         check_variant(self.variant)

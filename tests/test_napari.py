@@ -28,11 +28,16 @@ def viewer(make_napari_viewer):
     return make_napari_viewer()
 
 
+def docked(viewer, name, kind):
+    """The plugin's widget ``name``, docked from the manifest as the Plugins menu does."""
+    _, dock_widget = viewer.window.add_plugin_dock_widget(PLUGIN, name)
+    assert isinstance(dock_widget, kind)
+    return dock_widget
+
+
 @pytest.fixture
 def widget(viewer):
-    _, dock_widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Equalize Histogram")
-    assert isinstance(dock_widget, EqualizeWidget)
-    return dock_widget
+    return docked(viewer, "Equalize Histogram", EqualizeWidget)
 
 
 @pytest.fixture
@@ -338,9 +343,7 @@ def test_example_script_runs(monkeypatch, qtbot):
 def histogram_widget(viewer):
     from napari_histeq._napari.histogram_widget import HistogramWidget
 
-    _, dock_widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Histogram and CDF")
-    assert isinstance(dock_widget, HistogramWidget)
-    return dock_widget
+    return docked(viewer, "Histogram and CDF", HistogramWidget)
 
 
 def settle(qtbot, widget):
@@ -620,9 +623,7 @@ def test_histogram_widget_density_toggle(qtbot, viewer, histogram_widget):
 def match_widget(viewer):
     from napari_histeq._napari.match_widget import MatchWidget
 
-    _, dock_widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Match histograms / Bleach correction")
-    assert isinstance(dock_widget, MatchWidget)
-    return dock_widget
+    return docked(viewer, "Match histograms / Bleach correction", MatchWidget)
 
 
 def finish(qtbot, widget):

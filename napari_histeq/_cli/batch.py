@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import os
 import sys
 import time
 from pathlib import Path
@@ -169,17 +170,24 @@ def _expand(argument: str, recursive: bool, output: Path) -> list[tuple[Path, Pa
         if output.exists() and path.resolve().is_relative_to(output.resolve()):
             raise PlanError(f"{path} is the -o folder or inside it: results would be written over its images; "
                             "choose another -o folder (inputs are never replaced)")
-        walk = path.rglob("*") if recursive else path.glob("*")
-        found = []
-        for candidate in sorted(walk):
-            if _inside(candidate, output) or any(part.startswith(".") for part in candidate.relative_to(path).parts):
-                continue
-            if any(is_zarr(parent) for parent in candidate.relative_to(path).parents if parent != Path(".")):
-                continue  # inside a zarr store: the store is the image
-            if _is_image(candidate):
-                found.append((candidate, path))
-        return found
+        return [(candidate, path) for candidate in _walk(path, recursive, output)]
     return [(path, None)] if path.exists() or path.is_symlink() else []
+
+
+def _walk(folder: Path, recursive: bool, output: Path) -> list[Path]:
+    """The images in ``folder`` (and below), sorted; hidden entries, zarr stores' insides and ``-o`` are not entered."""
+    skip = output.resolve() if output.exists() else None
+    found = []
+    for here, folders, files in os.walk(folder):
+        here = Path(here)
+        stores = [name for name in folders if is_zarr(here / name)]
+        found += [here / name for name in stores + files if not name.startswith(".") and _is_image(here / name)]
+        # a zarr store is one image: never walked into (it may hold millions of chunk files)
+        folders[:] = [] if not recursive else [
+            name for name in folders
+            if not name.startswith(".") and name not in stores and (here / name).resolve() != skip
+        ]
+    return sorted(found)
 
 
 def _why_nothing(argument: str, recursive: bool) -> str:
@@ -206,9 +214,10 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def _check_targets(jobs, inputs, *, overwrite, skip_existing) -> None:
     by_target = {}
+    stores = [source for source in inputs if source.is_dir()]  # zarr inputs: nothing may be written inside them
     for job in jobs:
         target = job.target.resolve()
-        if target in inputs or any(target.is_relative_to(source) for source in inputs if source.is_dir()):
+        if target in inputs or any(target.is_relative_to(store) for store in stores):
             raise PlanError(f"{job.source} would be written over an input ({job.target}); choose another -o folder "
                             "(inputs are never replaced)")
         if target in by_target:

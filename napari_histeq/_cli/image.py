@@ -32,7 +32,3 @@ def is_zarr(path: Path) -> bool:
 def have(*modules) -> bool:
     """True when every module named can be imported."""
     return all(importlib.util.find_spec(module) is not None for module in modules)
-
-
-def is_dask(array) -> bool:
-    return type(array).__module__.split(".")[0] == "dask"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .._api import equalize, fit_equalization
+from .._backend import is_lazy_array
 from .._bleach import correct_bleaching
 from .._kernels.threads import ENV_VAR as THREADS_ENV_VAR
 from .._kernels.threads import num_threads
@@ -142,7 +143,7 @@ def process_file(job: Job, options: Options, progress=None) -> Outcome:
 
 def _counting_bar(image: ImageFile, progress):
     """A progress bar over the chunks of a lazy image's histogram pass (none for an image in memory)."""
-    if progress is None or type(image.data).__module__.split(".")[0] != "dask":
+    if progress is None or not is_lazy_array(image.data):
         return contextlib.nullcontext()
     from tqdm.dask import TqdmCallback
 

@@ -8,7 +8,8 @@ from xml.etree import ElementTree
 
 import numpy as np
 
-from .image import ImageFile, have, is_dask
+from .._backend import is_lazy_array
+from .image import ImageFile, have
 
 #: TIFFs larger than this are read and written page by page instead of whole.
 LAZY_TIFF_BYTES = 1 << 30
@@ -89,7 +90,7 @@ def write_tiff(image: ImageFile, result, target: Path, provenance: dict, progres
         options.update(ome=True, metadata={**axes, **keep["ome"], "Description": record})
     else:
         options["metadata"] = {**axes, "napari_histeq": provenance}
-    if not is_dask(result):
+    if not is_lazy_array(result):
         tifffile.imwrite(target, result, **options)
         return
     page_ndim = 3 if image.colour else 2

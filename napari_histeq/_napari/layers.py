@@ -146,7 +146,7 @@ def equalize_layer(
         "lazy": any(is_lazy_array(level) for level in results),
         "seconds": time.perf_counter() - start,
     }
-    return (results if layer.multiscale else results[0], output_kwargs(layer, limits, record), "image")
+    return (results if layer.multiscale else results[0], output_kwargs(layer, record, limits=limits), "image")
 
 
 def _equalized_levels(layer, settings: Settings, mask, fit_level):
@@ -165,18 +165,23 @@ def _equalized_levels(layer, settings: Settings, mask, fit_level):
     return [fitted.apply(level) for level in levels], tuple(float(v) for v in fitted.out_range)
 
 
-def output_kwargs(layer, limits, record) -> dict:
-    """The output layer's keyword arguments: the source's geometry and look, the result's limits, the record."""
+def output_kwargs(layer, record, *, name=None, limits=None, multiscale=None) -> dict:
+    """An output layer's keyword arguments: the source's geometry and look, the record of what was done.
+
+    ``name`` defaults to ``"<source> equalized"``; without ``limits`` napari
+    sets the contrast limits from the data.
+    """
     kwargs = {attr: getattr(layer, attr) for attr in GEOMETRY}
     kwargs.update(
-        name=output_name(layer),
+        name=output_name(layer) if name is None else name,
         affine=layer.affine.affine_matrix,
         rgb=layer.rgb,
-        multiscale=layer.multiscale,
+        multiscale=layer.multiscale if multiscale is None else multiscale,
         blending=layer.blending,
-        contrast_limits=limits if limits[1] > limits[0] else (limits[0], limits[0] + 1),
         metadata={**dict(layer.metadata), METADATA_KEY: record},
     )
+    if limits is not None:
+        kwargs["contrast_limits"] = limits if limits[1] > limits[0] else (limits[0], limits[0] + 1)
     if not layer.rgb:
         kwargs["colormap"] = layer.colormap
     return kwargs
@@ -219,16 +224,21 @@ def add_equalized(viewer, layer, **options):
     return show_result(viewer, data, kwargs)
 
 
-def show_result(viewer, data, kwargs):
-    """Add the output layer, or update the one made earlier from the same source."""
-    existing = find_output_layer(viewer, kwargs["metadata"][METADATA_KEY]["source"])
+def show_result(viewer, data, kwargs, *, by_name=False):
+    """Add the output layer, or update the one made earlier from the same source (``by_name``: of the same name)."""
+    if by_name:
+        existing = next((layer for layer in viewer.layers
+                         if layer.name == kwargs["name"] and METADATA_KEY in getattr(layer, "metadata", {})), None)
+    else:
+        existing = find_output_layer(viewer, kwargs["metadata"][METADATA_KEY]["source"])
     if existing is None or existing.rgb != kwargs["rgb"] or existing.multiscale != kwargs["multiscale"]:
         if existing is not None:
             viewer.layers.remove(existing)
         return viewer.add_image(data, **kwargs)
     existing.data = data
     for attr in GEOMETRY + ("affine", "contrast_limits", "metadata", "blending"):
-        setattr(existing, attr, kwargs[attr])
+        if attr in kwargs:
+            setattr(existing, attr, kwargs[attr])
     if "colormap" in kwargs:
         existing.colormap = kwargs["colormap"]
     return existing

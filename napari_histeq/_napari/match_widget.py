@@ -18,7 +18,15 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label,
 
 from .._bleach import METHODS, correct_bleaching, correct_time_point
 from .._matching import match_histograms
-from .layers import GEOMETRY, METADATA_KEY, displayed_index, find_preview, finest_level, show_preview
+from .layers import (
+    METADATA_KEY,
+    displayed_index,
+    find_preview,
+    finest_level,
+    output_kwargs,
+    show_preview,
+    show_result,
+)
 from .worker import Cancelled, OneWorker, ProgressRelay, widget_alive, with_dask_progress
 
 if TYPE_CHECKING:
@@ -53,24 +61,7 @@ def corrected_layer_data(layer, options: dict):
         suffix = f"matched to {reference.name}"
     record = {"source": layer.name, "operation": options["mode"], "seconds": time.perf_counter() - start,
               **{key: getattr(value, "name", value) for key, value in options.items() if key != "mode"}}
-    kwargs = {attr: getattr(layer, attr) for attr in GEOMETRY}
-    kwargs.update(name=f"{layer.name} {suffix}", affine=layer.affine.affine_matrix, rgb=layer.rgb,
-                  multiscale=False, blending=layer.blending, colormap=layer.colormap,
-                  metadata={**dict(layer.metadata), METADATA_KEY: record})
-    return result, kwargs, "image"
-
-
-def show_result(viewer, data, kwargs):
-    """Add the result layer, or update the one of the same name made earlier by this widget."""
-    existing = next((layer for layer in viewer.layers if layer.name == kwargs["name"]
-                     and METADATA_KEY in getattr(layer, "metadata", {})), None)
-    if existing is None or existing.data.shape != data.shape:
-        if existing is not None:
-            viewer.layers.remove(existing)
-        return viewer.add_image(data, **kwargs)
-    existing.data = data
-    existing.metadata = kwargs["metadata"]
-    return existing
+    return result, output_kwargs(layer, record, name=f"{layer.name} {suffix}", multiscale=False), "image"
 
 
 def preview_plane(data, time_axis, index, options):
@@ -232,7 +223,7 @@ class MatchWidget(Container):
         if not widget_alive(self.native):
             return
         data, kwargs, _ = layer_data
-        show_result(self._viewer, data, kwargs)
+        show_result(self._viewer, data, kwargs, by_name=True)
         self.status.value = f"{kwargs['name']}: {kwargs['metadata'][METADATA_KEY]['seconds'] * 1000:.0f} ms"
 
     def _on_errored(self, exc):
