@@ -164,4 +164,5 @@ def reader_messages():
 
 
 def reader_said(messages) -> str:
-    return f" (the reader said: {'; '.join(dict.fromkeys(messages))})" if messages else ""
+    lines = [(message.strip().splitlines() or [""])[0] for message in messages]
+    return f" (the reader said: {'; '.join(dict.fromkeys(lines))})" if messages else ""

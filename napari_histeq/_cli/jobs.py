@@ -155,9 +155,11 @@ class _Failed(Exception):
 
 
 def _describe(error: BaseException) -> str:
+    """The error in one line (readers' messages may go on with advice over several)."""
     if isinstance(error, OSError) and error.strerror and not isinstance(error, FileNotFoundError):
         return error.strerror
-    return f"{type(error).__name__}: {error}" if not isinstance(error, (ValueError, FileNotFoundError)) else str(error)
+    text = (str(error).strip().splitlines() or [""])[0]
+    return text if isinstance(error, (ValueError, FileNotFoundError)) else f"{type(error).__name__}: {text}"
 
 
 def histogram_axis(image: ImageFile, scope: str):
