@@ -703,5 +703,7 @@ def test_match_widget_previews_the_displayed_time_point(qtbot, viewer, match_wid
     np.testing.assert_array_equal(viewer.layers["bleaching series bleach preview"].data,
                                   correct_bleaching(layer.data, method="ratio", background=100.0)[30])
     assert "bleaching series bleach preview" not in [choice.name for choice in match_widget.image.choices]
+    # the preview's units are its source's, so napari does not warn of inconsistent units
+    assert tuple(viewer.layers["bleaching series bleach preview"].units) == tuple(layer.units[1:])
     match_widget.preview.value = False
     assert "bleaching series bleach preview" not in viewer.layers

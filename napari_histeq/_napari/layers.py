@@ -264,6 +264,7 @@ def show_preview(viewer, layer, displayed, plane, contrast_limits, key: str, suf
         "metadata": {key: True},
         "scale": [layer.scale[a] for a in displayed],
         "translate": [layer.translate[a] for a in displayed],
+        "units": [layer.units[a] for a in displayed],  # napari warns when layers' units differ
         "contrast_limits": contrast_limits,
         "rgb": layer.rgb,
         "blending": layer.blending,
