@@ -5,6 +5,7 @@ Importing this package needs NumPy alone: napari, Qt and CuPy load only when
 they are used.
 """
 
+from ._adapthist import equalize_adapthist
 from ._api import Equalization, Histogram, equalize, fit_equalization, histogram
 from ._backend import BackendInfo, backend_info
 from ._binning import Binning
@@ -36,6 +37,7 @@ __all__ = [
     "dark_stack",
     "dark_xray",
     "equalize",
+    "equalize_adapthist",
     "equalize_layer",
     "equalize_rgb",
     "fit_equalization",

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _apply, _histogram, _transfer
+from . import _apply, _clipping, _histogram, _tiles, _transfer
 from ._backend import native
 from ._binning import Binning, binning_for, check_counter_memory
 from ._kernels import ENV_VAR as JIT_ENV_VAR
-from ._kernels import FLOAT_DTYPES, cpu_kernels
+from ._kernels import FLOAT_DTYPES, clahe_kernels, cpu_kernels
 from ._variants import VARIANTS
 
 #: Rows at least this long go through the CPU kernels (one call per row).
@@ -158,6 +158,84 @@ def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_ele
     order = binning.unsigned_order()  # all rows (groups) in few launches
     tables = as_native(lut_rows if order is None else lut_rows[:, order], unsigned=True)
     kernels.gather_rows(as_native(rows, unsigned=True), tables, out_rows.view(tables.dtype))
+
+
+# --- adaptive equalisation: regions counted, clipped, blended ------------------------------------
+
+
+def _decide_tiles(stage, xp, values, grid, counted=None):
+    """``(clahe kernels or None, Route)`` for an image of 8/16-bit values on a tile grid."""
+    if xp is not np:
+        route = Route(stage, "cupy", "array operations on the GPU")
+    elif clahe_kernels() is None:
+        route = Route(stage, "reference", f"numba kernels unavailable or off ({JIT_ENV_VAR})")
+    elif values is not None and len(grid) not in (2, 3):
+        route = Route(stage, "reference", f"no kernel for {len(grid)}D regions (2D and 3D have one)")
+    elif counted is not None:
+        route = Route(stage, "reference", "no kernel for a mask or non-finite pixels")
+    else:
+        route = Route(stage, "numba", f"{len(grid)}D regions" if values is not None else "clip loop")
+    _last[stage] = route
+    log.debug("%s", route)
+    return (clahe_kernels() if route.path == "numba" else None), route
+
+
+def _three_d(values, grid):
+    """A 2D image and its grid as one plane of a 3D one (the kernels' shape)."""
+    if len(grid) == 3:
+        return values, grid
+    plane = _tiles.GridAxis(1, 1, 1, np.zeros((1, 1), np.intp), np.zeros(1, np.intp), np.zeros(1, np.intp),
+                            np.zeros(1, grid[0].weight.dtype), np.ones(1, grid[0].weight.dtype))
+    return values[None], (plane, *grid)
+
+
+def region_counts(xp, values, lut, grid, nbins, counted=None):
+    """Histogram of every region: int64 ``(regions, nbins)``, each pixel's bin ``lut[value]``."""
+    kernels, _ = _decide_tiles("histogram", xp, values, grid, counted)
+    if kernels is None:
+        return _tiles.region_counts(xp, xp.asarray(lut)[values], grid, nbins, counted)
+    values, grid = _three_d(as_native(values, unsigned=True), grid)
+    return kernels.region_counts(values, lut, [axis.sources for axis in grid], nbins)
+
+
+def clipped_tables(transfer, counts, pixels=None):
+    """Each region's table (``_clipping``), numba where it can.
+
+    ``pixels``: every region's pixel count when all are known to be full
+    (no mask, no NaN), which spares a pass over the counts. The kernels clip
+    ``counts`` in place.
+    """
+    kernels, _ = _decide_tiles("transfer", np, None, ())
+    if kernels is None:
+        return transfer.tables(counts)
+    if pixels is None:
+        counts, pixels = _clipping.pixels_per_region(np.asarray(counts))
+    else:
+        pixels = np.full(counts.shape[0], pixels, dtype=np.int64)
+    if transfer.name == "clahe-opencv":
+        limits = [transfer.limit(int(n), counts.shape[1]) for n in pixels]
+        return kernels.opencv_tables(counts, limits, pixels, np.uint8 if counts.shape[1] == 256 else np.uint16)
+    limits = [transfer.limit(int(n)) for n in pixels]
+    return kernels.skimage_tables(counts, limits, pixels, _clipping.SKIMAGE_LEVELS - 1)
+
+
+def blend_skimage(xp, values, lut, tables, grid):
+    """scikit-image's blend (``_tiles.blend_skimage``): uint16, ``tables`` ``(regions..., nbins)``."""
+    kernels, _ = _decide_tiles("apply", xp, values, grid)
+    if kernels is None:
+        return _tiles.blend_skimage(xp, xp.asarray(lut)[values], xp.asarray(tables), grid)
+    axes = [(a.first, a.second, a.weight, a.inverse) for a in grid]
+    return kernels.blend_skimage(as_native(values, unsigned=True), lut, tables.astype(np.float64), axes)
+
+
+def blend_opencv(xp, values, tables, grid):
+    """OpenCV's blend (``_tiles.blend_opencv``) of a 2D uint8/uint16 image, ``tables`` ``(ry, rx, nbins)``."""
+    kernels, _ = _decide_tiles("apply", xp, values, grid)
+    if kernels is None:
+        return _tiles.blend_opencv(xp, values, xp.asarray(tables), grid, values.dtype)
+    axes = [(a.first, a.second, a.weight, a.inverse) for a in grid]
+    # float32 tables for 8 bits (small); 16-bit tables stay uint16, half the cache footprint
+    return kernels.blend_opencv(as_native(values), tables.astype(np.float32 if values.itemsize == 1 else np.uint16), axes)
 
 
 # --- adapters ------------------------------------------------------------------------------------

@@ -1,123 +1,126 @@
-"""Adaptive equalisation (CLAHE), OpenCV's variant: the reference, in the engine's three stages.
+"""Adaptive equalisation (CLAHE) of one contextual block: the two peers' variants, in the engine's stages.
 
-Not public yet (issue 15 builds ``equalize_adapthist`` on it). The stages:
+* histogram: the regions of the tile grid (``_tiles``), counted through the door (``_accel``);
+* transfer: each region's table, clipped (``_clipping``);
+* apply: every pixel blended between its nearest regions' tables.
 
-* histogram: the image (padded as OpenCV pads it) seen as one row per tile,
-  counted by the engine's grouped counts (``_accel``: the numba kernels);
-* transfer: :class:`ClippedTransfer` clips each tile's histogram, spreads the
-  excess as OpenCV does, and scales its cumulative sum in float32;
-* apply: :func:`interpolate_tiles` blends the four nearest tiles' tables
-  bilinearly, in float32, in OpenCV's order of operations.
-
-Checked bit for bit against ``cv2.createCLAHE(...).apply`` (tests/test_clahe.py).
+``adapt_skimage`` works on any number of axes and returns scikit-image's
+14-bit result before its final stretch; ``adapt_opencv`` on 2D uint8/uint16
+and returns OpenCV's result. The public function, with its axis, mask, RGB,
+lazy and output-range rules, is ``_adapthist.equalize_adapthist``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from . import _accel
-from ._binning import binning_for
-from ._placement import CPU_BLOCK_ELEMENTS
-from ._validate import as_image
+from ._clipping import SKIMAGE_LEVELS, OpenCVClip, SkimageClip
+from ._tiles import opencv_grid, skimage_axis
+
+#: Elements quantised per step for floats and wide integers (bounds the float64 temporaries).
+BLOCK = 1 << 20
 
 
-@dataclass(frozen=True)
-class ClippedTransfer:
-    """OpenCV's CLAHE table of one tile: clip, redistribute, scale the cumulative sum (float32), round."""
-
-    limit: int            # counts above this are clipped (0: no clipping)
-    tile_pixels: int
-    name: str = "clahe-opencv"
-    needs_levels: bool = False
-
-    def values(self, counts, span, integer, levels=None):
-        nbins = counts.shape[1]
-        counts = counts.copy()
-        if self.limit > 0:
-            clipped = np.maximum(counts - self.limit, 0).sum(axis=1)
-            np.minimum(counts, self.limit, out=counts)
-            batch = clipped // nbins
-            counts += batch[:, None]
-            residual = clipped - batch * nbins
-            for tile in np.flatnonzero(residual):  # one more in every step-th bin, from the first
-                step = max(nbins // int(residual[tile]), 1)
-                counts[tile, ::step][: residual[tile]] += 1
-        scale = np.float32(nbins - 1) / np.float32(self.tile_pixels)
-        return np.clip(np.rint(np.cumsum(counts, axis=1).astype(np.float32) * scale), 0, span).astype(np.float64)
+def skimage_uint16(levels):
+    """``skimage.util.img_as_uint`` of 8/16-bit integer levels, as int64 (negative levels become 0)."""
+    levels = np.asarray(levels)
+    bits = levels.dtype.itemsize * 8
+    wide = levels.astype(np.int64)
+    if levels.dtype.kind == "u":
+        return wide * ((1 << 16) - 1) // ((1 << bits) - 1)
+    n = bits - 1  # scikit-image scales n bits up to a multiple of n past 16, then down to 16
+    o = (16 // n + 1) * n
+    return np.maximum(wide * (((1 << o) - 1) // ((1 << n) - 1)) // (1 << (o - 16)), 0)
 
 
-def clahe_opencv(image, *, clip_limit=40.0, tile_grid=(8, 8)):
-    """``cv2.createCLAHE(clip_limit, (tile_grid[1], tile_grid[0])).apply(image)``, bit for bit.
+def quantise(xp, u, low, high):
+    """scikit-image's 14-bit working levels: ``round((u - low) / (high - low) * 16383)`` in float64."""
+    u = xp.asarray(u, dtype=np.float64)
+    if low == high:
+        return xp.clip(u, 0, SKIMAGE_LEVELS - 1).astype(np.uint16)
+    u = xp.clip(u, low, high)
+    return xp.round((u - low) / (high - low) * float(SKIMAGE_LEVELS - 1)).astype(np.uint16)
 
-    Parameters
-    ----------
-    image : 2D uint8 or uint16 array
-    clip_limit : float
-        OpenCV's clipLimit (0: no clipping).
-    tile_grid : (int, int)
-        Tiles along rows and along columns.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from napari_histeq._clahe import clahe_opencv
-    >>> clahe_opencv(np.arange(64, dtype=np.uint8).reshape(8, 8), tile_grid=(2, 2))[0, :4]
-    array([16, 32, 48, 48], dtype=uint8)
+class LevelRule:
+    """How pixels become scikit-image's 14-bit working levels, fixed by the counted pixels' ``low .. high``.
+
+    ``keys(xp, block)`` gives each pixel a uint8/uint16 key and ``lut`` each
+    key's level. 8/16-bit images are their own keys (signed ones seen as
+    unsigned), mapped through a table of every level (scikit-image's
+    ``img_as_uint``, then its stretch to 14 bits); floats and wider integers
+    are quantised pixel by pixel and their keys are the levels themselves.
     """
-    image = as_image(image)
-    if image.ndim != 2 or image.dtype not in (np.uint8, np.uint16):
-        raise TypeError(f"OpenCV's CLAHE takes 2D uint8 or uint16 images, got {image.ndim}D {image.dtype}")
-    tiles_y, tiles_x = (int(n) for n in tile_grid)
-    if tiles_y < 1 or tiles_x < 1:
-        raise ValueError(f"tile_grid must be at least (1, 1), got {tile_grid!r}")
-    if not clip_limit >= 0:
-        raise ValueError(f"clip_limit must be 0 or more, got {clip_limit!r}")
-    padded = _padded(image, tiles_y, tiles_x)
-    tile_shape = (padded.shape[0] // tiles_y, padded.shape[1] // tiles_x)
-    tile_pixels = tile_shape[0] * tile_shape[1]
-    rows = padded.reshape(tiles_y, tile_shape[0], tiles_x, tile_shape[1]).transpose(0, 2, 1, 3)
-    rows = np.ascontiguousarray(rows).reshape(tiles_y * tiles_x, tile_pixels)
-    binning = binning_for(image.dtype, None, None)
-    counts = _accel.grouped_counts(np, rows, None, binning, CPU_BLOCK_ELEMENTS)
-    nbins = binning.nbins
-    # OpenCV's own cast: (clipLimit * tileSizeTotal) / histSize in double, truncated, at least 1
-    limit = max(int(clip_limit * tile_pixels / nbins), 1) if clip_limit > 0 else 0
-    tables = _accel.tables_from_counts(counts, binning, ClippedTransfer(limit, tile_pixels), 0, nbins - 1, image.dtype)
-    return interpolate_tiles(image, tables.reshape(tiles_y, tiles_x, nbins), tile_shape)
+
+    def __init__(self, dtype, low, high):
+        self.dtype = dtype = np.dtype(dtype)
+        if dtype.kind in "ui" and dtype.itemsize <= 2:
+            self.unsigned = np.dtype(f"u{dtype.itemsize}")
+            u = skimage_uint16(np.arange(1 << (8 * dtype.itemsize), dtype=self.unsigned).view(dtype))
+            self.lut = quantise(np, u, *skimage_uint16(np.array([low, high], dtype=dtype)))
+            return
+        self.unsigned = None
+        self.lut = np.arange(SKIMAGE_LEVELS, dtype=np.uint16)
+        # scikit-image's img_as_uint for floats in [-1, 1]; the data's own range for what it refuses
+        # (floats outside [-1, 1]) or converts by the data (32/64-bit integers)
+        self.unit = dtype.kind == "f" and -1 <= low and high <= 1
+        self.low, self.high = (self._levels(np, np.array([v], dtype=dtype))[0].item() for v in (low, high))
+
+    def _levels(self, xp, block):
+        if not self.unit:
+            return block
+        work = np.float32 if self.dtype == np.float16 else self.dtype.type  # scikit-image multiplies in this type
+        return xp.clip(xp.rint(xp.multiply(block, 65535, dtype=work)), 0, 65535)
+
+    def keys(self, xp, block):
+        if self.unsigned is not None:
+            return block.view(self.unsigned)
+        flat = block.reshape(-1)
+        keys = xp.empty(flat.shape, dtype=np.uint16)
+        for start in range(0, flat.size, BLOCK):
+            part = flat[start:start + BLOCK]
+            if self.dtype.kind == "f":  # placeholders: non-finite pixels are never counted
+                part = xp.where(xp.isfinite(part), part, self.dtype.type(0))
+            keys[start:start + BLOCK] = quantise(xp, self._levels(xp, part), self.low, self.high)
+        return keys.reshape(block.shape)
 
 
-def _padded(image, tiles_y, tiles_x):
-    """OpenCV pads the bottom and the right (reflect-101) whenever either size does not divide."""
-    rows, cols = image.shape
-    if rows % tiles_y == 0 and cols % tiles_x == 0:
-        return image
-    return np.pad(image, ((0, tiles_y - rows % tiles_y), (0, tiles_x - cols % tiles_x)), mode="reflect")
+def counted_range(image, counted):
+    """Min and max of the counted pixels, as Python numbers."""
+    chosen = image if counted is None else image[counted]
+    if chosen.size == 0:
+        raise ValueError("no pixel to count: the mask selects none, or every value is NaN or infinite")
+    return chosen.min().item(), chosen.max().item()
 
 
-def interpolate_tiles(image, tables, tile_shape):
-    """Each pixel through the tables of its four nearest tiles, blended bilinearly (float32, OpenCV's order)."""
-    tiles_y, tiles_x, _ = tables.shape
-    y1, y2, ya = _neighbours(image.shape[0], tile_shape[0], tiles_y)
-    x1, x2, xa = _neighbours(image.shape[1], tile_shape[1], tiles_x)
-    ya1, xa1 = np.float32(1) - ya, np.float32(1) - xa
-    values = image.astype(np.intp)
-
-    def lut(ty, tx):
-        return tables[ty[:, None], tx[None, :], values].astype(np.float32)
-
-    top = lut(y1, x1) * xa1 + lut(y1, x2) * xa
-    bottom = lut(y2, x1) * xa1 + lut(y2, x2) * xa
-    blended = top * ya1[:, None] + bottom * ya[:, None]
-    return np.clip(np.rint(blended), 0, np.iinfo(image.dtype).max).astype(image.dtype)
+def skimage_bins(lut, nbins):
+    """Each key's histogram bin: scikit-image's ``level // (1 + 16384 // nbins)``."""
+    return (lut // (1 + SKIMAGE_LEVELS // nbins)).astype(np.uint16)
 
 
-def _neighbours(size, tile, tiles):
-    """For each position: its two nearest tile indices along one axis and the weight of the second."""
-    position = np.arange(size, dtype=np.float32) * (np.float32(1) / np.float32(tile)) - np.float32(0.5)
-    first = np.floor(position)
-    weight = position - first
-    first = first.astype(np.intp)
-    return np.maximum(first, 0), np.minimum(first + 1, tiles - 1), weight
+def _host(array):
+    return array.get() if hasattr(array, "get") else np.asarray(array)
+
+
+def adapt_skimage(xp, image, *, kernel_size, clip_limit, nbins, counted=None):
+    """scikit-image's CLAHE of ``image`` before its final stretch: uint16 in ``0 .. 16383``."""
+    rule = LevelRule(image.dtype, *counted_range(image, counted))
+    values, bins = rule.keys(xp, image), skimage_bins(rule.lut, nbins)
+    grid = tuple(skimage_axis(size, kernel) for size, kernel in zip(image.shape, kernel_size))
+    counts = _host(_accel.region_counts(xp, values, bins, grid, nbins, counted))
+    full = None if counted is not None else int(np.prod(kernel_size))
+    tables = _accel.clipped_tables(SkimageClip(clip_limit), counts, full)
+    tables = tables.reshape(tuple(axis.regions for axis in grid) + (nbins,))
+    return _accel.blend_skimage(xp, values, bins, tables, grid)
+
+
+def adapt_opencv(xp, image, *, tile_grid, clip_limit, counted=None):
+    """``cv2.createCLAHE(clip_limit, tile_grid[::-1]).apply(image)`` of a 2D uint8/uint16 image."""
+    nbins = 1 << (8 * image.dtype.itemsize)
+    grid = opencv_grid(image.shape, tile_grid)
+    identity = np.arange(nbins, dtype=image.dtype)
+    counts = _host(_accel.region_counts(xp, image, identity, grid, nbins, counted))
+    full = None if counted is not None else grid[0].length * grid[1].length
+    tables = _accel.clipped_tables(OpenCVClip(clip_limit), counts, full)
+    return _accel.blend_opencv(xp, image, tables.reshape(tile_grid[0], tile_grid[1], nbins), grid)

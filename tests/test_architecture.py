@@ -15,15 +15,15 @@ from napari_histeq._variants import standard_values
 PACKAGE = Path(__file__).resolve().parents[1] / "napari_histeq"
 #: The stage order, ground floor first (README, Architecture): a module imports only its floor and below.
 FLOORS = [
-    {"_kernels", "_backend", "_samples", "_density", "_variants", "_transfer"},
+    {"_kernels", "_backend", "_samples", "_density", "_variants", "_transfer", "_clipping"},
     {"_validate", "_groups"},
     {"_binning", "_wrapped", "_request", "_settings", "_placement"},
-    {"_histogram", "_apply"},
+    {"_histogram", "_apply", "_tiles"},
     {"_accel"},
     {"_pipeline"},
     {"_lazy"},
     {"_api", "_matching", "_clahe"},
-    {"_rgb", "_stats", "_bleach"},
+    {"_rgb", "_stats", "_bleach", "_adapthist", "_adapthist_lazy"},
     {"_plot"},
     {"_napari"},
     {"__init__"},

@@ -1,12 +1,20 @@
-"""OpenCV's CLAHE, the reference of adaptive equalisation's opencv variant: bit for bit against cv2."""
+"""Adaptive equalisation against its two peers: OpenCV bit for bit, scikit-image to the bit on floats.
+
+The oracles are the peers themselves (``cv2.createCLAHE``,
+``skimage.exposure.equalize_adapthist``); the numba kernels are checked
+against the array reference, the reference against the peers.
+"""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from napari_histeq._clahe import clahe_opencv
+from napari_histeq import _accel, _kernels, equalize_adapthist
 
 cv2 = pytest.importorskip("cv2")
 data = pytest.importorskip("skimage.data")
+exposure = pytest.importorskip("skimage.exposure")
 
 
 def opencv(image, clip_limit, tile_grid):
@@ -27,26 +35,222 @@ def images():
     }
 
 
+@pytest.fixture(params=["numba", "reference"])
+def path(request, monkeypatch):
+    """Run the test through the numba kernels and through the array reference."""
+    if request.param == "reference":
+        monkeypatch.setenv(_kernels.ENV_VAR, "0")
+    elif _kernels.clahe_kernels() is None:
+        pytest.skip("numba is not installed")
+    return request.param
+
+
 @pytest.mark.parametrize("clip_limit, tile_grid", [(40.0, (8, 8)), (2.0, (8, 8)), (4.0, (3, 5)), (0.0, (8, 8)),
                                                    (1.0, (1, 1)), (3.0, (16, 2))])
 @pytest.mark.parametrize("name", list(images()))
-def test_bit_exact_with_opencv(name, clip_limit, tile_grid):
+def test_opencv_variant_is_opencv_bit_for_bit(name, clip_limit, tile_grid, path):
     image = images()[name]
     if min(image.shape) < max(tile_grid):
         pytest.skip("more tiles than pixels along an axis")
     kept = image.copy()
-    np.testing.assert_array_equal(clahe_opencv(image, clip_limit=clip_limit, tile_grid=tile_grid),
-                                  opencv(image, clip_limit, tile_grid))
+    result = equalize_adapthist(image, variant="opencv", clip_limit=clip_limit, tile_grid=tile_grid)
+    np.testing.assert_array_equal(result, opencv(image, clip_limit, tile_grid))
+    assert _accel.last_route("apply").path == path
     np.testing.assert_array_equal(image, kept)
 
 
-def test_bad_parameters_are_clear_errors():
-    image = np.zeros((16, 16), np.uint8)
-    with pytest.raises(ValueError, match="tile_grid"):
-        clahe_opencv(image, tile_grid=(0, 8))
-    with pytest.raises(ValueError, match="clip_limit"):
-        clahe_opencv(image, clip_limit=-1)
-    with pytest.raises(TypeError, match="2D uint8 or uint16"):
-        clahe_opencv(np.zeros((4, 16, 16), np.uint8))
-    with pytest.raises(TypeError, match="2D uint8 or uint16"):
-        clahe_opencv(image.astype(np.float32))
+def skimage_cases():
+    rng = np.random.default_rng(1)
+    camera = data.camera()
+    return {
+        "camera": (camera / 255.0, {}),
+        "camera kernel 50": (camera / 255.0, {"kernel_size": 50}),
+        "moon kernel (13, 40) nbins 100": (data.moon() / 255.0, {"kernel_size": (13, 40), "nbins": 100}),
+        "odd 97x131 clip 0.05": (rng.random((97, 131)), {"clip_limit": 0.05}),
+        "no clipping": (rng.random((60, 70)) ** 3, {"clip_limit": 0}),
+        "clip 1": (rng.random((60, 70)), {"clip_limit": 1.0, "nbins": 64}),
+        "many bins": (rng.random((64, 64)), {"nbins": 20000}),
+        "kernel 1": (rng.random((20, 30)), {"kernel_size": 1}),
+        "kernel = image": (rng.random((20, 30)), {"kernel_size": (20, 30)}),
+        "volume": (rng.random((20, 40, 50)), {}),
+        "volume kernel (3, 7, 9)": (rng.random((12, 33, 41)) ** 2, {"kernel_size": (3, 7, 9)}),
+        "1D": (rng.random(300), {}),
+        "4D": (rng.random((6, 7, 8, 9)), {"kernel_size": 3}),
+        "dark": (rng.gamma(1.0, 0.02, (128, 128)).clip(0, 1), {"clip_limit": 0.02}),
+    }
+
+
+@pytest.mark.parametrize("name", list(skimage_cases()))
+def test_skimage_variant_float64_is_skimage_to_the_bit(name, path):
+    image, options = skimage_cases()[name]
+    expected = exposure.equalize_adapthist(image, **options)
+    result = equalize_adapthist(image, **options)
+    assert result.dtype == np.float64
+    np.testing.assert_array_equal(result, expected)  # within 1e-9 was asked: it is exact
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int8, np.int16, np.float32])
+def test_skimage_variant_other_dtypes(dtype, path):
+    rng = np.random.default_rng(2)
+    if np.dtype(dtype).kind == "f":
+        image = rng.random((70, 90)).astype(dtype)
+    else:
+        info = np.iinfo(dtype)
+        image = rng.integers(max(info.min, -500), min(info.max, 3000), (70, 90), endpoint=True).astype(dtype)
+    expected = exposure.equalize_adapthist(image, kernel_size=(9, 13))
+    result = equalize_adapthist(image, kernel_size=(9, 13))
+    assert result.dtype == (np.float32 if dtype == np.float32 else dtype)
+    if result.dtype.kind == "f":
+        np.testing.assert_array_equal(result, expected)  # scikit-image's float32 arithmetic, kept
+    else:  # scikit-image's value in the dtype's range, rounded: the nearest level
+        lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+        np.testing.assert_array_equal(result, lo + np.rint(expected * (hi - lo)))
+
+
+def test_camera_and_moon_as_uint8_are_within_one_level():
+    for image in (data.camera(), data.moon()):
+        expected = exposure.equalize_adapthist(image) * 255
+        assert np.abs(equalize_adapthist(image).astype(float) - expected).max() <= 0.5
+
+
+def test_each_plane_alone_with_axis(path):
+    stack = np.random.default_rng(3).random((4, 50, 60))
+    result = equalize_adapthist(stack, axis=(-2, -1), kernel_size=(10, 12))
+    for plane, expected in zip(result, stack):
+        np.testing.assert_array_equal(plane, exposure.equalize_adapthist(expected, kernel_size=(10, 12)))
+    moved = equalize_adapthist(np.moveaxis(stack, 0, -1), axis=(0, 1), kernel_size=(10, 12))
+    np.testing.assert_array_equal(np.moveaxis(moved, -1, 0), result)
+    planes = np.random.default_rng(4).integers(0, 256, (3, 64, 48)).astype(np.uint8)
+    np.testing.assert_array_equal(equalize_adapthist(planes, variant="opencv", axis=(-2, -1), clip_limit=3),
+                                  np.stack([opencv(p, 3.0, (8, 8)) for p in planes]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.tuples(st.integers(8, 70), st.integers(8, 70)), depth=st.sampled_from([None, 3, 9]),
+       kernel=st.integers(1, 8), clip=st.sampled_from([0.0, 0.01, 0.1, 1.0]),
+       nbins=st.sampled_from([2, 16, 256, 1000]), dark=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_numba_kernels_are_the_reference_bit_for_bit(shape, depth, kernel, clip, nbins, dark, seed):
+    if _kernels.clahe_kernels() is None:
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(seed)
+    shape = shape if depth is None else (depth,) + shape
+    image = (rng.gamma(1.0, 6.0, shape) if dark else rng.random(shape) * 255).clip(0, 255).astype(np.uint8)
+    options = {"kernel_size": tuple(min(kernel, s) for s in shape), "clip_limit": clip, "nbins": nbins}
+    fast = equalize_adapthist(image, **options)
+    assert _accel.last_route("apply").path == "numba"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(_kernels.ENV_VAR, "0")
+        np.testing.assert_array_equal(equalize_adapthist(image, **options), fast)
+    if depth is None:
+        grid = (max(1, shape[0] // kernel), max(1, shape[1] // kernel))
+        np.testing.assert_array_equal(equalize_adapthist(image, variant="opencv", tile_grid=grid, clip_limit=clip * 40),
+                                      opencv(image, clip * 40, grid))
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=st.tuples(st.integers(4, 40), st.integers(4, 40)), kernel=st.integers(1, 12),
+       clip=st.floats(0, 1), nbins=st.integers(2, 400), seed=st.integers(0, 2**32 - 1))
+def test_any_float64_image_is_skimage(shape, kernel, clip, nbins, seed):
+    image = np.random.default_rng(seed).random(shape) ** 2
+    kernel = tuple(min(kernel, s) for s in shape)
+    np.testing.assert_array_equal(equalize_adapthist(image, kernel_size=kernel, clip_limit=clip, nbins=nbins),
+                                  exposure.equalize_adapthist(image, kernel_size=kernel, clip_limit=clip, nbins=nbins))
+
+
+def test_mask_counts_only_its_pixels_and_maps_every_pixel(path):
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (80, 96)).astype(np.uint8)
+    mask = np.zeros(image.shape, bool)
+    mask[10:60, 20:90] = True
+    result = equalize_adapthist(image, mask=mask)
+    changed = image.copy()
+    changed[~mask] = rng.integers(0, 256, int((~mask).sum()))
+    np.testing.assert_array_equal(equalize_adapthist(changed, mask=mask)[mask], result[mask])
+    np.testing.assert_array_equal(equalize_adapthist(image, mask=np.ones(image.shape, bool)),
+                                  equalize_adapthist(image))
+    cv = equalize_adapthist(image, variant="opencv", mask=mask)
+    np.testing.assert_array_equal(equalize_adapthist(changed, variant="opencv", mask=mask)[mask], cv[mask])
+    with pytest.raises(ValueError, match="no pixel"):
+        equalize_adapthist(image, mask=np.zeros(image.shape, bool))
+
+
+def test_nan_and_inf_follow_the_global_rules():
+    image = np.random.default_rng(6).random((50, 60))
+    image[3, 4], image[10, 10], image[20, 30] = np.nan, np.inf, -np.inf
+    result = equalize_adapthist(image)
+    assert np.isnan(result[3, 4]) and result[10, 10] == 1.0 and result[20, 30] == 0.0
+    assert np.isnan(result).sum() == 1
+    np.testing.assert_array_equal(result[np.isfinite(image)],
+                                  equalize_adapthist(image, mask=np.isfinite(image))[np.isfinite(image)])
+
+
+def test_out_range_out_and_input_kept():
+    image = data.camera()
+    kept = image.copy()
+    full = equalize_adapthist(image)
+    narrow = equalize_adapthist(image, out_range=(10, 20))
+    assert narrow.min() == 10 and narrow.max() == 20
+    own = equalize_adapthist(image.astype(np.float64) * 3, out_range="image")
+    assert own.min() == 3.0 * image.min() and own.max() == 3.0 * image.max()
+    out = np.empty_like(image)
+    assert equalize_adapthist(image, out=out) is out
+    np.testing.assert_array_equal(out, full)
+    np.testing.assert_array_equal(image, kept)
+    floats = image.astype(np.float64) * 1000.0  # outside [-1, 1]: its own range, where scikit-image refuses
+    np.testing.assert_array_equal(equalize_adapthist(floats), exposure.equalize_adapthist(image / 255.0))
+
+
+def test_masked_arrays_and_lists():
+    image = np.ma.MaskedArray(data.camera(), mask=np.zeros((512, 512), bool))
+    assert isinstance(equalize_adapthist(image), np.ma.MaskedArray)
+    assert equalize_adapthist([[0, 1], [2, 3]], kernel_size=1).shape == (2, 2)
+
+
+@pytest.mark.parametrize("options, error, match", [
+    ({"variant": "fiji"}, ValueError, "variant"),
+    ({"kernel_size": 600}, ValueError, "kernel_size"),
+    ({"kernel_size": (8, 8, 8)}, ValueError, "kernel_size"),
+    ({"kernel_size": 0}, ValueError, "kernel_size"),
+    ({"clip_limit": 1.5}, ValueError, "clip_limit"),
+    ({"clip_limit": -0.1}, ValueError, "clip_limit"),
+    ({"clip_limit": float("nan")}, ValueError, "clip_limit"),
+    ({"nbins": 1}, ValueError, "nbins"),
+    ({"tile_grid": (0, 8)}, ValueError, "tile_grid"),
+    ({"kernel_size": 8, "tile_grid": (8, 8)}, ValueError, "not both"),
+    ({"variant": "opencv", "tile_grid": (0, 8)}, ValueError, "tile_grid"),
+    ({"variant": "opencv", "tile_grid": (600, 8)}, ValueError, "tile_grid"),
+    ({"variant": "opencv", "clip_limit": -1}, ValueError, "clip_limit"),
+    ({"variant": "opencv", "kernel_size": 8}, ValueError, "kernel_size"),
+    ({"variant": "opencv", "nbins": 128}, ValueError, "nbins"),
+    ({"variant": "opencv", "out_range": "image"}, ValueError, "out_range"),
+])
+def test_bad_parameters_are_clear_errors(options, error, match):
+    with pytest.raises(error, match=match):
+        equalize_adapthist(data.camera(), **options)
+
+
+def test_opencv_variant_refuses_what_opencv_refuses():
+    with pytest.raises(TypeError, match="uint8 and uint16"):
+        equalize_adapthist(np.zeros((16, 16), np.float32), variant="opencv")
+    with pytest.raises(ValueError, match="2D planes"):
+        equalize_adapthist(np.zeros((4, 16, 16), np.uint8), variant="opencv")
+    with pytest.raises(TypeError):
+        equalize_adapthist(np.zeros((16, 16), bool))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("variant", ["skimage", "opencv"])
+def test_cupy_is_numpy_bit_for_bit(cupy, variant):
+    for image in (data.camera(), (data.moon().astype(np.uint16) * 200)):
+        expected = equalize_adapthist(image, variant=variant, backend="numpy")
+        on_device = equalize_adapthist(cupy.asarray(image), variant=variant)
+        assert isinstance(on_device, cupy.ndarray)
+        np.testing.assert_array_equal(on_device.get(), expected)
+        np.testing.assert_array_equal(equalize_adapthist(image, variant=variant, backend="cupy"), expected)
+
+
+@pytest.mark.gpu
+def test_cupy_volume_is_skimage(cupy):
+    volume = np.random.default_rng(7).random((16, 48, 40))
+    result = equalize_adapthist(cupy.asarray(volume))
+    np.testing.assert_array_equal(result.get(), exposure.equalize_adapthist(volume))

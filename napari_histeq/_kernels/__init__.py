@@ -27,3 +27,17 @@ def cpu_kernels():
     if os.environ.get(ENV_VAR, "1").strip().lower() in ("0", "false", "no", "off"):
         return None
     return _load_cpu()
+
+
+@functools.lru_cache(maxsize=1)
+def _load_clahe():
+    try:
+        from . import clahe
+    except ImportError:
+        return None
+    return clahe
+
+
+def clahe_kernels():
+    """The numba kernels of adaptive equalisation, or None (as :func:`cpu_kernels`)."""
+    return None if cpu_kernels() is None else _load_clahe()

@@ -1,0 +1,145 @@
+"""Adaptive equalisation's tile grid and its two array stages: counting per region, blending between regions.
+
+A CLAHE result is the three stages of every operation with tiles for groups:
+each contextual region has its own histogram (stage 1, :func:`region_counts`),
+its own clipped table (stage 2, ``_clipping``), and each pixel blends the
+tables of its nearest regions (stage 3, :func:`blend_skimage`,
+:func:`blend_opencv`). This module holds the reference code of stages 1 and 3,
+written with array operations only (NumPy or CuPy), and the grid they share.
+
+Both peers pad the image by reflection (``numpy.pad(mode="reflect")``,
+OpenCV's ``BORDER_REFLECT_101``) before cutting it into regions. Nothing here
+pads: each axis carries, for every region, the source index of each of its
+positions (:attr:`GridAxis.sources`), so a region reaching past the border
+reads the reflected pixels in place.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def reflect(positions, size: int):
+    """Index of the pixel a position outside ``[0, size)`` mirrors (reflect-101, repeated for long pads)."""
+    positions = np.asarray(positions, dtype=np.intp)
+    if size == 1:
+        return np.zeros_like(positions)
+    period = 2 * (size - 1)
+    folded = positions % period
+    return np.where(folded < size, folded, period - folded)
+
+
+@dataclass(frozen=True)
+class GridAxis:
+    """One axis of a tile grid.
+
+    ``regions`` contextual regions of ``length`` positions each; region ``j``
+    covers positions ``start + j * length ...`` of the (conceptually padded)
+    axis. For each pixel ``i`` of the axis, the blend reads regions
+    ``first[i]`` and ``second[i]`` with weights ``1 - weight[i]`` and
+    ``weight[i]``, in the variant's float type.
+    """
+
+    size: int
+    length: int
+    regions: int
+    sources: np.ndarray   # (regions, length): the pixel index each region position reads
+    first: np.ndarray
+    second: np.ndarray
+    weight: np.ndarray
+    inverse: np.ndarray   # 1 - weight, in the same float type
+
+
+def skimage_axis(size: int, kernel: int) -> GridAxis:
+    """scikit-image's grid: regions of ``kernel`` from pixel 0; blend weights ``(i + kernel // 2) % kernel / kernel``."""
+    regions = -(-size // kernel)
+    sources = reflect(np.arange(regions * kernel), size).reshape(regions, kernel)
+    padded = np.arange(size) + kernel // 2
+    block, offset = np.divmod(padded, kernel)
+    weight = offset / kernel
+    return GridAxis(size, kernel, regions, sources,
+                    np.clip(block - 1, 0, regions - 1), np.clip(block, 0, regions - 1), weight, 1 - weight)
+
+
+def opencv_axis(size: int, tiles: int, padded: bool) -> GridAxis:
+    """OpenCV's grid: ``tiles`` regions over the size (padded up to the next multiple of ``tiles`` when ``padded``)."""
+    length = (size + tiles - size % tiles if padded else size) // tiles
+    sources = reflect(np.arange(tiles * length), size).reshape(tiles, length)
+    position = np.arange(size, dtype=np.float32) * (np.float32(1) / np.float32(length)) - np.float32(0.5)
+    floor = np.floor(position)
+    weight = position - floor
+    floor = floor.astype(np.intp)
+    return GridAxis(size, length, tiles, sources, np.maximum(floor, 0), np.minimum(floor + 1, tiles - 1),
+                    weight, np.float32(1) - weight)
+
+
+def opencv_grid(shape, tile_grid) -> tuple[GridAxis, GridAxis]:
+    """OpenCV pads the bottom and the right whenever either size does not divide by its tile count."""
+    padded = any(size % tiles for size, tiles in zip(shape, tile_grid))
+    return tuple(opencv_axis(size, tiles, padded) for size, tiles in zip(shape, tile_grid))
+
+
+def _along(xp, values, axis: int, ndim: int):
+    """``values`` as an array broadcasting along ``axis`` of an ``ndim``-D image."""
+    return xp.asarray(values).reshape((1,) * axis + (-1,) + (1,) * (ndim - axis - 1))
+
+
+def region_counts(xp, bins, grid, nbins: int, counted=None):
+    """Stage 1: the histogram of every region, ``(regions, nbins)`` int64, regions in C order.
+
+    ``bins`` holds each pixel's bin; ``counted`` (bool, optional) the pixels
+    that count (the mask, the finite values).
+    """
+    index = xp.ix_(*[xp.asarray(axis.sources.ravel()) for axis in grid])
+    shape = tuple(itertools.chain.from_iterable((axis.regions, axis.length) for axis in grid))
+    order = tuple(range(0, 2 * len(grid), 2)) + tuple(range(1, 2 * len(grid), 2))
+    regions = int(np.prod([axis.regions for axis in grid]))
+
+    def by_region(array):
+        return array[index].reshape(shape).transpose(order).reshape(regions, -1)
+
+    keys = by_region(bins).astype(np.int64) + xp.arange(regions, dtype=np.int64)[:, None] * nbins
+    if counted is not None:
+        keys = keys[by_region(counted)]
+    return xp.bincount(keys.ravel(), minlength=regions * nbins).reshape(regions, nbins)
+
+
+def blend_skimage(xp, bins, tables, grid):
+    """Stage 3, scikit-image's arithmetic: the float64 weight products times each table, summed in float32.
+
+    ``tables``: ``(regions_0, ..., regions_n, nbins)`` int64. The corners are
+    visited in ``numpy.ndindex`` order and each term is rounded to float32
+    before it is added, as ``skimage.exposure.equalize_adapthist`` does;
+    the sum is truncated to uint16.
+    """
+    ndim = len(grid)
+    result = xp.zeros(bins.shape, dtype=np.float32)
+    for corner in np.ndindex(*(2,) * ndim):
+        index = tuple(_along(xp, (axis.first, axis.second)[side], d, ndim) for d, (axis, side)
+                      in enumerate(zip(grid, corner)))
+        weight = None
+        for d in reversed(range(ndim)):  # the last axis's weight first: the order of the products
+            factor = _along(xp, (grid[d].inverse, grid[d].weight)[corner[d]], d, ndim)
+            weight = factor if weight is None else weight * factor
+        result += (tables[index + (bins,)] * weight).astype(np.float32)
+    return result.astype(np.uint16)
+
+
+def blend_opencv(xp, values, tables, grid, dtype):
+    """Stage 3, OpenCV's arithmetic: bilinear in float32, rows blended last, rounded half to even."""
+    (rows, cols) = grid
+    first_y, second_y = _along(xp, rows.first, 0, 2), _along(xp, rows.second, 0, 2)
+    first_x, second_x = _along(xp, cols.first, 1, 2), _along(xp, cols.second, 1, 2)
+    weight_x, inverse_x = _along(xp, cols.weight, 1, 2), _along(xp, cols.inverse, 1, 2)
+    values = values.astype(np.intp)
+
+    def lut(ty, tx):
+        return tables[ty, tx, values].astype(np.float32)
+
+    top = lut(first_y, first_x) * inverse_x + lut(first_y, second_x) * weight_x
+    bottom = lut(second_y, first_x) * inverse_x + lut(second_y, second_x) * weight_x
+    blended = top * _along(xp, rows.inverse, 0, 2) + bottom * _along(xp, rows.weight, 0, 2)
+    return xp.clip(xp.rint(blended), 0, np.iinfo(dtype).max).astype(dtype)
