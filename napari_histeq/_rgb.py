@@ -10,7 +10,7 @@ from ._settings import RGB_MODES
 from ._validate import as_image, check_image_dtype, check_mask, normalize_axis
 
 
-def equalize_rgb(image, *, mode="channels", axis=None, **options):
+def equalize_rgb(image, *, mode="channels", axis=None, operation=equalize, **options):
     """Equalise an RGB(A) image whose last axis holds the channels.
 
     Parameters
@@ -25,9 +25,11 @@ def equalize_rgb(image, *, mode="channels", axis=None, **options):
     axis : None or tuple of int
         The spatial axes one histogram spans, counted without the channel
         axis (``(-2, -1)``: each plane). None: every spatial axis.
+    operation : callable
+        :func:`equalize` (the default) or :func:`equalize_adapthist`.
     **options
-        ``variant``, ``nbins``, ``mask``, ``out_range``, ``backend`` as in
-        :func:`equalize`. A mask covers the spatial axes (the image's shape
+        The operation's own options (``variant``, ``nbins``, ``mask``,
+        ``out_range``, ``backend``, ...). A mask covers the spatial axes (the image's shape
         without the channel axis, or its trailing axes) and applies to
         every channel.
 
@@ -58,9 +60,9 @@ def equalize_rgb(image, *, mode="channels", axis=None, **options):
     if mode == "channels":
         if mask is not None:  # the same region of interest in every channel
             mask = array_module(mask).broadcast_to(mask[..., None], mask.shape + (3,))
-        result = equalize(colour, axis=spatial_axes, mask=mask, **options)
+        result = operation(colour, axis=spatial_axes, mask=mask, **options)
     else:
-        result = _equalize_value(colour, spatial_axes, {**options, "mask": mask})
+        result = _equalize_value(colour, spatial_axes, operation, {**options, "mask": mask})
     if data.shape[-1] == 3:
         return result
     xp = array_module(result)
@@ -73,10 +75,10 @@ def _spatial_axes(axis, spatial_ndim):
     return tuple(ax - spatial_ndim - 1 for ax in normalize_axis(axis, spatial_ndim))
 
 
-def _equalize_value(colour, spatial_axes, options):
+def _equalize_value(colour, spatial_axes, operation, options):
     xp = array_module(colour)
     value = colour.max(axis=-1)
-    equalized = equalize(value, axis=tuple(a + 1 for a in spatial_axes), **options)
+    equalized = operation(value, axis=tuple(a + 1 for a in spatial_axes), **options)
     value_f = value.astype(np.float64)
     gain = equalized.astype(np.float64) / xp.where(value_f > 0, value_f, 1.0)
     scaled = colour.astype(np.float64) * gain[..., None]

@@ -14,6 +14,11 @@ from typing import Any
 from ._backend import BACKENDS
 from ._validate import check_nbins, check_variant
 
+METHODS = ("global", "adaptive")
+METHOD_LABELS = {"global": "Global (one table)", "adaptive": "Adaptive (CLAHE)"}
+#: The variants of adaptive equalisation (``equalize_adapthist``); the global ones are ``_variants.VARIANTS``.
+ADAPTIVE_VARIANTS = ("skimage", "opencv")
+DEFAULT_VARIANT = {"global": "standard", "adaptive": "skimage"}
 SCOPES = ("layer", "plane", "volume")
 SCOPE_LABELS = {"layer": "Whole layer", "plane": "Each 2D plane", "volume": "Each 3D volume"}
 RGB_MODES = ("channels", "value")
@@ -23,17 +28,34 @@ OUT_RANGE_LABELS = {"dtype": "Full dtype range", "image": "Image's own range"}
 
 @dataclass(frozen=True)
 class Settings:
-    """One equalisation's options as a user picks them (``mask`` stays with the caller)."""
+    """One equalisation's options as a user picks them (``mask`` stays with the caller).
 
-    variant: str = "standard"
+    ``method="adaptive"`` is CLAHE (:func:`napari_histeq.equalize_adapthist`),
+    with its ``clip_limit``, ``kernel_size`` and ``tile_grid`` (checked when
+    it runs, against the image). ``variant`` None is the method's default.
+    """
+
+    variant: str | None = None
     scope: str = "layer"
     nbins: int | None = None
     out_range: Any = "dtype"
     backend: str = "auto"
     rgb_mode: str = "channels"
+    method: str = "global"
+    clip_limit: float | None = None
+    kernel_size: Any = None
+    tile_grid: Any = None
 
     def __post_init__(self):
-        check_variant(self.variant)
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.variant is None:
+            object.__setattr__(self, "variant", DEFAULT_VARIANT[self.method])
+        if self.method == "global":
+            check_variant(self.variant)
+        elif self.variant not in ADAPTIVE_VARIANTS:
+            raise ValueError(f"adaptive equalisation's variant must be one of {ADAPTIVE_VARIANTS}, "
+                             f"got {self.variant!r}")
         if self.scope not in SCOPES:
             raise ValueError(f"scope must be one of {SCOPES}, got {self.scope!r}")
         if self.rgb_mode not in RGB_MODES:
@@ -43,9 +65,25 @@ class Settings:
         if self.nbins is not None:
             check_nbins(self.nbins, "float64")
 
+    @property
+    def adaptive(self) -> bool:
+        return self.method == "adaptive"
+
     def core(self) -> dict:
-        """The keyword arguments of :func:`napari_histeq.equalize` these settings stand for (no axis)."""
-        return {"variant": self.variant, "nbins": self.nbins, "out_range": self.out_range, "backend": self.backend}
+        """The keyword arguments of :func:`napari_histeq.equalize` (or, adaptive, of
+        :func:`napari_histeq.equalize_adapthist`) these settings stand for (no axis)."""
+        common = {"variant": self.variant, "out_range": self.out_range, "backend": self.backend}
+        if not self.adaptive:
+            return {**common, "nbins": self.nbins}
+        return {**common, "nbins": 256 if self.nbins is None else self.nbins, "clip_limit": self.clip_limit,
+                "kernel_size": self.kernel_size, "tile_grid": self.tile_grid}
+
+    def record(self) -> dict:
+        """What a result layer or file records of these settings."""
+        record = {"method": self.method, "variant": self.variant, "scope": self.scope, "nbins": self.nbins}
+        if self.adaptive:
+            record.update(clip_limit=self.clip_limit, kernel_size=self.kernel_size, tile_grid=self.tile_grid)
+        return record
 
 
 def scope_axis(scope: str, spatial_ndim: int):

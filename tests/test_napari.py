@@ -235,6 +235,65 @@ def test_live_preview_follows_the_displayed_plane(qtbot, viewer, widget):
     assert "stack preview" not in [layer.name for layer in viewer.layers]
 
 
+def test_adaptive_method_in_the_widget(qtbot, viewer, widget):
+    skimage_exposure = pytest.importorskip("skimage.exposure")
+    cv2 = pytest.importorskip("cv2")
+    stack = np.random.default_rng(6).gamma(2.0, 0.1, (3, 64, 80)).clip(0, 1)
+    source = viewer.add_image(stack, name="cells", scale=(2, 0.5, 0.5))
+    widget.reset_choices()
+    widget.method.value = "adaptive"
+    def shown(control):  # set to show (the dock itself may be off screen)
+        return not control.native.isHidden()
+
+    assert widget.variant.value == "skimage" and shown(widget.clip_limit) and shown(widget.kernel_size)
+    assert not shown(widget.tile_grid) and not shown(widget.fit_level)
+    run(qtbot, widget, image=source, scope="plane", clip_limit=0.02, kernel_size=16)
+    out = viewer.layers["cells equalized"]
+    for plane, source_plane in zip(out.data, stack):  # each plane alone, as scikit-image slice by slice
+        expected = skimage_exposure.equalize_adapthist(source_plane, kernel_size=16, clip_limit=0.02)
+        np.testing.assert_array_equal(plane, expected)
+    record = out.metadata["napari_histeq"]
+    assert (record["method"], record["variant"], record["clip_limit"], record["kernel_size"]) == (
+        "adaptive", "skimage", 0.02, 16)
+    assert tuple(out.scale) == (2, 0.5, 0.5)
+    widget.variant.value = "opencv"
+    assert widget.clip_limit.value == 40.0 and shown(widget.tile_grid) and not shown(widget.kernel_size)
+    eight_bit = viewer.add_image((stack * 255).astype(np.uint8), name="bytes")
+    widget.reset_choices()
+    run(qtbot, widget, image=eight_bit, scope="plane", clip_limit=2.0, tile_grid=4)
+    expected = [cv2.createCLAHE(2.0, (4, 4)).apply(plane) for plane in eight_bit.data]
+    np.testing.assert_array_equal(viewer.layers["bytes equalized"].data, np.stack(expected))
+    widget.method.value = "global"
+    assert widget.variant.value == "standard" and not shown(widget.clip_limit)
+
+
+def test_adaptive_preview_is_the_plane_alone(qtbot, viewer, widget):
+    from napari_histeq import equalize_adapthist
+
+    stack = np.random.default_rng(7).integers(0, 4096, (4, 48, 40)).astype(np.uint16)
+    source = viewer.add_image(stack, name="stack")
+    widget.reset_choices()
+    widget.image.value = source
+    widget.method.value = "adaptive"
+    viewer.dims.set_current_step(0, 3)
+    widget.preview.value = True
+    qtbot.waitUntil(lambda: not widget.previewing and "stack preview" in viewer.layers, timeout=10_000)
+    np.testing.assert_array_equal(viewer.layers["stack preview"].data, equalize_adapthist(stack[3]))
+
+
+def test_adaptive_rgb_and_scripted(viewer):
+    from napari_histeq import equalize_adapthist
+
+    rgb = np.random.default_rng(8).integers(0, 256, (40, 50, 3)).astype(np.uint8)
+    layer = viewer.add_image(rgb, rgb=True, name="colour")
+    result = add_equalized(viewer, layer, method="adaptive", rgb_mode="channels")
+    np.testing.assert_array_equal(result.data, np.stack([equalize_adapthist(rgb[..., c]) for c in range(3)], -1))
+    value = add_equalized(viewer, layer, method="adaptive", rgb_mode="value")
+    np.testing.assert_array_equal(value.data, equalize_rgb(rgb, mode="value", operation=equalize_adapthist))
+    with pytest.raises(ValueError, match="adaptive"):
+        equalize_layer(layer, method="adaptive", variant="imagej")
+
+
 # -- samples, scripts and the console command ---------------------------------------------------
 def test_samples_load(viewer):
     viewer.open_sample(PLUGIN, "dark_xray")

@@ -23,7 +23,6 @@ from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, S
 
 from .._backend import BACKENDS, backend_info
 from .._settings import OUT_RANGE_LABELS, RGB_MODE_LABELS, SCOPE_LABELS
-from .._variants import variant_choices
 from .layers import (
     displayed_index,
     equalize_layer,
@@ -34,6 +33,7 @@ from .layers import (
     show_preview,
     show_result,
 )
+from .method_options import MethodOptions
 from .worker import Cancelled, OneWorker, ProgressRelay, widget_alive, with_dask_progress
 
 if TYPE_CHECKING:
@@ -77,9 +77,10 @@ class EqualizeWidget(Container):
         self._previews = OneWorker()
         self._preview_request = None  # the latest preview asked for while one computes
         self.image = ComboBox(choices=self._image_choices, label="image")
-        self.variant = ComboBox(choices=variant_choices(), value="standard", label="variant")
+        self.methods = MethodOptions()
+        self.method, self.variant = self.methods.method, self.methods.variant
         self.scope = ComboBox(choices=_choices(SCOPE_LABELS), value="layer", label="histogram of")
-        self.nbins = SpinBox(value=256, min=2, max=65536, label="bins (float data)")
+        self.nbins = SpinBox(value=256, min=2, max=65536, label="bins")
         self.mask = ComboBox(choices=self._mask_choices, label="mask (ROI)", nullable=True)
         self.out_range = ComboBox(choices=_choices(OUT_RANGE_LABELS), value="dtype", label="output range")
         self.rgb_mode = ComboBox(choices=_choices(RGB_MODE_LABELS), value="channels", label="RGB")
@@ -91,15 +92,17 @@ class EqualizeWidget(Container):
         self.cancel_button = PushButton(text="Cancel", visible=False)
         self.status = Label(value="")
         self.extend([
-            self.image, self.variant, self.scope, self.nbins, self.mask, self.out_range, self.rgb_mode,
+            self.image, *self.methods.widgets, self.scope, self.nbins, self.mask, self.out_range, self.rgb_mode,
             self.fit_level, self.backend, self.backend_note, self.preview, self.run_button, self.cancel_button,
             self.status,
         ])
         self.cancel_button.changed.connect(self.cancel)
         self.run_button.changed.connect(self.__call__)
-        for option in (self.image, self.variant, self.nbins, self.mask, self.out_range, self.rgb_mode, self.backend):
+        for option in (self.image, *self.methods.widgets, self.nbins, self.mask, self.out_range, self.rgb_mode,
+                       self.backend):
             option.changed.connect(self._update_preview)
-        self.image.changed.connect(self._show_relevant_options)
+        for option in (self.image, self.method, self.variant):
+            option.changed.connect(self._show_relevant_options)
         self.preview.changed.connect(self._update_preview)
         viewer.dims.events.current_step.connect(self._update_preview)
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
@@ -121,22 +124,25 @@ class EqualizeWidget(Container):
 
     def _show_relevant_options(self, _event=None):
         layer = self.image.value
-        data = None if layer is None else finest_level(layer)
-        self.nbins.visible = data is not None and np.dtype(data.dtype).kind == "f"
+        self.nbins.visible = self._uses_nbins()
         self.rgb_mode.visible = layer is not None and layer.rgb
         levels = len(layer.data) if layer is not None and layer.multiscale else 1
         self.fit_level.max = levels - 1
-        self.fit_level.visible = levels > 1
+        self.fit_level.visible = levels > 1 and not self.methods.adaptive
+
+    def _uses_nbins(self) -> bool:
+        """Float data are binned; scikit-image's CLAHE bins every dtype."""
+        layer = self.image.value
+        is_float = layer is not None and np.dtype(finest_level(layer).dtype).kind == "f"
+        return is_float or (self.methods.adaptive and self.variant.value == "skimage")
 
     def options(self) -> dict:
         """The keyword arguments of :func:`napari_histeq.equalize_layer` the widget is set to."""
         layer = self.image.value
-        data = None if layer is None else finest_level(layer)
-        is_float = data is not None and np.dtype(data.dtype).kind == "f"
         return {
-            "variant": self.variant.value,
+            **self.methods.options(),
             "scope": self.scope.value,
-            "nbins": int(self.nbins.value) if is_float else None,
+            "nbins": int(self.nbins.value) if self._uses_nbins() else None,
             "mask": self.mask.value,
             "out_range": self.out_range.value,
             "backend": self.backend.value,
@@ -234,7 +240,7 @@ class EqualizeWidget(Container):
                 self._viewer.layers.remove(preview_layer)
             return
         options = self.options()
-        options = {key: options[key] for key in ("variant", "nbins", "out_range", "backend", "rgb_mode")}
+        options = {key: value for key, value in options.items() if key not in ("scope", "mask", "fit_level")}
         index, displayed = displayed_index(self._viewer, layer)
         self._preview_request = (layer, finest_level(layer), index, displayed, options)
         if not self._previews.busy:

@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from .._adapthist import equalize_adapthist
 from .._api import fit_equalization
 from .._backend import backend_info, is_lazy_array
 from .._rgb import equalize_rgb
@@ -80,7 +81,8 @@ def _spatial_shape(layer) -> tuple[int, ...]:
 def equalize_layer(
     layer,
     *,
-    variant="standard",
+    method="global",
+    variant=None,
     scope="layer",
     nbins=None,
     mask=None,
@@ -88,6 +90,9 @@ def equalize_layer(
     backend="auto",
     rgb_mode="channels",
     fit_level=0,
+    clip_limit=None,
+    kernel_size=None,
+    tile_grid=None,
 ):
     """Equalise an image layer; return a napari layer data tuple for the result.
 
@@ -96,8 +101,12 @@ def equalize_layer(
     layer : napari.layers.Image
         The source; it is never modified. dask and zarr data stay lazy: the
         histogram is computed once, and napari computes the planes it shows.
+    method : {"global", "adaptive"}
+        One table (:func:`napari_histeq.equalize`) or CLAHE
+        (:func:`napari_histeq.equalize_adapthist`).
     variant, nbins, out_range, backend
-        As for :func:`napari_histeq.equalize`.
+        As for those functions; ``variant`` None is the method's default
+        ("standard", "skimage").
     scope : {"layer", "plane", "volume"}
         What one histogram spans: the whole layer, each 2D plane, or each
         3D volume of a time series.
@@ -109,7 +118,10 @@ def equalize_layer(
     fit_level : int
         Multiscale layers: the level whose histogram defines the table
         (0, the finest, by default; a coarser one is faster); every level
-        is mapped with it and the output is multiscale too.
+        is mapped with it and the output is multiscale too. Adaptive
+        equalisation computes every level on its own.
+    clip_limit, kernel_size, tile_grid
+        Adaptive only: as for :func:`napari_histeq.equalize_adapthist`.
 
     Returns
     -------
@@ -129,20 +141,19 @@ def equalize_layer(
     >>> kwargs["name"], kwargs["scale"].tolist(), kind
     ('Image equalized', [2.0, 2.0], 'image')
     """
-    settings = Settings(variant, scope, nbins, out_range, backend, rgb_mode)  # checked at the door
+    settings = Settings(variant, scope, nbins, out_range, backend, rgb_mode, method, clip_limit, kernel_size,
+                        tile_grid)  # checked at the door
     start = time.perf_counter()
     mask_array = mask if mask is None or isinstance(mask, np.ndarray) else layer_mask(mask, layer)
     results, limits = _equalized_levels(layer, settings, mask_array, fit_level)
     record = {
         "source": layer.name,
-        "variant": variant,
-        "scope": scope,
-        "nbins": nbins,
+        **settings.record(),
         "mask": getattr(mask, "name", None if mask is None else "array"),
         "out_range": out_range,
         "rgb_mode": rgb_mode if layer.rgb else None,
         "backend": backend if backend != "auto" else backend_info().name,
-        "fit_level": fit_level if layer.multiscale else None,
+        "fit_level": fit_level if layer.multiscale and not settings.adaptive else None,
         "lazy": any(is_lazy_array(level) for level in results),
         "seconds": time.perf_counter() - start,
     }
@@ -154,11 +165,16 @@ def _equalized_levels(layer, settings: Settings, mask, fit_level):
     axis = scope_axis(settings.scope, len(_spatial_shape(layer)))
     options = {**settings.core(), "mask": mask}
     levels = list(layer.data) if layer.multiscale else [layer.data]
+    operation = equalize_adapthist if settings.adaptive else None
     if layer.rgb:
         if layer.multiscale:
             raise ValueError("multiscale RGB layers are not supported; pick one level as its own layer")
-        result = equalize_rgb(levels[0], mode=settings.rgb_mode, axis=axis, **options)
+        result = equalize_rgb(levels[0], mode=settings.rgb_mode, axis=axis, **options,
+                              **({"operation": operation} if operation else {}))
         return [result], _contrast_limits(settings.out_range, result, levels[0][..., :3])
+    if settings.adaptive:  # each level's own tiles: no table carries over between levels
+        results = [equalize_adapthist(level, axis=axis, **options) for level in levels]
+        return results, _contrast_limits(settings.out_range, results[0], levels[0])
     if not 0 <= fit_level < len(levels):
         raise ValueError(f"fit_level {fit_level} is not a level of this {len(levels)}-level layer")
     fitted = fit_equalization(levels[fit_level], axis=axis, **options)
@@ -187,17 +203,23 @@ def output_kwargs(layer, record, *, name=None, limits=None, multiscale=None) -> 
     return kwargs
 
 
-def equalize_plane(plane, *, rgb=False, rgb_mode="channels", variant="standard", nbins=None, out_range="dtype",
-                   backend="auto"):
+def equalize_plane(plane, *, rgb=False, rgb_mode="channels", method="global", variant=None, nbins=None,
+                   out_range="dtype", backend="auto", clip_limit=None, kernel_size=None, tile_grid=None):
     """Equalise one plane for the live preview: the result and its contrast limits (no napari, any thread).
 
     The same options and outcome as :func:`equalize_layer` on a layer holding
     just ``plane`` (whole-plane histogram, no mask).
     """
-    options = {"variant": variant, "nbins": nbins, "out_range": out_range, "backend": backend}
+    settings = Settings(variant, "layer", nbins, out_range, backend, rgb_mode, method, clip_limit, kernel_size,
+                        tile_grid)
+    options = settings.core()
     if rgb:
-        result = equalize_rgb(plane, mode=rgb_mode, **options)
+        extra = {"operation": equalize_adapthist} if settings.adaptive else {}
+        result = equalize_rgb(plane, mode=rgb_mode, **options, **extra)
         low, high = _contrast_limits(out_range, result, plane[..., :3])
+    elif settings.adaptive:
+        result = equalize_adapthist(plane, **options)
+        low, high = _contrast_limits(out_range, result, plane)
     else:
         fitted = fit_equalization(plane, **options)
         result = fitted.apply(plane)
@@ -206,12 +228,18 @@ def equalize_plane(plane, *, rgb=False, rgb_mode="channels", variant="standard",
 
 
 def _contrast_limits(out_range, result, source):
-    """The output range of an RGB result, as contrast limits."""
+    """The output range of a result (RGB, or adaptive), as contrast limits."""
     if isinstance(out_range, tuple):
         return tuple(float(v) for v in out_range)
     if out_range == "dtype":
         return tuple(float(v) for v in dtype_range(result.dtype))
-    return float(np.nanmin(source)), float(np.nanmax(source))
+    if is_lazy_array(source):
+        import dask
+
+        low, high = dask.compute(source.min(), source.max())
+        return float(low), float(high)
+    finite = source[np.isfinite(source)] if np.dtype(source.dtype).kind == "f" else source
+    return float(finite.min()), float(finite.max())
 
 
 def add_equalized(viewer, layer, **options):
