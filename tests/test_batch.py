@@ -359,3 +359,34 @@ def test_a_zarr_arrays_dimension_names_give_its_time_and_channel_axes(tmp_path):
     result = zarr.open(tmp_path / "out" / "lapse.zarr", mode="r")
     np.testing.assert_array_equal(result[:], correct_bleaching(series, method="ratio", axis=1))
     assert result.metadata.dimension_names == ("y", "t", "x")
+
+
+def test_adaptive_method_on_tiff_and_zarr_against_the_peers(tmp_path, rng, capsys):
+    exposure = pytest.importorskip("skimage.exposure")
+    cv2 = pytest.importorskip("cv2")
+    stack = rng.integers(0, 256, (3, 40, 48)).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "planes.tif", stack, imagej=True, metadata={"axes": "ZYX"})
+    assert batch(tmp_path / "planes.tif", "--method", "adaptive", "--variant", "opencv", "--clip-limit", 2,
+                 "--tile-grid", "4,6", "--scope", "plane", "-o", tmp_path / "cv") == 0
+    with tifffile.TiffFile(tmp_path / "cv" / "planes.tif") as tif:
+        result, info = tif.series[0].asarray(), tif.imagej_metadata
+    np.testing.assert_array_equal(result, np.stack([cv2.createCLAHE(2.0, (6, 4)).apply(p) for p in stack]))
+    record = json.loads(info["Info"].split("napari_histeq = ", 1)[1])
+    assert (record["method"], record["variant"], record["clip_limit"], record["tile_grid"]) == (
+        "adaptive", "opencv", 2.0, [4, 6])
+    volume = rng.random((10, 24, 30))
+    source = zarr.create_array(tmp_path / "vol.zarr", shape=volume.shape, chunks=(4, 12, 30), dtype="float64")
+    source[:] = volume
+    assert batch(tmp_path / "vol.zarr", "--method", "adaptive", "--kernel-size", "3,8,10", "-o", tmp_path / "sk") == 0
+    written = zarr.open(tmp_path / "sk" / "vol.zarr", mode="r")
+    np.testing.assert_array_equal(written[:], exposure.equalize_adapthist(volume, kernel_size=(3, 8, 10)))
+    assert written.attrs["napari_histeq"]["kernel_size"] == [3, 8, 10]
+
+
+def test_a_variant_of_the_other_method_is_refused_before_any_work(tmp_path, rng, capsys):
+    iio.imwrite(tmp_path / "a.png", rng.integers(0, 256, (16, 16)).astype(np.uint8))
+    assert batch(tmp_path / "a.png", "--method", "adaptive", "--variant", "imagej", "-o", tmp_path / "out") == 2
+    assert "adaptive equalisation's variant" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert main(["--headless", "--variant", "skimage", "-o", str(tmp_path / "demo")]) == 2
+    assert "variant" in capsys.readouterr().err

@@ -128,3 +128,12 @@ def test_a_reader_warning_is_not_printed_around_the_error_line(tmp_path):
     first, *rest = result.stderr.splitlines()
     assert first.startswith(f"napari-histeq: error: {bad}: ") and "Warning" not in result.stderr
     assert rest[0] == "" and rest[1].startswith("0 of 1 files equalised")  # then only the summary
+
+
+def test_headless_adaptive(tmp_path, capsys):
+    from napari_histeq import equalize_adapthist
+
+    assert main(["--headless", "--method", "adaptive", "--clip-limit", "0.02", "-o", str(tmp_path)]) == 0
+    assert "adaptive (skimage)" in capsys.readouterr().out
+    after = iio.imread(tmp_path / "dark_xray_equalized.png")
+    np.testing.assert_array_equal(after, equalize_adapthist(dark_xray(), clip_limit=0.02))

@@ -15,14 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .._api import equalize
 from .._backend import BACKENDS, backend_info
 from .._plot import figure_from_panel, histogram_panel_data
-from .._rgb import equalize_rgb
 from .._samples import dark_xray
 from .._settings import SCOPES, scope_axis
-from .._variants import VARIANT_NAMES
 from .files import reader_messages, reader_said, write_whole
+from .method_args import add_method_arguments, run_settings, settings_from
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,13 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("files", nargs="*", type=Path, help="images to open (default: the dark sample)")
     parser.add_argument("--headless", action="store_true", help="no window: equalise, write images, print statistics")
     parser.add_argument("-o", "--output", type=Path, default=Path("demo-output"), help="folder for --headless results")
-    parser.add_argument("--variant", choices=VARIANT_NAMES, default="standard")
     parser.add_argument("--scope", choices=SCOPES, default="layer", help="what one histogram spans")
     parser.add_argument("--backend", choices=BACKENDS, default="auto")
     parser.add_argument("--rgb-mode", choices=("channels", "value"), default="channels",
                         help="colour images: each channel, or the brightness only (hue kept); alpha is kept")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace results already in the output folder (input files are never replaced)")
+    add_method_arguments(parser)
     parser.add_argument("--quit-after-ready", action="store_true", help=argparse.SUPPRESS)  # for tests
     parser.add_argument("--screenshot", type=Path, help=argparse.SUPPRESS)  # README: press Equalize, save, quit
     return parser
@@ -54,6 +52,10 @@ def main(argv=None) -> int:
 
         return main_batch(argv[1:])
     args = build_parser().parse_args(argv)
+    try:
+        settings_from(args)  # a variant of the other method, a bad scope: said once, before any work
+    except ValueError as error:
+        return _error(str(error))
     if args.headless:
         return run_headless(args)
     return run_viewer(args)
@@ -77,7 +79,15 @@ def run_viewer(args) -> int:
     controls_dock, widget = viewer.window.add_plugin_dock_widget("napari-histeq", "Equalize Histogram")
     plots_dock, plots = viewer.window.add_plugin_dock_widget("napari-histeq", "Histogram and CDF")
     arrange_first_view(viewer, controls_dock, plots_dock, remembered)
-    widget.variant.value = args.variant
+    settings = settings_from(args)
+    widget.method.value = settings.method
+    widget.variant.value = settings.variant
+    if settings.clip_limit is not None:
+        widget.clip_limit.value = settings.clip_limit
+    if isinstance(settings.kernel_size, int):
+        widget.kernel_size.value = settings.kernel_size
+    if settings.tile_grid is not None:
+        widget.tile_grid.value = settings.tile_grid[0]
     widget.scope.value = args.scope
     widget.backend.value = args.backend
     if args.quit_after_ready or args.screenshot:
@@ -175,11 +185,9 @@ def _equalize_file(args, name, path) -> None:
     colour = _is_colour(image)
     start = time.perf_counter()
     try:
+        settings = settings_from(args)
         axis = scope_axis(args.scope, image.ndim - colour)
-        if colour:  # colour rules: each channel or the brightness; alpha untouched
-            result = equalize_rgb(image, mode=args.rgb_mode, axis=axis, variant=args.variant, backend=args.backend)
-        else:
-            result = equalize(image, variant=args.variant, axis=axis, backend=args.backend)
+        result = run_settings(settings, image, axis=axis, colour=colour)  # colour: each channel or the brightness
     except (TypeError, ValueError) as error:
         raise _FileError(f"{path}: {error}{reader_said(messages)}") from None
     for message in dict.fromkeys(messages):  # once each
@@ -190,10 +198,11 @@ def _equalize_file(args, name, path) -> None:
     plots = args.output / f"{name}_histograms.png"
     write_whole(lambda target: iio.imwrite(target, image), before)
     write_whole(lambda target: iio.imwrite(target, result), after)
-    panel = histogram_panel_data(image, result, rgb=colour, title=f"{name}: {args.variant}")
+    method = settings.variant if not settings.adaptive else f"adaptive ({settings.variant})"
+    panel = histogram_panel_data(image, result, rgb=colour, title=f"{name}: {method}")
     write_whole(lambda target: figure_from_panel(panel, target), plots)
     kind = f"RGB{'A' if image.shape[-1] == 4 else ''} ({args.rgb_mode}), " if colour else ""
-    print(f"\n{name}: {image.shape} {image.dtype}, {kind}variant={args.variant}, {seconds * 1000:.1f} ms")
+    print(f"\n{name}: {image.shape} {image.dtype}, {kind}{method}, {seconds * 1000:.1f} ms")
     print(format_stats_table(panel.before[0].stats, panel.after[0].stats))
     print(f"wrote {before}, {after} and {plots}")
 

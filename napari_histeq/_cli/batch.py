@@ -19,17 +19,18 @@ from pathlib import Path
 from .._backend import BACKENDS
 from .._bleach import METHODS
 from .._matching import reference_of
-from .._settings import RGB_MODES, SCOPES, Settings
-from .._variants import VARIANT_NAMES
+from .._settings import RGB_MODES, SCOPES
 from .files import IMAGE_SUFFIXES, output_name, read_image
 from .image import is_zarr
 from .jobs import Job, Operation, Options, Outcome, report, run_jobs, summary_table
+from .method_args import add_method_arguments, settings_from
 
 EXAMPLES = """examples:
   napari-histeq batch scans/ -o equalised/                 every image in scans/
   napari-histeq batch -r 'plates/**/*.tif' -o out/ -j 4    a glob, 4 files at a time
   napari-histeq batch stack.ome.tif --scope plane -o out/  each plane alone
   napari-histeq batch volume.zarr -o out/                  lazily, chunk by chunk
+  napari-histeq batch cells/ --method adaptive --clip-limit 0.02 -o out/   CLAHE (scikit-image's)
   napari-histeq batch timelapse.tif --bleach histogram -o out/   bleach correction along T
   napari-histeq batch day2/ --match day1/ref.tif -o out/   each image matched to a reference
 """
@@ -54,13 +55,13 @@ def build_batch_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", type=Path, required=True,
                         help="folder for the results (created); inputs from a folder keep their sub-folders")
     parser.add_argument("-r", "--recursive", action="store_true", help="look into sub-folders; '**' in globs")
-    parser.add_argument("--variant", choices=VARIANT_NAMES, default="standard")
     parser.add_argument("--scope", choices=SCOPES, default="layer",
                         help="what one histogram spans (a file's channels never share one)")
     parser.add_argument("--nbins", type=positive_int, help="bins for float and 32/64-bit images")
     parser.add_argument("--rgb-mode", choices=RGB_MODES, default="channels",
                         help="colour images: each channel, or the brightness only (hue kept); alpha is kept")
     parser.add_argument("--backend", choices=BACKENDS, default="auto")
+    add_method_arguments(parser)
     operation = parser.add_argument_group("other operations (instead of equalising)")
     chosen = operation.add_mutually_exclusive_group()
     chosen.add_argument("--match", type=Path, metavar="REFERENCE",
@@ -87,6 +88,11 @@ class PlanError(Exception):
 def main_batch(argv) -> int:
     args = build_batch_parser().parse_args(argv)
     try:
+        settings = settings_from(args)
+    except ValueError as error:
+        print(f"napari-histeq batch: error: {error}", file=sys.stderr)
+        return 2
+    try:
         jobs, missing = plan(args)
     except PlanError as error:
         print(f"napari-histeq batch: error: {error}", file=sys.stderr)
@@ -102,8 +108,7 @@ def main_batch(argv) -> int:
     except (OSError, TypeError, ValueError) as error:
         print(f"napari-histeq batch: error: --match {args.match}: {error}", file=sys.stderr)
         return 2
-    options = Options(Settings(args.variant, args.scope, args.nbins, "dtype", args.backend, args.rgb_mode),
-                      args.debug, operation)
+    options = Options(settings, args.debug, operation)
     try:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -18,10 +18,10 @@ from .._bleach import correct_bleaching
 from .._kernels.threads import ENV_VAR as THREADS_ENV_VAR
 from .._kernels.threads import num_threads
 from .._matching import match_histograms
-from .._rgb import equalize_rgb
 from .._settings import Settings
 from .files import read_image, reader_messages, reader_said, write_result
 from .image import ImageFile
+from .method_args import run_settings
 
 
 @dataclass(frozen=True)
@@ -185,9 +185,9 @@ def equalized(image: ImageFile, options: Options) -> list:
             raise ValueError(f"--{operation.name} on colour images is not supported yet")
         return [_other_operation(level, image, options) for level in image.levels or (image.data,)]
     axis = histogram_axis(image, settings.scope)
+    if image.colour or settings.adaptive:  # adaptive: each pyramid level its own regions
+        return [run_settings(settings, level, axis=axis, colour=image.colour) for level in image.levels or (image.data,)]
     common = settings.core()
-    if image.colour:
-        return [equalize_rgb(image.data, mode=settings.rgb_mode, axis=axis, **common)]
     if len(image.levels) > 1:  # one table from full resolution, for every level: the pyramid stays consistent
         fitted = fit_equalization(image.levels[0], axis=axis, **common)
         return [fitted.apply(level) for level in image.levels]
@@ -215,9 +215,10 @@ def provenance(image: ImageFile, options: Options) -> dict:
         record.update(method=operation.method, reference_frame=operation.reference_frame,
                       background=operation.background)
         return record
-    record.update(scope=settings.scope, **({"variant": settings.variant} if operation.name == "equalize" else {}))
-    if settings.nbins is not None:
-        record["nbins"] = settings.nbins
+    if operation.name == "equalize":
+        record.update({key: value for key, value in settings.record().items() if value is not None})
+    else:
+        record.update(scope=settings.scope, **({"nbins": settings.nbins} if settings.nbins is not None else {}))
     if image.colour:
         record["rgb_mode"] = settings.rgb_mode
     return record
