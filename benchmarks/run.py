@@ -28,6 +28,7 @@ import numpy as np
 
 import napari_histeq as nh
 
+from .adaptive import adaptive_cases, adaptive_contenders, adaptive_memory, adaptive_ratios
 from .matching import matching_cases, matching_contenders, matching_ratios
 from .threads import busy_load, layers_table, print_layers, print_scaling, scaling_table, threading_facts
 
@@ -218,7 +219,7 @@ def print_table(results, extra):
     print("\nratios (medians of this run)")
     for label, value, goal in extra["ratios"]:
         print(f"  {label:48} {value:7.2f}   " + ("(context, no goal)" if goal == "context" else f"goal {goal}"))
-    print("\nmemory: peak NumPy allocation while equalising / output size")
+    print("\nmemory: peak NumPy allocation during one call / output size")
     for label, value in extra["memory"].items():
         print(f"  {label:48} {value:7.2f}")
     if "compile" in extra:
@@ -229,32 +230,41 @@ def print_table(results, extra):
 
 def peer_tables(args, rounds) -> dict:
     """The side-by-side tables of the cases against their peers, with ratios and memory."""
-    cases = make_cases(args.quick)
+    parts = set(args.only or ("equalize", "matching", "adaptive"))
+    cases = make_cases(args.quick) if "equalize" in parts else {}
     timings = {}
     for key, case in cases.items():
         functions = contenders(case["image"], case)
         print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
         timings[key] = time_interleaved(functions, rounds)
 
-    matching = matching_cases(args.quick)
+    matching = matching_cases(args.quick) if "matching" in parts else {}
     for key, case in matching.items():
         print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
         timings[key] = time_interleaved(matching_contenders(case), rounds)
+
+    adaptive = adaptive_cases(args.quick) if "adaptive" in parts else {}
+    for key, case in adaptive.items():
+        print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
+        timings[key] = time_interleaved(adaptive_contenders(case), rounds)
 
     def memory(key, **options):
         image = cases[key]["image"]
         return peak_extra_memory(image, **options) / image.nbytes
 
-    every = {**cases, **matching}
-    return {
-        "cases": [{"name": every[key]["name"], "timings": timings[key]} for key in every],
-        "ratios": ratios(timings, cases["u8"]["name"]) + matching_ratios(timings, matching),
-        "memory": {
-            cases["u8"]["name"]: memory("u8"),
-            cases["u16"]["name"]: memory("u16"),
-            cases["stack per plane"]["name"]: memory("stack per plane", axis=(-2, -1)),
-        },
-    }
+    every = {**cases, **matching, **adaptive}
+    found, peaks = [], {}
+    if cases:
+        found += ratios(timings, cases["u8"]["name"])
+        peaks.update({cases["u8"]["name"]: memory("u8"), cases["u16"]["name"]: memory("u16"),
+                      cases["stack per plane"]["name"]: memory("stack per plane", axis=(-2, -1))})
+    if matching:
+        found += matching_ratios(timings, matching)
+    if adaptive:
+        found += adaptive_ratios(timings, adaptive)
+        peaks.update(adaptive_memory(adaptive))
+    return {"cases": [{"name": every[key]["name"], "timings": timings[key]} for key in every],
+            "ratios": found, "memory": peaks}
 
 
 def main(argv=None) -> int:
@@ -270,6 +280,8 @@ def main(argv=None) -> int:
                         help="time ours and cv2 under each numba threading layer installed (child processes)")
     parser.add_argument("--scaling", action="store_true", help="time ours on 1 core and on 2 (no added load)")
     parser.add_argument("--threads-only", action="store_true", help="skip the peer tables")
+    parser.add_argument("--only", nargs="+", choices=("equalize", "matching", "adaptive"),
+                        help="time only these operations' rows against their peers")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 15)
     child_rounds, child_calls, side = (1, 3, 512) if args.quick else (16, 5, 4096)

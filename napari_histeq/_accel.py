@@ -220,12 +220,24 @@ def clipped_tables(transfer, counts, pixels=None):
 
 
 def blend_skimage(xp, values, lut, tables, grid):
-    """scikit-image's blend (``_tiles.blend_skimage``): uint16, ``tables`` ``(regions..., nbins)``."""
+    """scikit-image's blend (``_tiles.blend_skimage``): uint16 levels, and their min and max.
+
+    ``tables``: ``(regions..., nbins)``.
+    """
     kernels, _ = _decide_tiles("apply", xp, values, grid)
     if kernels is None:
-        return _tiles.blend_skimage(xp, xp.asarray(lut)[values], xp.asarray(tables), grid)
+        levels = _tiles.blend_skimage(xp, xp.asarray(lut)[values], xp.asarray(tables), grid)
+        return levels, int(levels.min()), int(levels.max())
     axes = [(a.first, a.second, a.weight, a.inverse) for a in grid]
     return kernels.blend_skimage(as_native(values, unsigned=True), lut, tables.astype(np.float64), axes)
+
+
+def map_levels(xp, levels, table):
+    """``table[levels]`` (the final stretch of scikit-image's variant), in parallel on the CPU."""
+    kernels = clahe_kernels() if xp is np else None  # part of the apply stage: its route is the blend's
+    if kernels is None:
+        return xp.asarray(table)[levels]
+    return kernels.map_levels(np.ascontiguousarray(levels), table)
 
 
 def blend_opencv(xp, values, tables, grid):
@@ -235,7 +247,8 @@ def blend_opencv(xp, values, tables, grid):
         return _tiles.blend_opencv(xp, values, xp.asarray(tables), grid, values.dtype)
     axes = [(a.first, a.second, a.weight, a.inverse) for a in grid]
     # float32 tables for 8 bits (small); 16-bit tables stay uint16, half the cache footprint
-    return kernels.blend_opencv(as_native(values), tables.astype(np.float32 if values.itemsize == 1 else np.uint16), axes)
+    table_type = np.float32 if values.itemsize == 1 else np.uint16
+    return kernels.blend_opencv(as_native(values), tables.astype(table_type, copy=False), axes)
 
 
 # --- adapters ------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from . import _clahe
+from . import _accel, _clahe
 from ._backend import array_module, is_lazy_array, resolve_backend, to_backend
 from ._clipping import SKIMAGE_LEVELS
 from ._validate import as_image, check_mask, check_out, check_out_range, dtype_range, normalize_axis, output_dtype
@@ -106,17 +106,21 @@ def equalize_adapthist(image, *, variant="skimage", kernel_size=None, clip_limit
     mask = check_mask(mask, image.shape)
     if mask is not None:
         mask = xp.broadcast_to(to_backend(xp, mask), image.shape)
-    result = xp.empty(image.shape, dtype=plan.out_dtype)
-    moved = plan.contexts_last
-    blocks = xp.moveaxis(data, plan.context, moved)
-    targets = xp.moveaxis(result, plan.context, moved)
-    masks = None if mask is None else xp.moveaxis(mask, plan.context, moved)
-    for index in np.ndindex(blocks.shape[: blocks.ndim - len(plan.context)]):
-        targets[index] = adapt_block(xp, blocks[index], None if masks is None else masks[index], plan)
+    if out is not None:
+        check_out(out, image, plan.out_dtype)
+    if len(plan.context) == image.ndim:  # one context: its result is the result, no copy
+        result = adapt_block(xp, data, mask, plan)
+    else:
+        result = xp.empty(image.shape, dtype=plan.out_dtype)
+        moved = plan.contexts_last
+        blocks = xp.moveaxis(data, plan.context, moved)
+        targets = xp.moveaxis(result, plan.context, moved)
+        masks = None if mask is None else xp.moveaxis(mask, plan.context, moved)
+        for index in np.ndindex(blocks.shape[: blocks.ndim - len(plan.context)]):
+            targets[index] = adapt_block(xp, blocks[index], None if masks is None else masks[index], plan)
     result = to_backend(result_xp, result)
     if out is None:
         return result
-    check_out(out, image, plan.out_dtype)
     out[...] = result
     return out
 
@@ -202,17 +206,16 @@ def adapt_block(xp, block, mask, plan):
     counted = counted_pixels(xp, block, mask)
     if plan.variant == "opencv":
         return _clahe.adapt_opencv(xp, block, tile_grid=plan.tile_grid, clip_limit=plan.clip_limit, counted=counted)
-    levels = _clahe.adapt_skimage(xp, block, kernel_size=plan.kernel, clip_limit=plan.clip_limit, nbins=plan.nbins,
-                                  counted=counted)
-    chosen = levels if counted is None else levels[counted]
+    levels, low, high = _clahe.adapt_skimage(xp, block, kernel_size=plan.kernel, clip_limit=plan.clip_limit,
+                                             nbins=plan.nbins, counted=counted)
     lo, hi = output_limits(xp, block, counted, plan)
-    table = stretch_table(int(chosen.min()), int(chosen.max()), lo, hi, plan.out_dtype)
+    table = stretch_table(low, high, lo, hi, plan.out_dtype)
     return finish(xp, levels, block, table, (lo, hi), block.dtype.kind == "f" and counted is not None)
 
 
 def finish(xp, levels, block, table, limits, non_finite):
     """The 14-bit levels through the stretch table; NaN stays NaN, +-inf go to the top and bottom."""
-    result = xp.asarray(table)[levels]
+    result = _accel.map_levels(xp, levels, table)
     if non_finite:
         lo, hi = limits
         result = xp.where(xp.isnan(block), xp.nan, result)

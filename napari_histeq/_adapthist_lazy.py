@@ -151,7 +151,7 @@ def _blend_chunk(block, *, rule, bins, grid, tables, block_info=None):
                  for axis, (start, stop) in zip(grid, location))
     if rule is None:
         return _accel.blend_opencv(np, np.asarray(block), tables, part)
-    return _accel.blend_skimage(np, rule.keys(np, np.asarray(block)), bins, tables, part)
+    return _accel.blend_skimage(np, rule.keys(np, np.asarray(block)), bins, tables, part)[0]
 
 
 def _finish_chunk(levels, block, *, table, limits):

@@ -104,7 +104,11 @@ def _host(array):
 
 
 def adapt_skimage(xp, image, *, kernel_size, clip_limit, nbins, counted=None):
-    """scikit-image's CLAHE of ``image`` before its final stretch: uint16 in ``0 .. 16383``."""
+    """scikit-image's CLAHE of ``image`` before its final stretch: ``(levels, low, high)``.
+
+    ``levels``: uint16 in ``0 .. 16383``; ``low`` and ``high``: their min and
+    max over the counted pixels (the final stretch's range).
+    """
     rule = LevelRule(image.dtype, *counted_range(image, counted))
     values, bins = rule.keys(xp, image), skimage_bins(rule.lut, nbins)
     grid = tuple(skimage_axis(size, kernel) for size, kernel in zip(image.shape, kernel_size))
@@ -112,7 +116,11 @@ def adapt_skimage(xp, image, *, kernel_size, clip_limit, nbins, counted=None):
     full = None if counted is not None else int(np.prod(kernel_size))
     tables = _accel.clipped_tables(SkimageClip(clip_limit), counts, full)
     tables = tables.reshape(tuple(axis.regions for axis in grid) + (nbins,))
-    return _accel.blend_skimage(xp, values, bins, tables, grid)
+    levels, low, high = _accel.blend_skimage(xp, values, bins, tables, grid)
+    if counted is not None:  # the kernels' range covers every pixel
+        chosen = levels[counted]
+        low, high = int(chosen.min()), int(chosen.max())
+    return levels, low, high
 
 
 def adapt_opencv(xp, image, *, tile_grid, clip_limit, counted=None):

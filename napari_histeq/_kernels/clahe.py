@@ -128,8 +128,9 @@ def _opencv_tables(counts, limits, pixels, first, stop, out):
             clipped = _clip_at(hist, limit)
             batch = clipped // nbins
             residual = clipped - batch * nbins
-            for i in range(nbins):
-                hist[i] += batch
+            if batch:
+                for i in range(nbins):
+                    hist[i] += batch
             if residual > 0:
                 step = max(nbins // residual, 1)
                 i = 0
@@ -138,10 +139,13 @@ def _opencv_tables(counts, limits, pixels, first, stop, out):
                     i += step
                     residual -= 1
         scale = np.float32(nbins - 1) / np.float32(pixels[region])
+        top = np.float32(nbins - 1)
+        row = out[region]
         total = 0
         for i in range(nbins):
             total += hist[i]
-            out[region, i] = min(max(np.rint(np.float32(total) * scale), 0), nbins - 1)
+            value = np.rint(np.float32(total) * scale)  # never below 0; saturate at the top as OpenCV does
+            row[i] = min(top, value)
 
 
 def opencv_tables(counts, limits, pixels, dtype):
@@ -165,6 +169,7 @@ def skimage_tables(counts, limits, pixels, top):
 @numba.njit(nogil=True, cache=True)
 def _blend_skimage_2d(values, lut, tables, ys, xs, first, stop, out):
     (fy, sy, wy, iy), (fx, sx, wx, ix) = ys, xs
+    low, high = 65535, 0
     for y in range(first, stop):
         upper, lower = tables[fy[y]], tables[sy[y]]
         cy0, cy1 = iy[y], wy[y]
@@ -176,13 +181,17 @@ def _blend_skimage_2d(values, lut, tables, ys, xs, first, stop, out):
             acc += np.float32(upper[tx1, b] * (cx1 * cy0))
             acc += np.float32(lower[tx0, b] * (cx0 * cy1))
             acc += np.float32(lower[tx1, b] * (cx1 * cy1))
-            target[x] = np.uint16(acc)
+            level = np.uint16(acc)
+            target[x] = level
+            low, high = min(low, level), max(high, level)
+    return low, high
 
 
 @numba.njit(nogil=True, cache=True)
 def _blend_skimage_3d(values, lut, tables, zs, ys, xs, first, stop, out):
     (fz, sz, wz, iz), (fy, sy, wy, iy), (fx, sx, wx, ix) = zs, ys, xs
     rows = values.shape[1]
+    low, high = 65535, 0
     for r in range(first, stop):  # rows of every plane, numbered plane by plane
         z, y = r // rows, r % rows
         t00, t01 = tables[fz[z], fy[y]], tables[fz[z], sy[y]]
@@ -200,17 +209,38 @@ def _blend_skimage_3d(values, lut, tables, zs, ys, xs, first, stop, out):
             acc += np.float32(t10[tx1, b] * ((cx1 * cy0) * cz1))
             acc += np.float32(t11[tx0, b] * ((cx0 * cy1) * cz1))
             acc += np.float32(t11[tx1, b] * ((cx1 * cy1) * cz1))
-            target[x] = np.uint16(acc)
+            level = np.uint16(acc)
+            target[x] = level
+            low, high = min(low, level), max(high, level)
+    return low, high
 
 
 def blend_skimage(values, lut, tables, axes):
-    """uint16 blend of a 2D or 3D image; ``tables`` float64 ``(regions..., nbins)``; ``axes``: per axis (first, second, weight, inverse)."""
+    """uint16 blend of a 2D or 3D image, and its min and max.
+
+    ``tables``: float64 ``(regions..., nbins)``; ``axes``: per axis (first, second, weight, inverse).
+    """
     out = np.empty(values.shape, dtype=np.uint16)
     axes = tuple(tuple(np.ascontiguousarray(a) for a in axis) for axis in axes)
     kernel = _blend_skimage_2d if values.ndim == 2 else _blend_skimage_3d
     rows = values.shape[0] * (values.shape[1] if values.ndim == 3 else 1)
-    run_parallel(lambda first, stop: kernel(values, lut, tables, *axes, first, stop, out),
-                 split(rows, num_threads() * 4))
+    ranges = run_parallel(lambda first, stop: kernel(values, lut, tables, *axes, first, stop, out),
+                          split(rows, num_threads() * 4))
+    return out, int(min(low for low, _ in ranges)), int(max(high for _, high in ranges))
+
+
+@numba.njit(nogil=True, cache=True)
+def _map_levels(levels, table, out):
+    for i in range(levels.shape[0]):
+        out[i] = table[levels[i]]
+
+
+def map_levels(levels, table):
+    """``table[levels]`` for a C-contiguous uint16 array, on the package's threads."""
+    out = np.empty(levels.shape, dtype=table.dtype)
+    flat_levels, flat_out = levels.reshape(-1), out.reshape(-1)
+    run_parallel(lambda first, stop: _map_levels(flat_levels[first:stop], table, flat_out[first:stop]),
+                 split(flat_levels.size, num_threads() * 2))
     return out
 
 
@@ -219,15 +249,17 @@ def _blend_opencv(values, tables, ys, xs, stripes, top, first, stop, out):
     (fy, sy, wy, iy), (fx, sx, wx, ix) = ys, xs
     for k in range(stripes.shape[0] - 1):  # columns between two tile centres read only four tables:
         x0, x1 = stripes[k], stripes[k + 1]  # one stripe at a time keeps them in the cache
-        left, right, weight, inverse = fx[x0:x1], sx[x0:x1], wx[x0:x1], ix[x0:x1]
+        left, right = fx[x0], sx[x0]         # the same two tile columns all along the stripe
+        weight, inverse = wx[x0:x1], ix[x0:x1]
         for y in range(first, stop):
-            upper, lower = tables[fy[y]], tables[sy[y]]
+            upper_left, upper_right = tables[fy[y], left], tables[fy[y], right]
+            lower_left, lower_right = tables[sy[y], left], tables[sy[y], right]
             ya, ya1 = wy[y], iy[y]
             row, target = values[y, x0:x1], out[y, x0:x1]
             for x in range(row.shape[0]):  # indexed from 0: no negative-index checks in the loop
                 v = row[x]
-                res = ((np.float32(upper[left[x], v]) * inverse[x] + np.float32(upper[right[x], v]) * weight[x]) * ya1
-                       + (np.float32(lower[left[x], v]) * inverse[x] + np.float32(lower[right[x], v]) * weight[x]) * ya)
+                res = ((np.float32(upper_left[v]) * inverse[x] + np.float32(upper_right[v]) * weight[x]) * ya1
+                       + (np.float32(lower_left[v]) * inverse[x] + np.float32(lower_right[v]) * weight[x]) * ya)
                 target[x] = min(max(np.rint(res), np.float32(0.0)), top)
 
 
@@ -235,8 +267,9 @@ def blend_opencv(values, tables, axes):
     """OpenCV's bilinear blend of a 2D uint8/uint16 image; ``tables`` ``(ry, rx, nbins)``."""
     out = np.empty(values.shape, dtype=values.dtype)
     axes = [tuple(np.ascontiguousarray(a) for a in axis) for axis in axes]
-    first_x = axes[1][0]
-    stripes = np.flatnonzero(np.r_[True, first_x[1:] != first_x[:-1], True])
+    first_x, second_x = axes[1][0], axes[1][1]
+    changes = (first_x[1:] != first_x[:-1]) | (second_x[1:] != second_x[:-1])
+    stripes = np.flatnonzero(np.r_[True, changes, True])  # runs of columns with the same two tiles
     top = np.float32(np.iinfo(values.dtype).max)
     run_parallel(lambda first, stop: _blend_opencv(values, tables, axes[0], axes[1], stripes, top, first, stop, out),
                  split(values.shape[0], num_threads() * 4))
