@@ -432,6 +432,20 @@ def test_histogram_widget_draws_a_2d_layer_and_its_equalised_copy(qtbot, viewer,
     assert histogram_widget.data.title == "dark X-ray  ->  dark X-ray equalized"
 
 
+def test_histogram_widget_draws_an_adaptive_result(qtbot, viewer, histogram_widget):
+    from napari_histeq import equalize_adapthist
+
+    viewer.open_sample(PLUGIN, "dark_xray")
+    source = viewer.layers["dark X-ray"]
+    add_equalized(viewer, source, method="adaptive", clip_limit=0.02)
+    viewer.layers.selection.active = viewer.layers["dark X-ray equalized"]
+    settle(qtbot, histogram_widget)
+    expected = equalize_adapthist(source.data, clip_limit=0.02)
+    np.testing.assert_array_equal(histogram_widget.data.after[0].counts, np.bincount(expected.ravel(), minlength=256))
+    assert histogram_widget.data.title == "dark X-ray  ->  dark X-ray equalized"
+    assert canvas_pixels(histogram_widget).std() > 10
+
+
 def test_histogram_widget_follows_the_slider(qtbot, viewer, histogram_widget):
     stack = np.random.default_rng(8).integers(0, 4096, (3, 20, 20)).astype(np.uint16)
     stack[1] //= 16
