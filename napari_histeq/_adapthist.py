@@ -71,7 +71,12 @@ def equalize_adapthist(image, *, variant="skimage", kernel_size=None, clip_limit
     Returns
     -------
     out : array
-        Same shape and array type as ``image``. Integer images keep their
+        Same shape and array type as ``image``. As in scikit-image, a 3D
+        image whose last axis holds 3 or 4 values is colour (RGB, RGBA) for
+        the skimage variant with ``axis=None``: its brightness is equalised
+        and hue and saturation kept (alpha too; see :func:`equalize_rgb` for
+        each channel alone). Pass ``axis=(0, 1, 2)`` for a volume of 3 or
+        4 planes. Integer images keep their
         dtype; floats give float32 (float64 for float64 input) in [0, 1].
         With the skimage variant, float64 input gives scikit-image's result
         to the bit; integer input its result mapped to the dtype's range and
@@ -93,6 +98,8 @@ def equalize_adapthist(image, *, variant="skimage", kernel_size=None, clip_limit
     if wrap is not None:
         check_no_out_for_wrapped(out)
         return wrap(equalize_adapthist(image, mask=mask, **options))
+    if variant == "skimage" and axis is None and len(getattr(image, "shape", ())) == 3 and image.shape[-1] in (3, 4):
+        return _colour(image, mask, out, options)
     if is_lazy_array(image):
         check_no_out_for_lazy(out)
         from ._adapthist_lazy import equalize_adapthist_lazy
@@ -121,6 +128,40 @@ def equalize_adapthist(image, *, variant="skimage", kernel_size=None, clip_limit
     result = to_backend(result_xp, result)
     if out is None:
         return result
+    out[...] = result
+    return out
+
+
+def _colour(image, mask, out, options):
+    """scikit-image's rule: a last axis of 3 or 4 is RGB(A), equalised on its brightness (hue kept).
+
+    Integer colour is equalised as scikit-image does it, in float (each
+    channel over its dtype's top), and rounded once at the end: the other
+    channels' gains come from the unrounded brightness.
+    """
+    from ._rgb import equalize_rgb
+
+    options = {**options, "axis": None}
+    data = as_image(image) if not is_lazy_array(image) else image
+    if np.dtype(data.dtype).kind not in "ui":
+        result = equalize_rgb(data, mode="value", operation=equalize_adapthist, mask=mask, **options)
+    else:
+        top = float(np.iinfo(data.dtype).max)
+        out_range = check_out_range(options.pop("out_range"), data.dtype)
+        shares = equalize_rgb(data[..., :3] * (1.0 / top), mode="value", operation=equalize_adapthist, mask=mask,
+                              out_range="dtype", **options)
+        if out_range == "dtype":
+            lo, hi = dtype_range(data.dtype)
+        elif out_range == "image":
+            lo, hi = data[..., :3].min().item(), data[..., :3].max().item()
+        else:
+            lo, hi = out_range
+        xp = array_module(shares) if not is_lazy_array(shares) else __import__("dask.array").array
+        colour = (lo + xp.rint(shares * float(hi - lo))).astype(data.dtype)
+        result = colour if data.shape[-1] == 3 else xp.concatenate([colour, data[..., 3:]], axis=-1)
+    if out is None:
+        return result
+    check_out(out, image, result.dtype)
     out[...] = result
     return out
 
@@ -182,7 +223,8 @@ def _per_axis(name, value, sizes):
     """An int or one int per context axis, each from 1 to that axis's size."""
     values = (value,) * len(sizes) if isinstance(value, numbers.Integral) else tuple(value)
     if len(values) != len(sizes):
-        raise ValueError(f"{name} needs one value per axis of the context ({len(sizes)}), got {value!r}")
+        raise ValueError(f"Incorrect value of `{name}`: {value!r} needs one value per axis of the context "
+                         f"({len(sizes)})")
     for v, size in zip(values, sizes):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
             raise ValueError(f"{name} values must be whole numbers of at least 1, got {value!r}")

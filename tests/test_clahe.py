@@ -255,3 +255,31 @@ def test_cupy_volume_is_skimage(cupy):
     volume = np.random.default_rng(7).random((16, 48, 40))
     result = equalize_adapthist(cupy.asarray(volume))
     np.testing.assert_array_equal(result.get(), exposure.equalize_adapthist(volume))
+
+
+def test_colour_is_equalised_on_its_brightness_as_skimage_does():
+    astronaut = data.astronaut()
+    as_float = astronaut / 255.0
+    expected = exposure.equalize_adapthist(as_float, clip_limit=0.02)
+    result = equalize_adapthist(as_float, clip_limit=0.02)
+    assert result.shape == expected.shape and result.dtype == np.float64
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-12)  # hue kept: channels scaled alike
+    as_uint8 = equalize_adapthist(astronaut, clip_limit=0.02)
+    skimage_uint8 = exposure.equalize_adapthist(astronaut, clip_limit=0.02) * 255
+    assert as_uint8.dtype == np.uint8 and np.abs(as_uint8 - skimage_uint8).max() <= 0.5 + 1e-9
+    rgba = np.dstack([as_float, np.full(as_float.shape[:2], 0.5)])
+    with_alpha = equalize_adapthist(rgba, clip_limit=0.02)
+    np.testing.assert_array_equal(with_alpha[..., 3], 0.5)  # alpha kept (scikit-image drops it)
+    np.testing.assert_allclose(with_alpha[..., :3], expected, rtol=0, atol=1e-12)
+    volume = equalize_adapthist(as_float, axis=(0, 1, 2), kernel_size=(64, 64, 3))  # a volume of 3 planes
+    planes_first = exposure.equalize_adapthist(as_float.transpose(2, 0, 1), kernel_size=(3, 64, 64))
+    # the same volume with its axes in another order: equal but for the float32 sums' order (a 14-bit level)
+    assert np.abs(volume - planes_first.transpose(1, 2, 0)).max() <= 1.01 / 16383
+
+
+def test_float16_is_taken_as_float32():
+    # scikit-image gives float32 too, but multiplies float16 by 65535 in float16 (inf): every pixel 1.0
+    image = (np.random.default_rng(9).random((60, 70)) ** 2).astype(np.float16)
+    result = equalize_adapthist(image)
+    assert result.dtype == np.float32
+    np.testing.assert_array_equal(result, exposure.equalize_adapthist(image.astype(np.float32)))
