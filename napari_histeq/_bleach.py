@@ -26,8 +26,8 @@ import numbers
 import numpy as np
 
 from ._backend import array_module, as_dask, is_lazy_array, to_backend
-from ._matching import match_histograms, module_of
-from ._validate import as_image, check_image_dtype, check_image_shape, check_mask, normalize_axis
+from ._matching import match_histograms, module_of, reference_of
+from ._validate import as_image, check_image_dtype, check_image_shape, check_mask, normalize_axis, output_dtype
 
 METHODS = ("histogram", "ratio", "exponential")
 
@@ -183,28 +183,78 @@ def _by_histograms(data, time_axis, spatial, reference, mask, backend):
         return module_of(data).stack(corrected, axis=time_axis)
     target = _time_point(data, time_axis, reference)
     reference_mask = _frame_mask(mask, time_axis, reference)
+    if is_lazy_array(data):
+        return _by_histograms_lazy(data, time_axis, reference_of(target.compute(), reference_mask), mask)
     if mask is not None:
         mask = array_module(mask).broadcast_to(mask, data.shape)
     return match_histograms(data, target, axis=spatial, mask=mask, reference_mask=reference_mask, backend=backend)
 
 
+def _by_histograms_lazy(data, time_axis, target, mask):
+    """Each chunk of whole time points matched on its own, in its task: one pass, a few chunks in memory.
+
+    No table is fitted up front, so nothing grows with the number of time
+    points (a 65536-bin table per time point would); chunks that split a
+    time point are joined first (a time point must fit in memory).
+    """
+    import dask.array as da
+
+    frames = data.rechunk({ax: -1 for ax in range(data.ndim) if ax != time_axis})
+    arrays, shared = [frames], None
+    if mask is not None and mask.shape[time_axis] == 1:
+        shared = to_backend(np, _frame_mask(mask, time_axis, 0))
+    elif mask is not None:
+        arrays.append(da.from_array(to_backend(np, mask), chunks=frames.chunks))
+    out_dtype = output_dtype(data.dtype)
+    corrected = da.map_blocks(_match_frames, *arrays, target=target, time_axis=time_axis, shared_mask=shared,
+                              dtype=out_dtype, meta=np.empty((0,) * data.ndim, out_dtype))
+    return corrected.rechunk(data.chunks)
+
+
+def _match_frames(block, *mask_block, target, time_axis, shared_mask):
+    out = np.empty(block.shape, dtype=output_dtype(block.dtype))
+    for t in range(block.shape[time_axis]):
+        index = (slice(None),) * time_axis + (t,)
+        frame_mask = shared_mask if shared_mask is not None else (mask_block[0][index] if mask_block else None)
+        out[index] = match_histograms(block[index], target, mask=frame_mask, backend="numpy")
+    return out
+
+
 def _means(data, time_axis, spatial, mask, background):
-    """The mean intensity of each time point (within the mask; after the background, for the ratio method)."""
-    values = data.astype(np.float64)
-    if background is not None:
-        values = values - background
-        if data.dtype.kind in "ui":
-            values = values.clip(0, None)  # integer images cannot go below 0 (ImageJ's subtract)
-    if mask is None:
-        means = values.mean(axis=spatial)
+    """The mean intensity of each time point (within the mask; after the background, for the ratio method).
+
+    In memory, one time point at a time: the float64 temporaries are a time
+    point's, not the series'. dask arrays reduce chunk by chunk.
+    """
+    if is_lazy_array(data):
+        means = _frame_values(data, background)
+        if mask is None:
+            means = means.mean(axis=spatial)
+        else:
+            weights = np.broadcast_to(np.asarray(mask), data.shape)
+            means = (means * weights).sum(axis=spatial) / weights.sum(axis=spatial)
+        means = np.asarray(means.compute(), dtype=np.float64)
     else:
-        xp = np if is_lazy_array(data) else array_module(data)
-        weights = xp.broadcast_to(xp.asarray(mask), data.shape)
-        means = (values * weights).sum(axis=spatial) / weights.sum(axis=spatial)
-    means = to_backend(np, means.compute() if is_lazy_array(means) else means).astype(np.float64)
+        means = np.empty(data.shape[time_axis])
+        for t in range(means.size):
+            values = _frame_values(_time_point(data, time_axis, t), background)
+            if mask is None:
+                means[t] = float(values.mean())
+            else:
+                weights = array_module(values).broadcast_to(_frame_mask(mask, time_axis, t), values.shape)
+                means[t] = float((values * weights).sum() / weights.sum())
     if not np.all(means > 0):
         raise ValueError("a time point has no intensity above the background (mean <= 0): nothing to scale")
     return means
+
+
+def _frame_values(data, background):
+    """float64 intensities, minus the background (integers stop at 0, as ImageJ's subtract)."""
+    values = data.astype(np.float64)
+    if background is None:
+        return values
+    values = values - background
+    return values.clip(0, None) if data.dtype.kind in "ui" else values
 
 
 def _exponential_fit(means):
@@ -224,15 +274,23 @@ def _exponential_fit(means):
 
 
 def _scaled(data, time_axis, gains, background):
-    """Each time point minus the background, times its gain, in the input's dtype."""
-    shape = [1] * data.ndim
-    shape[time_axis] = gains.size
-    xp = np if is_lazy_array(data) else array_module(data)
-    gains = xp.asarray(gains.reshape(shape))
-    values = data.astype(np.float64) - background
-    if data.dtype.kind in "ui":
-        info = np.iinfo(data.dtype)
-        scaled = (values.clip(0, None) * gains + 0.5)
-        return (scaled // 1).clip(info.min, info.max).astype(data.dtype)  # ImageJ rounds half up
-    out_dtype = np.float32 if data.dtype.itemsize < 8 else data.dtype
-    return (values * gains).astype(out_dtype)
+    """Each time point minus the background, times its gain, in the input's dtype (one time point at a time)."""
+    out_dtype = data.dtype if data.dtype.kind in "ui" else np.dtype(np.float32 if data.dtype.itemsize < 8 else data.dtype)
+    if is_lazy_array(data):
+        shape = [1] * data.ndim
+        shape[time_axis] = gains.size
+        return _scaled_frame(data, gains.reshape(shape), background, out_dtype)
+    out = array_module(data).empty(data.shape, dtype=out_dtype)
+    for t in range(gains.size):
+        index = (slice(None),) * time_axis + (t,)
+        out[index] = _scaled_frame(data[index], gains[t], background, out_dtype)
+    return out
+
+
+def _scaled_frame(frame, gain, background, out_dtype):
+    values = frame.astype(np.float64) - background
+    if frame.dtype.kind in "ui":
+        info = np.iinfo(frame.dtype)
+        scaled = values.clip(0, None) * gain + 0.5
+        return (scaled // 1).clip(info.min, info.max).astype(out_dtype)  # ImageJ rounds half up
+    return (values * gain).astype(out_dtype)
