@@ -11,7 +11,7 @@ occupied values (``numpy.interp``).
 for dask and zarr) with a :class:`MatchTransfer` in place of a variant: the
 histogram, the kernels and the placement are the equalisation's. Floats and
 32/64-bit integers need their exact distinct values, not bins: they take a
-sort-based path in memory.
+sort-based path in memory (dask and zarr: one histogram group at a time).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ._api import Histogram, histogram
 from ._backend import array_module, as_dask, is_lazy_array, to_backend
 from ._binning import nothing_to_count
 from ._groups import GroupLayout
-from ._lazy import apply_lazy, fit_lazy
+from ._lazy import apply_lazy, fit_lazy, lazy_mask
 from ._request import request_for
 from ._validate import as_image, check_mask, dtype_range, is_level_dtype, normalize_axis, output_dtype
 from ._wrapped import unwrap
@@ -175,8 +175,7 @@ def match_histograms(image, reference, *, axis=None, mask=None, reference_mask=N
     if is_level_dtype(dtype):
         return _match_levels(image, target, axis=axis, mask=mask, backend=backend)
     if is_lazy_array(image):
-        raise ValueError(f"matching a dask or zarr image of {dtype} is not supported yet (8/16-bit integers are); "
-                         "compute it, or convert it to uint16")
+        return _match_exact_lazy(image, target, axis=axis, mask=mask)
     return _match_exact(image, target, axis=axis, mask=mask)
 
 
@@ -215,6 +214,28 @@ def _match_exact(image, target: Reference, *, axis, mask):
             result = np.where(np.isnan(row), np.nan, np.where(row == np.inf, high, result))
         out[g] = _into_dtype(result, out_dtype)
     return to_backend(xp, layout.from_rows(np, out))
+
+
+def _match_exact_lazy(image, target: Reference, *, axis, mask):
+    """dask floats and 32/64-bit integers: chunks joined into whole groups, each block matched in its task.
+
+    A group (the whole image with ``axis=None``, a plane with ``(-2, -1)``)
+    must fit in memory: its distinct values are sorted there.
+    """
+    import dask.array as da
+
+    image = as_dask(image)
+    axes = normalize_axis(axis, image.ndim)
+    blocks = image.rechunk({ax: -1 for ax in axes})
+    arrays = [blocks] if mask is None else [blocks, lazy_mask(mask, image).rechunk(blocks.chunks)]
+    out_dtype = output_dtype(image.dtype)
+    matched = da.map_blocks(_match_exact_block, *arrays, target=target, axis=axes, dtype=out_dtype,
+                            meta=np.empty((0,) * image.ndim, out_dtype))
+    return matched.rechunk(image.chunks)
+
+
+def _match_exact_block(block, *mask_block, target, axis):
+    return _match_exact(block, target, axis=axis, mask=mask_block[0] if mask_block else None)
 
 
 def _into_dtype(values, dtype):

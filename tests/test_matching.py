@@ -87,6 +87,19 @@ def test_dask_and_zarr_stay_lazy_and_equal_the_eager_result(rng):
     np.testing.assert_array_equal(lazy.compute(), match_histograms(stack, reference, axis=(-2, -1)))
 
 
+@pytest.mark.parametrize("axis", [None, (-2, -1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_dask_floats_and_wide_integers_are_matched_group_by_group(rng, dtype, axis):
+    da = pytest.importorskip("dask.array")
+    stack = (rng.gamma(2.0, 300.0, (6, 40, 30))).astype(dtype)
+    stack[1, 2, 3] = np.nan if np.dtype(dtype).kind == "f" else stack[1, 2, 3]
+    reference = rng.uniform(100, 900, (25, 25)).astype(dtype)
+    mask = rng.random((40, 30)) > 0.2
+    lazy = match_histograms(da.from_array(stack, chunks=(2, 20, 15)), reference, axis=axis, mask=mask)
+    assert type(lazy).__module__.startswith("dask") and lazy.chunks == ((2, 2, 2), (20, 20), (15, 15))
+    np.testing.assert_array_equal(lazy.compute(), match_histograms(stack, reference, axis=axis, mask=mask))
+
+
 def test_nan_and_infinities_follow_the_float_rules(rng):
     image = rng.normal(0, 1, (20, 20))
     image[0, :3] = [np.nan, np.inf, -np.inf]
