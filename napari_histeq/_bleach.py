@@ -33,7 +33,7 @@ METHODS = ("histogram", "ratio", "exponential")
 
 
 def correct_bleaching(series, *, method="histogram", axis=0, reference=0, mask=None, background=0.0,
-                      backend="auto"):
+                      variant="skimage", backend="auto"):
     """Correct the photobleaching of a time series.
 
     Parameters
@@ -53,6 +53,10 @@ def correct_bleaching(series, *, method="histogram", axis=0, reference=0, mask=N
         point's shape, or the series'); every pixel is corrected.
     background : float
         Subtracted before the ratio method's scaling (Fiji's background).
+    variant : {"skimage", "fiji"}
+        The histogram method's matching (:func:`match_histograms`):
+        scikit-image's interpolation, or Fiji's discrete lookup (uint8 and
+        uint16), which leaves the reference time point as it is.
     backend : {"auto", "numpy", "cupy"}
         For the histogram method.
 
@@ -70,15 +74,15 @@ def correct_bleaching(series, *, method="histogram", axis=0, reference=0, mask=N
     array([[100, 200],
            [100, 200]], dtype=uint16)
     """
-    data, time_axis, spatial, reference, mask = _checked(series, method, axis, reference, mask, background)
+    data, time_axis, spatial, reference, mask = _checked(series, method, axis, reference, mask, background, variant)
     if method == "histogram":
-        return _by_histograms(data, time_axis, spatial, reference, mask, backend)
+        return _by_histograms(data, time_axis, spatial, reference, mask, backend, variant)
     return _scaled(data, time_axis, _gains(data, time_axis, spatial, method, reference, mask, background),
                    background if method == "ratio" else 0.0)
 
 
 def correct_time_point(series, t, *, method="histogram", axis=0, reference=0, mask=None, background=0.0,
-                       backend="auto"):
+                       variant="skimage", backend="auto"):
     """Time point ``t`` of :func:`correct_bleaching`'s result, computing no more than that needs.
 
     The same parameters, and the same values as ``correct_bleaching(...)[t]``
@@ -95,7 +99,7 @@ def correct_time_point(series, t, *, method="histogram", axis=0, reference=0, ma
     >>> bool((correct_time_point(series, 3) == correct_bleaching(series)[3]).all())
     True
     """
-    data, time_axis, spatial, reference, mask = _checked(series, method, axis, reference, mask, background)
+    data, time_axis, spatial, reference, mask = _checked(series, method, axis, reference, mask, background, variant)
     frames = data.shape[time_axis]
     if isinstance(t, bool) or not isinstance(t, numbers.Integral) or not -frames <= t < frames:
         raise ValueError(f"t={t!r} is not a time point of a series of {frames}")
@@ -103,20 +107,24 @@ def correct_time_point(series, t, *, method="histogram", axis=0, reference=0, ma
     if method == "histogram":
         if reference == "previous":
             head = data[(slice(None),) * time_axis + (slice(0, t + 1),)]
-            return _time_point(_by_histograms(head, time_axis, spatial, reference, mask, backend), time_axis, t)
+            corrected = _by_histograms(head, time_axis, spatial, reference, mask, backend, variant)
+            return _time_point(corrected, time_axis, t)
         frame_axes = tuple(range(data.ndim - 1))
         return match_histograms(_time_point(data, time_axis, t), _time_point(data, time_axis, reference),
                                 axis=frame_axes, mask=_frame_mask(mask, time_axis, t),
-                                reference_mask=_frame_mask(mask, time_axis, reference), backend=backend)
+                                reference_mask=_frame_mask(mask, time_axis, reference), variant=variant,
+                                backend=backend)
     gains = _gains(data, time_axis, spatial, method, reference, mask, background, only=(reference, t))
     frame = _time_point(data, time_axis, t)
     return _scaled(frame[None], 0, gains[t : t + 1], background if method == "ratio" else 0.0)[0]
 
 
-def _checked(series, method, axis, reference, mask, background):
+def _checked(series, method, axis, reference, mask, background, variant):
     """The checked series, its time axis and other axes, the reference time point and the mask."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if variant != "skimage" and method != "histogram":
+        raise ValueError(f"variant={variant!r} is a variant of the histogram method's matching, not of {method!r}")
     if isinstance(background, bool) or not isinstance(background, numbers.Real) or not np.isfinite(background):
         raise ValueError(f"background must be a finite number, got {background!r}")
     data = as_dask(series) if is_lazy_array(series) else as_image(series)
@@ -174,23 +182,25 @@ def _frame_mask(mask, time_axis, t):
     return _time_point(mask, time_axis, 0 if mask.shape[time_axis] == 1 else t)
 
 
-def _by_histograms(data, time_axis, spatial, reference, mask, backend):
+def _by_histograms(data, time_axis, spatial, reference, mask, backend, variant):
     if reference == "previous":
         corrected = [_time_point(data, time_axis, 0)]
         for t in range(1, data.shape[time_axis]):
             corrected.append(match_histograms(_time_point(data, time_axis, t), corrected[-1],
-                                              mask=_frame_mask(mask, time_axis, t), backend=backend))
+                                              mask=_frame_mask(mask, time_axis, t), variant=variant,
+                                              backend=backend))
         return module_of(data).stack(corrected, axis=time_axis)
     target = _time_point(data, time_axis, reference)
     reference_mask = _frame_mask(mask, time_axis, reference)
     if is_lazy_array(data):
-        return _by_histograms_lazy(data, time_axis, reference_of(target.compute(), reference_mask), mask)
+        return _by_histograms_lazy(data, time_axis, reference_of(target.compute(), reference_mask), mask, variant)
     if mask is not None:
         mask = array_module(mask).broadcast_to(mask, data.shape)
-    return match_histograms(data, target, axis=spatial, mask=mask, reference_mask=reference_mask, backend=backend)
+    return match_histograms(data, target, axis=spatial, mask=mask, reference_mask=reference_mask, variant=variant,
+                            backend=backend)
 
 
-def _by_histograms_lazy(data, time_axis, target, mask):
+def _by_histograms_lazy(data, time_axis, target, mask, variant):
     """Each chunk of whole time points matched on its own, in its task: one pass, a few chunks in memory.
 
     No table is fitted up front, so nothing grows with the number of time
@@ -207,16 +217,16 @@ def _by_histograms_lazy(data, time_axis, target, mask):
         arrays.append(da.from_array(to_backend(np, mask), chunks=frames.chunks))
     out_dtype = output_dtype(data.dtype)
     corrected = da.map_blocks(_match_frames, *arrays, target=target, time_axis=time_axis, shared_mask=shared,
-                              dtype=out_dtype, meta=np.empty((0,) * data.ndim, out_dtype))
+                              variant=variant, dtype=out_dtype, meta=np.empty((0,) * data.ndim, out_dtype))
     return corrected.rechunk(data.chunks)
 
 
-def _match_frames(block, *mask_block, target, time_axis, shared_mask):
+def _match_frames(block, *mask_block, target, time_axis, shared_mask, variant):
     out = np.empty(block.shape, dtype=output_dtype(block.dtype))
     for t in range(block.shape[time_axis]):
         index = (slice(None),) * time_axis + (t,)
         frame_mask = shared_mask if shared_mask is not None else (mask_block[0][index] if mask_block else None)
-        out[index] = match_histograms(block[index], target, mask=frame_mask, backend="numpy")
+        out[index] = match_histograms(block[index], target, mask=frame_mask, variant=variant, backend="numpy")
     return out
 
 

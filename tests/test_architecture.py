@@ -15,7 +15,7 @@ from napari_histeq._variants import standard_values
 PACKAGE = Path(__file__).resolve().parents[1] / "napari_histeq"
 #: The stage order, ground floor first (README, Architecture): a module imports only its floor and below.
 FLOORS = [
-    {"_kernels", "_backend", "_samples", "_density", "_variants", "_transfer", "_clipping"},
+    {"_kernels", "_backend", "_samples", "_density", "_variants", "_transfer", "_clipping", "_match_transfer"},
     {"_validate", "_groups"},
     {"_binning", "_wrapped", "_request", "_settings", "_placement"},
     {"_histogram", "_apply", "_tiles"},

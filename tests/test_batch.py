@@ -347,6 +347,11 @@ def test_bleach_and_match_operations(tmp_path, rng):
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "m" / "lapse.tif"),
                                   match_histograms(moved, reference))
     assert batch(tmp_path / "lapse.tif", "--match", tmp_path / "nope.tif", "-o", tmp_path / "x") == 2
+    assert batch(tmp_path / "lapse.tif", "--bleach", "histogram", "--matching", "fiji", "-o", tmp_path / "f") == 0
+    with tifffile.TiffFile(tmp_path / "f" / "lapse.tif") as tif:
+        result, record = tif.series[0].asarray(), json.loads(tif.pages[0].description)["napari_histeq"]
+    np.testing.assert_array_equal(result, correct_bleaching(moved, axis=1, variant="fiji"))
+    assert record["method"] == "histogram" and record["matching"] == "fiji"
 
 
 def test_a_zarr_arrays_dimension_names_give_its_time_and_channel_axes(tmp_path):

@@ -165,3 +165,43 @@ def test_ratio_and_exponential_work_one_time_point_at_a_time(rng):
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         assert peak < 1.6 * series.nbytes, f"{method}: peak {peak / series.nbytes:.2f}x the series"  # was 16x
+
+
+def fiji_matching_table(frame_counts, reference_counts):
+    """HistogramMatcher.matchHistograms (Fiji's CorrectBleach) as written there: a scan down from the top."""
+    levels = frame_counts.size
+    frame_cdf = np.cumsum(frame_counts) / frame_counts.sum()  # Util.Cdf: (double) c / n
+    reference_cdf = np.cumsum(reference_counts) / reference_counts.sum()
+    table = np.empty(levels, np.int64)
+    for a in range(levels):
+        j = levels - 1
+        while True:
+            table[a] = j
+            j -= 1
+            if not (j >= 0 and frame_cdf[a] <= reference_cdf[j]):
+                break
+    return table
+
+
+def test_fiji_variant_is_fijis_histogram_matching(rng):
+    from napari_histeq import match_histograms
+
+    series, _ = bleaching_series(rng, (6, 30, 40), dtype=np.uint8, rate=0.3)
+    reference_counts = np.bincount(series[0].ravel(), minlength=256)
+    expected = [series[0]] + [fiji_matching_table(np.bincount(f.ravel(), minlength=256), reference_counts)[f]
+                              for f in series[1:]]  # the reference frame is left as it is
+    result = correct_bleaching(series, variant="fiji")
+    np.testing.assert_array_equal(result, np.stack(expected).astype(np.uint8))
+    # uint16: the same rule as a search up the reference's cumulative shares (the loop is O(levels^2))
+    wide, _ = bleaching_series(rng, (3, 30, 40), rate=0.3)
+    counts = [np.bincount(f.ravel(), minlength=65536) for f in wide]
+    frame_cdf, reference_cdf = (np.cumsum(c) / c.sum() for c in (counts[2], counts[0]))
+    table = np.array([np.argmax(reference_cdf >= share) for share in frame_cdf])
+    np.testing.assert_array_equal(match_histograms(wide[2], wide[0], variant="fiji"), table[wide[2]])
+    with pytest.raises(TypeError, match="uint8 and uint16"):
+        match_histograms(wide.astype(np.float32), wide[0].astype(np.float32), variant="fiji")
+    with pytest.raises(ValueError, match="histogram method"):
+        correct_bleaching(series, method="ratio", variant="fiji")
+    da = pytest.importorskip("dask.array")
+    np.testing.assert_array_equal(correct_bleaching(da.from_array(series, chunks=(2, 30, 20)), variant="fiji"),
+                                  result)

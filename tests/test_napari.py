@@ -727,6 +727,23 @@ def test_match_widget_corrects_the_bleaching_sample(qtbot, viewer, match_widget,
     assert [lyr.name for lyr in viewer.layers].count("moved bleach-corrected") == 1
 
 
+def test_match_widget_fiji_matching(qtbot, viewer, match_widget):
+    from napari_histeq import correct_bleaching
+
+    viewer.open_sample(PLUGIN, "bleaching_series")
+    source = viewer.layers["bleaching series"]
+    match_widget.image.value = source
+    assert match_widget.variant.native.isVisibleTo(match_widget.native)
+    match_widget.variant.value = "fiji"
+    match_widget()
+    finish(qtbot, match_widget)
+    result = viewer.layers["bleaching series bleach-corrected"]
+    np.testing.assert_array_equal(result.data, correct_bleaching(source.data, variant="fiji"))
+    assert result.metadata["napari_histeq"]["variant"] == "fiji"
+    match_widget.method.value = "ratio"
+    assert not match_widget.variant.native.isVisibleTo(match_widget.native)
+
+
 def test_match_widget_matches_one_layer_to_another(qtbot, viewer, match_widget):
     from napari_histeq import dark_stack, match_histograms
 

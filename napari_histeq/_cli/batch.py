@@ -71,6 +71,8 @@ def build_batch_parser() -> argparse.ArgumentParser:
     operation.add_argument("--time-axis", type=int, help="--bleach: the time axis (default: the file's T axis, else 0)")
     operation.add_argument("--reference-frame", type=int, default=0, help="--bleach: the time point to correct to")
     operation.add_argument("--background", type=float, default=0.0, help="--bleach ratio: background subtracted")
+    operation.add_argument("--matching", choices=("skimage", "fiji"), default="skimage",
+                           help="--match, --bleach histogram: scikit-image's interpolation or Fiji's discrete lookup")
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace results that exist (never an input)")
     existing.add_argument("--skip-existing", action="store_true", help="leave results that exist; do the rest")
@@ -134,10 +136,10 @@ def _operation(args) -> Operation:
     """What each file gets; a --match reference is read and counted here, once for every file."""
     if args.match is not None:
         image = read_image(args.match)
-        return Operation("match", reference=reference_of(image.data))
+        return Operation("match", reference=reference_of(image.data), variant=args.matching)
     if args.bleach is not None:
         return Operation("bleach", method=args.bleach, time_axis=args.time_axis, reference_frame=args.reference_frame,
-                         background=args.background)
+                         background=args.background, variant=args.matching if args.bleach == "histogram" else "skimage")
     return Operation()
 
 

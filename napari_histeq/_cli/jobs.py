@@ -40,6 +40,7 @@ class Operation:
     time_axis: int | None = None   # bleach: None is the file's T axis, else 0
     reference_frame: int = 0
     background: float = 0.0
+    variant: str = "skimage"       # match, bleach histogram: the matching rule
 
 
 @dataclass(frozen=True)
@@ -198,12 +199,13 @@ def _other_operation(data, image: ImageFile, options: Options):
     operation = options.operation
     if operation.name == "match":
         return match_histograms(data, operation.reference, axis=histogram_axis(image, options.settings.scope),
-                                backend=options.settings.backend)
+                                variant=operation.variant, backend=options.settings.backend)
     time_axis = operation.time_axis
     if time_axis is None:
         time_axis = image.axes.index("T") if "T" in image.axes else 0
     return correct_bleaching(data, method=operation.method, axis=time_axis, reference=operation.reference_frame,
-                             background=operation.background, backend=options.settings.backend)
+                             background=operation.background, variant=operation.variant,
+                             backend=options.settings.backend)
 
 
 def provenance(image: ImageFile, options: Options) -> dict:
@@ -214,10 +216,13 @@ def provenance(image: ImageFile, options: Options) -> dict:
     if operation.name == "bleach":
         record.update(method=operation.method, reference_frame=operation.reference_frame,
                       background=operation.background)
+        if operation.method == "histogram":
+            record["matching"] = operation.variant
         return record
     if operation.name == "equalize":
         record.update({key: value for key, value in settings.record().items() if value is not None})
     else:
+        record["matching"] = operation.variant
         record.update(scope=settings.scope, **({"nbins": settings.nbins} if settings.nbins is not None else {}))
     if image.colour:
         record["rgb_mode"] = settings.rgb_mode

@@ -51,13 +51,13 @@ def corrected_layer_data(layer, options: dict):
     if options["mode"] == "bleach":
         result = correct_bleaching(data, method=options["method"], axis=options["time_axis"],
                                    reference="previous" if options["previous"] else options["reference"],
-                                   background=options["background"])
+                                   background=options["background"], **_matching(options))
         suffix = "bleach-corrected"
     else:
         reference = options["reference_layer"]
         if reference is None:
             raise ValueError("choose a reference layer to match to")
-        result = match_histograms(data, finest_level(reference))
+        result = match_histograms(data, finest_level(reference), variant=options["variant"])
         suffix = f"matched to {reference.name}"
     record = {"source": layer.name, "operation": options["mode"], "seconds": time.perf_counter() - start,
               **{key: getattr(value, "name", value) for key, value in options.items() if key != "mode"}}
@@ -69,10 +69,15 @@ def preview_plane(data, time_axis, index, options):
     t = index[time_axis]
     frame = correct_time_point(data, t, method=options["method"], axis=time_axis,
                                reference="previous" if options["previous"] else options["reference"],
-                               background=options["background"])
+                               background=options["background"], **_matching(options))
     plane = np.asarray(frame[index[:time_axis] + index[time_axis + 1 :]])
     low, high = float(np.nanmin(plane)), float(np.nanmax(plane))
     return plane, (low, high if high > low else low + 1)
+
+
+def _matching(options) -> dict:
+    """The matching variant, where the histogram method (or matching) uses one."""
+    return {"variant": options["variant"]} if options["method"] == "histogram" else {}
 
 
 def _run(layer, options):
@@ -91,6 +96,9 @@ class MatchWidget(Container):
         self.image = ComboBox(choices=self._image_choices, label="image")
         self.mode = ComboBox(choices=MODES, value="bleach", label="operation")
         self.method = ComboBox(choices=list(METHODS), value="histogram", label="method")
+        self.variant = ComboBox(choices=[("scikit-image (interpolated)", "skimage"),
+                                         ("Fiji (discrete levels, 8/16-bit)", "fiji")],
+                                value="skimage", label="matching")
         self.time_axis = SpinBox(value=0, min=0, max=0, label="time axis")
         self.reference = SpinBox(value=0, min=0, max=0, label="reference time point")
         self.previous = CheckBox(value=False, text="match each time point to the previous corrected one")
@@ -103,7 +111,7 @@ class MatchWidget(Container):
         self.cancel_button = PushButton(text="Cancel", visible=False)
         self.status = Label(value="")
         self.note = Label(value="For segmentation and display, not intensity quantification.")
-        self.extend([self.image, self.mode, self.method, self.time_axis, self.reference, self.previous,
+        self.extend([self.image, self.mode, self.method, self.variant, self.time_axis, self.reference, self.previous,
                      self.background, self.reference_layer, self.preview, self.run_button, self.cancel_button,
                      self.status, self.note])
         self.run_button.changed.connect(self.__call__)
@@ -113,8 +121,8 @@ class MatchWidget(Container):
             widget.changed.connect(self._show_relevant_options)
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
             event.connect(self.reset_choices)
-        for widget in (self.preview, self.image, self.mode, self.method, self.time_axis, self.reference,
-                       self.previous, self.background):
+        for widget in (self.preview, self.image, self.mode, self.method, self.variant, self.time_axis,
+                       self.reference, self.previous, self.background):
             widget.changed.connect(self._update_preview)
         viewer.dims.events.current_step.connect(self._update_preview)
         self.reset_choices()
@@ -140,6 +148,7 @@ class MatchWidget(Container):
             widget.visible = bleach
         self.background.visible = bleach and self.method.value == "ratio"
         self.previous.visible = bleach and self.method.value == "histogram"
+        self.variant.visible = not bleach or self.method.value == "histogram"
         self.reference_layer.visible = not bleach
         self.run_button.text = "Correct" if bleach else "Match"
         if layer is None:
@@ -192,7 +201,8 @@ class MatchWidget(Container):
         return self._previews.busy or self._preview_request is not None
 
     def options(self) -> dict:
-        return {"mode": self.mode.value, "method": self.method.value, "time_axis": int(self.time_axis.value),
+        return {"mode": self.mode.value, "method": self.method.value, "variant": self.variant.value,
+                "time_axis": int(self.time_axis.value),
                 "reference": int(self.reference.value), "previous": bool(self.previous.value),
                 "background": float(self.background.value), "reference_layer": self.reference_layer.value}
 
