@@ -1,26 +1,19 @@
 """``equalize_adapthist``: contrast-limited adaptive equalisation (CLAHE), the second operation.
 
-Validation, the axis, mask and output-range rules shared with
-:func:`equalize`, then ``_clahe`` for each contextual block (a whole
-volume, or each plane with ``axis=(-2, -1)``); dask and zarr go to
-``_adapthist_lazy``.
+The public function: its parameters checked once (``_clahe.plan_for``), the
+axis rule (each context alone), colour as scikit-image decides it, then
+``_clahe`` for each context; dask and zarr go to ``_adapthist_lazy``.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 
-from . import _accel, _clahe
+from ._adapthist_lazy import equalize_adapthist_lazy
 from ._backend import array_module, is_lazy_array, resolve_backend, to_backend
-from ._clipping import SKIMAGE_LEVELS
-from ._validate import as_image, check_mask, check_out, check_out_range, dtype_range, normalize_axis, output_dtype
+from ._clahe import adapt_block, plan_for
+from ._validate import as_image, check_mask, check_out, check_out_range, dtype_range
 from ._wrapped import check_no_out_for_lazy, check_no_out_for_wrapped, unwrap
-
-VARIANTS = ("skimage", "opencv")
-DEFAULT_CLIP = {"skimage": 0.01, "opencv": 40.0}
 
 
 def equalize_adapthist(image, *, variant="skimage", kernel_size=None, clip_limit=None, nbins=256, tile_grid=None,
@@ -102,8 +95,6 @@ def equalize_adapthist(image, *, variant="skimage", kernel_size=None, clip_limit
         return _colour(image, mask, out, options)
     if is_lazy_array(image):
         check_no_out_for_lazy(out)
-        from ._adapthist_lazy import equalize_adapthist_lazy
-
         return equalize_adapthist_lazy(image, mask=mask, **options)
     image = as_image(image)
     plan = plan_for(image.shape, image.dtype, **options)
@@ -164,132 +155,3 @@ def _colour(image, mask, out, options):
     check_out(out, image, result.dtype)
     out[...] = result
     return out
-
-
-class Plan:
-    """One call's checked parameters, for every block of it."""
-
-    def __init__(self, variant, context, kernel, tile_grid, clip_limit, nbins, out_range, dtype, ndim):
-        self.variant, self.context, self.kernel, self.tile_grid = variant, context, kernel, tile_grid
-        self.clip_limit, self.nbins, self.out_range, self.dtype = clip_limit, nbins, out_range, dtype
-        self.out_dtype = output_dtype(dtype)
-        self.contexts_last = tuple(range(ndim - len(context), ndim))
-
-
-def plan_for(shape, dtype, *, variant, kernel_size, clip_limit, nbins, tile_grid, axis, out_range, backend):
-    """Check every parameter against the image's shape and dtype (clear errors naming the parameter)."""
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    dtype = np.dtype(dtype)
-    context = normalize_axis(axis, len(shape))
-    sizes = tuple(shape[a] for a in context)
-    clip_limit = DEFAULT_CLIP[variant] if clip_limit is None else clip_limit
-    if isinstance(clip_limit, bool) or not isinstance(clip_limit, numbers.Real) or not math.isfinite(clip_limit):
-        raise ValueError(f"clip_limit must be a finite number, got {clip_limit!r}")
-    out_range = check_out_range(out_range, dtype)
-    if variant == "opencv":
-        if dtype not in (np.uint8, np.uint16):
-            raise TypeError(f"variant='opencv' takes uint8 and uint16 images (as OpenCV), got {dtype}; "
-                            "variant='skimage' takes every dtype")
-        if len(sizes) != 2:
-            raise ValueError(f"variant='opencv' equalises 2D planes, and axis={axis!r} makes {len(sizes)}D "
-                             "contexts: pass axis=(-2, -1), or use variant='skimage' for volumes")
-        if kernel_size is not None:
-            raise ValueError("kernel_size is the skimage variant's; OpenCV's regions are set by tile_grid")
-        if nbins != 256:
-            raise ValueError("nbins is the skimage variant's; OpenCV uses one bin per level")
-        if clip_limit < 0:
-            raise ValueError(f"clip_limit (OpenCV's clipLimit) must be 0 or more, got {clip_limit!r}")
-        if out_range != "dtype":
-            raise ValueError("variant='opencv' gives OpenCV's values in the dtype's range: out_range must be 'dtype'")
-        tiles = _per_axis("tile_grid", (8, 8) if tile_grid is None else tile_grid, sizes)
-        return Plan(variant, context, None, tiles, float(clip_limit), 256, out_range, dtype, len(shape))
-    if not 0 <= clip_limit <= 1:
-        raise ValueError(f"clip_limit (scikit-image's, a fraction of a region) must be in [0, 1], got {clip_limit!r}")
-    if isinstance(nbins, bool) or not isinstance(nbins, numbers.Integral) or not 2 <= nbins <= 65536:
-        raise ValueError(f"nbins must be a whole number from 2 to 65536, got {nbins!r}")
-    if kernel_size is not None and tile_grid is not None:
-        raise ValueError("give kernel_size or tile_grid, not both")
-    if tile_grid is not None:
-        kernel = tuple(max(size // tiles, 1) for size, tiles in zip(sizes, _per_axis("tile_grid", tile_grid, sizes)))
-    elif kernel_size is None:
-        kernel = tuple(max(size // 8, 1) for size in sizes)
-    else:
-        kernel = _per_axis("kernel_size", kernel_size, sizes)
-    return Plan(variant, context, kernel, None, float(clip_limit), int(nbins), out_range, dtype, len(shape))
-
-
-def _per_axis(name, value, sizes):
-    """An int or one int per context axis, each from 1 to that axis's size."""
-    values = (value,) * len(sizes) if isinstance(value, numbers.Integral) else tuple(value)
-    if len(values) != len(sizes):
-        raise ValueError(f"Incorrect value of `{name}`: {value!r} needs one value per axis of the context "
-                         f"({len(sizes)})")
-    for v, size in zip(values, sizes):
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-            raise ValueError(f"{name} values must be whole numbers of at least 1, got {value!r}")
-        if v > size:
-            raise ValueError(f"{name} {value!r} is larger than the image's context {sizes}")
-    return tuple(int(v) for v in values)
-
-
-def counted_pixels(xp, block, mask):
-    """The pixels the histograms count: the mask's, without NaN and inf; None for all of them."""
-    counted = mask
-    if block.dtype.kind == "f":
-        finite = xp.isfinite(block)
-        if not bool(finite.all()):
-            counted = finite if counted is None else counted & finite
-    return counted
-
-
-def adapt_block(xp, block, mask, plan):
-    """One context: OpenCV's result, or scikit-image's stretched to the output range."""
-    counted = counted_pixels(xp, block, mask)
-    if plan.variant == "opencv":
-        return _clahe.adapt_opencv(xp, block, tile_grid=plan.tile_grid, clip_limit=plan.clip_limit, counted=counted)
-    levels, low, high = _clahe.adapt_skimage(xp, block, kernel_size=plan.kernel, clip_limit=plan.clip_limit,
-                                             nbins=plan.nbins, counted=counted)
-    lo, hi = output_limits(xp, block, counted, plan)
-    table = stretch_table(low, high, lo, hi, plan.out_dtype)
-    return finish(xp, levels, block, table, (lo, hi), block.dtype.kind == "f" and counted is not None)
-
-
-def finish(xp, levels, block, table, limits, non_finite):
-    """The 14-bit levels through the stretch table; NaN stays NaN, +-inf go to the top and bottom."""
-    result = _accel.map_levels(xp, levels, table)
-    if non_finite:
-        lo, hi = limits
-        result = xp.where(xp.isnan(block), xp.nan, result)
-        result = xp.where(block == xp.inf, hi, xp.where(block == -xp.inf, lo, result)).astype(table.dtype)
-    return result
-
-
-def output_limits(xp, block, counted, plan):
-    if plan.out_range == "dtype":
-        return dtype_range(plan.out_dtype)
-    if plan.out_range == "image":
-        chosen = block if counted is None else block[counted]
-        return chosen.min().item(), chosen.max().item()
-    return plan.out_range
-
-
-def stretch_table(low, high, lo, hi, out_dtype):
-    """scikit-image's final ``rescale_intensity`` of the 14-bit result, then the output range, per level.
-
-    In float32 for float32 output, as scikit-image computes it; levels
-    outside the counted ``low .. high`` (a mask) clip to the ends.
-    """
-    out_dtype = np.dtype(out_dtype)
-    work = np.float32 if out_dtype == np.float32 else np.float64
-    levels = np.arange(SKIMAGE_LEVELS).astype(work)
-    if low != high:
-        share = np.clip((levels - work(low)) / work(high - low), 0, 1)
-    else:
-        share = np.clip(levels, 0, 1)
-    if out_dtype.kind == "f":
-        return share if (lo, hi) == (0.0, 1.0) else (lo + share.astype(np.float64) * (hi - lo)).astype(out_dtype)
-    steps = np.rint(share.astype(np.float64) * float(hi - lo))
-    if out_dtype.itemsize < 8:  # float64 holds every 32-bit level exactly
-        return np.clip(lo + steps, lo, hi).astype(out_dtype)
-    return np.array([min(lo + int(step), hi) for step in steps], dtype=out_dtype)  # 64-bit: exact integers

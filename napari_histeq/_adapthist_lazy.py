@@ -24,9 +24,8 @@ import itertools
 import numpy as np
 
 from . import _accel
-from ._adapthist import finish, output_limits, plan_for, stretch_table
 from ._backend import as_dask, resolve_backend
-from ._clahe import LevelRule, skimage_bins
+from ._clahe import LevelRule, finish, output_limits, plan_for, skimage_bins, stretch_table
 from ._clipping import SKIMAGE_LEVELS, OpenCVClip, SkimageClip
 from ._lazy import counted_range, lazy_mask
 from ._tiles import opencv_grid, skimage_axis

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from magicgui.widgets import ComboBox, FloatSpinBox, SpinBox
 
-from .._adapthist import DEFAULT_CLIP
+from .._clahe import DEFAULT_CLIP
 from .._settings import ADAPTIVE_VARIANTS, DEFAULT_VARIANT, METHOD_LABELS
 from .._variants import variant_choices
 
