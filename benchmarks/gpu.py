@@ -12,6 +12,10 @@ installed, and a device-to-device copy of the same bytes. Host-resident
 plain host->device plus device->host copies of the same bytes. uint8 and
 uint16; a uniform image and a dark one (at most 8 occupied levels). Ratios are
 of medians measured in this run; nothing here asserts a time.
+
+The other operations get rows too: adaptive equalisation (both variants) and
+histogram matching on a dark 4096x4096 image, device-resident, against
+cuCIM's ``equalize_adapthist`` and ``match_histograms`` when it is installed.
 """
 
 from __future__ import annotations
@@ -100,6 +104,36 @@ def contenders(device: Device, host_image):
     return found
 
 
+def operation_contenders(device: Device, side: int) -> dict:
+    """CLAHE and matching on a dark image on the device, against cuCIM's where it is installed."""
+    backend = "numpy" if device.dry_run else "cupy"
+    rng = np.random.default_rng(3)
+    dark = rng.gamma(2.0, 20.0, (side, side)).clip(0, 255)
+    image8, image16 = device.to_device(dark.astype(np.uint8)), device.to_device((dark * 200).astype(np.uint16))
+    reference = device.to_device(rng.gamma(3.0, 4000.0, (side // 2, side // 2)).clip(0, 65535).astype(np.uint16))
+    rows = {
+        f"CLAHE skimage uint8 {side}x{side}": {
+            "napari-histeq (device)": lambda: nh.equalize_adapthist(image8, backend=backend)},
+        f"CLAHE opencv uint8 {side}x{side}": {
+            "napari-histeq (device)": lambda: nh.equalize_adapthist(image8, variant="opencv", clip_limit=2.0,
+                                                                    backend=backend)},
+        f"match uint16 {side}x{side}": {
+            "napari-histeq (device)": lambda: nh.match_histograms(image16, reference, backend=backend)},
+    }
+    for name, timings in rows.items():
+        timings["device copy (floor)"] = image16.copy if "uint16" in name else image8.copy
+    if not device.dry_run:
+        try:
+            from cucim.skimage import exposure
+        except ImportError:
+            return rows
+        rows[f"CLAHE skimage uint8 {side}x{side}"]["cuCIM equalize_adapthist"] = (
+            lambda: exposure.equalize_adapthist(image8))
+        rows[f"match uint16 {side}x{side}"]["cuCIM match_histograms"] = (
+            lambda: exposure.match_histograms(image16, reference))
+    return rows
+
+
 def ratios(cases) -> list[dict]:
     """The issue's goals, as ratios of this run's medians."""
     out = []
@@ -158,14 +192,28 @@ def main(argv=None) -> int:
         for name, t in sorted(case["timings"].items(), key=lambda item: item[1]["median_ms"]):
             print(f"  {name:30} {t['median_ms']:10.2f} ms  [{t['q1_ms']:.2f} .. {t['q3_ms']:.2f}]  "
                   f"{nbytes / t['median_ms'] / 1e6:8.1f} GB/s of image")
+    operations = []
+    for name, functions in operation_contenders(device, 512 if args.dry_run else 4096).items():
+        print(f"timing {name}...", file=sys.stderr)
+        operations.append({"name": name, "timings": time_interleaved(functions, rounds, sync=device.sync)})
+    for case in operations:
+        print(f"\n{case['name']}")
+        for name, t in sorted(case["timings"].items(), key=lambda item: item[1]["median_ms"]):
+            print(f"  {name:30} {t['median_ms']:10.2f} ms  [{t['q1_ms']:.2f} .. {t['q3_ms']:.2f}]")
     goals = ratios(cases)
+    for case in operations:
+        peers = [name for name in case["timings"] if name.startswith("cuCIM")]
+        for peer in peers:
+            goals.append({"case": case["name"], "ratio": f"{peer} / napari-histeq", "goal": "context",
+                          "value": case["timings"][peer]["median_ms"]
+                          / case["timings"]["napari-histeq (device)"]["median_ms"]})
     print("\nratios (medians of this run)")
     for r in goals:
         print(f"  {r['case']:26} {r['ratio']:42} {r['value']:7.2f}   goal {r['goal']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"machine": info, "dry_run": args.dry_run, "cases": cases,
-                                         "ratios": goals}, indent=2))
+                                         "operations": operations, "ratios": goals}, indent=2))
         print(f"wrote {args.json}")
     return 0
 
