@@ -5,7 +5,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 
-from napari_histeq import dark_xray, equalize, plot_histograms
+from napari_histeq import dark_xray, equalize, equalize_adapthist, plot_histograms
 
 DOCS = Path(__file__).resolve().parent
 
@@ -25,5 +25,19 @@ def histograms() -> Path:
     return path
 
 
+def adaptive() -> Path:
+    """The dark sample as it is, equalised globally, and adaptively (scikit-image's and OpenCV's CLAHE)."""
+    image = dark_xray()
+    panels = [image, equalize(image), equalize_adapthist(image, clip_limit=0.02),
+              equalize_adapthist(image, variant="opencv", clip_limit=3.0)]
+    gap = np.full((image.shape[0], 8), 255, dtype=np.uint8)
+    row = [panels[0]]
+    for panel in panels[1:]:
+        row += [gap, panel]
+    path = DOCS / "adaptive.png"
+    iio.imwrite(path, np.concatenate(row, axis=1))
+    return path
+
+
 if __name__ == "__main__":
-    print(f"wrote {before_after()} and {histograms()}")
+    print(f"wrote {before_after()}, {histograms()} and {adaptive()}")
