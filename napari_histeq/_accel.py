@@ -232,12 +232,15 @@ def blend_skimage(xp, values, lut, tables, grid):
     return kernels.blend_skimage(as_native(values, unsigned=True), lut, tables.astype(np.float64), axes)
 
 
-def map_levels(xp, levels, table):
-    """``table[levels]`` (the final stretch of scikit-image's variant), in parallel on the CPU."""
+def map_levels(xp, levels, table, in_place=False):
+    """``table[levels]`` (the final stretch of scikit-image's variant), in parallel on the CPU.
+
+    ``in_place``: ``levels`` is the caller's to overwrite (a uint16 result then takes its place).
+    """
     kernels = clahe_kernels() if xp is np else None  # part of the apply stage: its route is the blend's
     if kernels is None:
         return xp.asarray(table)[levels]
-    return kernels.map_levels(np.ascontiguousarray(levels), table)
+    return kernels.map_levels(np.ascontiguousarray(levels), table, in_place)
 
 
 def blend_opencv(xp, values, tables, grid):

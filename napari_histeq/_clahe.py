@@ -232,12 +232,16 @@ def adapt_block(xp, block, mask, plan):
                                              nbins=plan.nbins, counted=counted)
     lo, hi = output_limits(xp, block, counted, plan)
     table = stretch_table(low, high, lo, hi, plan.out_dtype)
-    return finish(xp, levels, block, table, (lo, hi), block.dtype.kind == "f" and counted is not None)
+    return finish(xp, levels, block, table, (lo, hi), block.dtype.kind == "f" and counted is not None,
+                  in_place=True)
 
 
-def finish(xp, levels, block, table, limits, non_finite):
-    """The 14-bit levels through the stretch table; NaN stays NaN, +-inf go to the top and bottom."""
-    result = _accel.map_levels(xp, levels, table)
+def finish(xp, levels, block, table, limits, non_finite, in_place=False):
+    """The 14-bit levels through the stretch table; NaN stays NaN, +-inf go to the top and bottom.
+
+    ``in_place``: ``levels`` may be overwritten (a uint16 output then takes its memory).
+    """
+    result = _accel.map_levels(xp, levels, table, in_place)
     if non_finite:
         lo, hi = limits
         result = xp.where(xp.isnan(block), xp.nan, result)

@@ -235,9 +235,13 @@ def _map_levels(levels, table, out):
         out[i] = table[levels[i]]
 
 
-def map_levels(levels, table):
-    """``table[levels]`` for a C-contiguous uint16 array, on the package's threads."""
-    out = np.empty(levels.shape, dtype=table.dtype)
+def map_levels(levels, table, in_place=False):
+    """``table[levels]`` for a C-contiguous uint16 array, on the package's threads.
+
+    ``in_place``: a uint16 table maps the levels where they are.
+    """
+    reuse = in_place and table.dtype == levels.dtype
+    out = levels if reuse else np.empty(levels.shape, dtype=table.dtype)
     flat_levels, flat_out = levels.reshape(-1), out.reshape(-1)
     run_parallel(lambda first, stop: _map_levels(flat_levels[first:stop], table, flat_out[first:stop]),
                  split(flat_levels.size, num_threads() * 2))
