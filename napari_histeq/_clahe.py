@@ -21,6 +21,7 @@ import numbers
 import numpy as np
 
 from . import _accel
+from ._backend import native
 from ._clipping import SKIMAGE_LEVELS, OpenCVClip, SkimageClip
 from ._tiles import opencv_grid, skimage_axis
 from ._validate import check_out_range, dtype_range, normalize_axis, output_dtype
@@ -134,6 +135,7 @@ def adapt_skimage(xp, image, *, kernel_size, clip_limit, nbins, counted=None):
 
 def adapt_opencv(xp, image, *, tile_grid, clip_limit, counted=None):
     """``cv2.createCLAHE(clip_limit, tile_grid[::-1]).apply(image)`` of a 2D uint8/uint16 image."""
+    image = native(image)  # the kernels and their identity table take native byte order
     nbins = 1 << (8 * image.dtype.itemsize)
     grid = opencv_grid(image.shape, tile_grid)
     identity = np.arange(nbins, dtype=image.dtype)
@@ -168,7 +170,7 @@ def plan_for(shape, dtype, *, variant, kernel_size, clip_limit, nbins, tile_grid
         raise ValueError(f"clip_limit must be a finite number, got {clip_limit!r}")
     out_range = check_out_range(out_range, dtype)
     if variant == "opencv":
-        if dtype not in (np.uint8, np.uint16):
+        if dtype.newbyteorder("=") not in (np.uint8, np.uint16):
             raise TypeError(f"variant='opencv' takes uint8 and uint16 images (as OpenCV), got {dtype}; "
                             "variant='skimage' takes every dtype")
         if len(sizes) != 2:

@@ -283,3 +283,26 @@ def test_float16_is_taken_as_float32():
     result = equalize_adapthist(image)
     assert result.dtype == np.float32
     np.testing.assert_array_equal(result, exposure.equalize_adapthist(image.astype(np.float32)))
+
+
+@pytest.mark.parametrize("variant", ["skimage", "opencv"])
+def test_big_endian_transposed_and_read_only_inputs(variant, path):
+    image = np.random.default_rng(10).integers(0, 4000, (40, 50)).astype(np.uint16)
+    expected = equalize_adapthist(image, variant=variant)
+    np.testing.assert_array_equal(equalize_adapthist(image.astype(">u2"), variant=variant), expected)
+    np.testing.assert_array_equal(equalize_adapthist(np.ascontiguousarray(image.T).T, variant=variant), expected)
+    read_only = image.copy()
+    read_only.flags.writeable = False
+    np.testing.assert_array_equal(equalize_adapthist(read_only, variant=variant), expected)
+    transposed = equalize_adapthist(image.T, variant=variant)  # a strided view: its own image
+    np.testing.assert_array_equal(transposed, equalize_adapthist(np.ascontiguousarray(image.T), variant=variant))
+
+
+def test_tiny_and_constant_images():
+    assert equalize_adapthist(np.array([[7]], np.uint8)).tolist() == [[255]]  # scikit-image: 1.0
+    assert exposure.equalize_adapthist(np.array([[7]], np.uint8)).tolist() == [[1.0]]
+    constant = np.full((8, 8), 2, np.uint16)
+    result = equalize_adapthist(constant, kernel_size=3)
+    assert result.min() == result.max()  # scikit-image's own test of a constant image
+    np.testing.assert_array_equal(equalize_adapthist(constant, variant="opencv", tile_grid=(2, 2)),
+                                  opencv(constant, 40.0, (2, 2)))
