@@ -208,3 +208,46 @@ def test_dask_process_scheduler_with_fork():
         print("ok")
     """, timeout=180)
     assert stdout.strip() == "ok"
+
+
+CLAHE_FORK_SCRIPT = """
+    import multiprocessing, numpy as np, napari_histeq
+    from skimage import exposure
+    rng = np.random.default_rng(1)
+    images = [rng.random((200, 300)) for _ in range(4)]
+    napari_histeq.equalize_adapthist(images[0])  # the parent has run the CLAHE kernels
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        results = pool.map(napari_histeq.equalize_adapthist, images)
+    assert all(np.array_equal(r, exposure.equalize_adapthist(i)) for r, i in zip(results, images))
+    print("ok")
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork is the default start method on Linux only")
+@pytest.mark.parametrize("layer", ["default", "omp"])
+def test_adaptive_equalisation_in_forked_children_and_many_threads(layer):
+    pytest.importorskip("skimage")
+    env = {} if layer == "default" else {"NUMBA_THREADING_LAYER": layer}
+    assert run_python(CLAHE_FORK_SCRIPT, timeout=180, **env).split()[0] == "ok"
+    from skimage import exposure
+
+    from napari_histeq import equalize_adapthist
+
+    images = [np.random.default_rng(seed).random((150, 170)) for seed in range(4)]
+    expected = [exposure.equalize_adapthist(image) for image in images]
+    results = [None] * 12
+    barrier = threading.Barrier(len(results))
+
+    def work(i):
+        barrier.wait()
+        results[i] = [equalize_adapthist(images[i % 4]) for _ in range(3)]
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(len(results))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert not worker.is_alive(), "a thread hung inside equalize_adapthist"
+    for i, outputs in enumerate(results):
+        for output in outputs:
+            np.testing.assert_array_equal(output, expected[i % 4])
