@@ -33,6 +33,16 @@ def run_python(code, timeout=120, **env):
     return result.stdout
 
 
+def run_threads(work, count):
+    """``work(i)`` on ``count`` threads at once; a thread still inside after 120 s fails the test."""
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert not worker.is_alive(), "a thread hung inside a kernel"
+
+
 def image_and_expected(dtype=np.uint8, side=256, seed=0):
     rng = np.random.default_rng(seed)
     info = np.iinfo(dtype)
@@ -126,12 +136,7 @@ def test_many_threads_at_once(dtype):
         barrier.wait()
         results[i] = [equalize(image) for _ in range(5)]
 
-    workers = [threading.Thread(target=work, args=(i,)) for i in range(len(results))]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-        assert not worker.is_alive(), "a thread hung inside equalize"
+    run_threads(work, len(results))
     for i, outputs in enumerate(results):
         for output in outputs:
             np.testing.assert_array_equal(output, cases[i % len(cases)][1])
@@ -242,12 +247,7 @@ def test_adaptive_equalisation_in_forked_children_and_many_threads(layer):
         barrier.wait()
         results[i] = [equalize_adapthist(images[i % 4]) for _ in range(3)]
 
-    workers = [threading.Thread(target=work, args=(i,)) for i in range(len(results))]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-        assert not worker.is_alive(), "a thread hung inside equalize_adapthist"
+    run_threads(work, len(results))
     for i, outputs in enumerate(results):
         for output in outputs:
             np.testing.assert_array_equal(output, expected[i % 4])
