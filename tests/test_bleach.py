@@ -205,3 +205,22 @@ def test_fiji_variant_is_fijis_histogram_matching(rng):
     da = pytest.importorskip("dask.array")
     np.testing.assert_array_equal(correct_bleaching(da.from_array(series, chunks=(2, 30, 20)), variant="fiji"),
                                   result)
+
+
+def test_fiji_matching_of_any_uint8_images_is_the_java_loop():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from napari_histeq import match_histograms
+
+    @settings(max_examples=60, deadline=None)
+    @given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 400), spread=st.integers(1, 255),
+           reference_spread=st.integers(1, 255))
+    def check(seed, size, spread, reference_spread):
+        rng = np.random.default_rng(seed)
+        image = rng.integers(0, spread, size, endpoint=True).astype(np.uint8)
+        reference = rng.integers(255 - reference_spread, 255, size + 7, endpoint=True).astype(np.uint8)
+        table = fiji_matching_table(np.bincount(image, minlength=256), np.bincount(reference, minlength=256))
+        np.testing.assert_array_equal(match_histograms(image, reference, variant="fiji"), table[image])
+
+    check()
