@@ -123,9 +123,11 @@ def tables_from_counts(counts, binning: Binning, transfer, lo, hi, out_dtype):
     loop that repeats the reference's float64 operations in their order.
     """
     out_dtype = np.dtype(out_dtype)
-    fits = transfer is VARIANTS["standard"] and out_dtype.kind in "ui" and out_dtype.itemsize <= 4
+    small_integers = out_dtype.kind in "ui" and out_dtype.itemsize <= 4
+    matching = getattr(transfer, "name", None) == "match" and binning.is_per_level
+    fits = (transfer is VARIANTS["standard"] or matching) and small_integers
     if fits and cpu_kernels() is not None:
-        route = Route("transfer", "numba", "standard variant, integer table")
+        route = Route("transfer", "numba", f"{'matching' if matching else 'standard variant'}, integer table")
     elif fits:
         route = Route("transfer", "reference", f"numba kernels unavailable or off ({JIT_ENV_VAR})")
     else:
@@ -135,8 +137,12 @@ def tables_from_counts(counts, binning: Binning, transfer, lo, hi, out_dtype):
     if route.path == "reference":
         return _transfer.tables_from_counts(counts, binning, transfer, lo, hi, out_dtype)
     tables = np.empty(counts.shape, dtype=out_dtype)
+    counts = np.ascontiguousarray(counts, dtype=np.int64)
+    if matching:
+        cpu_kernels().matched_tables(counts, transfer, lo, hi, tables)
+        return tables
     # empty bins past a group's own leave its cumulative share at 1: already the top
-    cpu_kernels().standard_tables(np.ascontiguousarray(counts, dtype=np.int64), lo, hi, tables)
+    cpu_kernels().standard_tables(counts, lo, hi, tables)
     return tables
 
 

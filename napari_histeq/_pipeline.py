@@ -123,7 +123,8 @@ def fit_from_counts(counts, binning: Binning, request: Request, transfer=None) -
     """The transfer stage: host counts ``(groups, nbins)`` -> fitted tables."""
     transfer = transfer or request.variant
     layout, masked = request.layout, request.mask is not None
-    empty = counts.sum(axis=1) == 0
+    # without a mask an integer group counts every one of its pixels: no pass over the counts needed
+    empty = counts.sum(axis=1) == 0 if masked or binning.is_float else np.zeros(len(counts), bool)
     # Only a float group with no finite pixel at all may be empty: it needs no table (below).
     if empty.any() and (masked or not binning.is_float or empty.all()):
         _check_every_group_counted(counts, layout, masked)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from napari_histeq import histogram, match_histograms
+from napari_histeq import _kernels, histogram, match_histograms
+from napari_histeq._validate import dtype_range
 
 exposure = pytest.importorskip("skimage.exposure")
 
@@ -135,3 +136,36 @@ def test_plot_histograms_draws_the_reference(rng):
     image, reference = rng.integers(0, 100, (20, 20)).astype(np.uint8), rng.integers(100, 255, (9, 9)).astype(np.uint8)
     figure = plot_histograms(image, match_histograms(image, reference), reference=reference)
     assert "reference" in [line.get_label() for line in figure.axes[1].lines]
+
+
+def test_numba_matching_tables_are_the_reference_bit_for_bit():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from napari_histeq import _accel, _transfer
+    from napari_histeq._binning import binning_for
+    from napari_histeq._match_transfer import MatchTransfer
+
+    if _kernels.cpu_kernels() is None:
+        pytest.skip("numba is not installed")
+
+    @settings(max_examples=80, deadline=None)
+    @given(seed=st.integers(0, 2**32 - 1), groups=st.integers(1, 5), dtype=st.sampled_from([np.uint8, np.int16]),
+           occupied=st.floats(0.001, 1.0), reference_levels=st.integers(1, 300))
+    def check(seed, groups, dtype, occupied, reference_levels):
+        rng = np.random.default_rng(seed)
+        binning = binning_for(np.dtype(dtype), None, None)
+        counts = rng.integers(1, 50, (groups, binning.nbins)) * (rng.random((groups, binning.nbins)) < occupied)
+        if groups > 1:  # now and then a group with nothing counted (its mask empty), beside others
+            counts[rng.integers(0, groups)] *= rng.integers(0, 2)
+        counts[0, rng.integers(0, binning.nbins)] += 1
+        lo, hi = (int(v) for v in dtype_range(dtype))
+        values = np.unique(rng.integers(lo, hi, reference_levels, endpoint=True)).astype(np.float64)
+        shares = np.cumsum(rng.integers(1, 9, values.size)).astype(np.float64)
+        transfer = MatchTransfer(values, shares / shares[-1], lo=float(lo))
+        fast = _accel.tables_from_counts(counts, binning, transfer, lo, hi, np.dtype(dtype))
+        assert _accel.last_route("transfer").path == "numba"
+        reference = _transfer.tables_from_counts(counts, binning, transfer, lo, hi, np.dtype(dtype))
+        np.testing.assert_array_equal(fast, reference)
+
+    check()

@@ -217,4 +217,61 @@ def standard_tables(counts, lo, hi, tables) -> None:
     run_parallel(_standard_tables, [(counts[a:b], hi - lo, lo, tables[a:b]) for a, b in ranges])
 
 
+@numba.njit(nogil=True, cache=True)
+def _matched_tables(counts, xp, fp, shift, lo, span, first, stop, tables):
+    """``_match_transfer.MatchTransfer.values`` then ``lut_from_values``, group by group, sequentially.
+
+    Each occupied bin's share is ``running / total`` (int64 division, as the
+    reference), interpolated as ``numpy.interp`` does (its special cases and
+    its ``slope * (x - xp[j]) + fp[j]``); an empty bin repeats the last value.
+    The shares rise along a row, so the interval is found by walking forward.
+    """
+    n = xp.shape[0]
+    lowest = min(max(np.rint(fp[0] - shift), 0.0), span)
+    for g in range(first, stop):
+        row, table = counts[g], tables[g]
+        total = 0
+        for b in range(row.shape[0]):
+            total += row[b]
+        value = lowest
+        running = 0
+        j = 0  # xp[j] <= share < xp[j + 1], found by walking forward
+        for b in range(row.shape[0]):
+            if row[b] != 0:
+                running += row[b]
+                x = running / total
+                while j < n and xp[j] <= x:
+                    j += 1
+                j -= 1  # now the last index with xp[j] <= x (-1: below every reference value)
+                if j == -1:
+                    interpolated = fp[0]
+                    j = 0
+                elif j >= n - 1:
+                    interpolated = fp[n - 1]
+                elif xp[j] == x:
+                    interpolated = fp[j]
+                else:
+                    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+                    interpolated = slope * (x - xp[j]) + fp[j]
+                    if np.isnan(interpolated):
+                        interpolated = slope * (x - xp[j + 1]) + fp[j + 1]
+                        if np.isnan(interpolated) and fp[j] == fp[j + 1]:
+                            interpolated = fp[j]
+                value = min(max(np.rint(interpolated - shift), 0.0), span)
+            table[b] = lo + value
+
+
+def matched_tables(counts, transfer, lo, hi, tables) -> None:
+    """Histogram matching's integer tables (up to 32 bits), bit-exact with the NumPy reference.
+
+    ``transfer``: a ``MatchTransfer`` (the reference's values and shares, and
+    the offset its values are taken from); the tables run from ``lo`` to ``hi``.
+    """
+    xp = np.ascontiguousarray(transfer.quantiles, np.float64)
+    fp = np.ascontiguousarray(transfer.values_at, np.float64)
+    ranges = task_ranges(counts.shape[0], 1, pixels_per_item=counts.shape[1])
+    run_parallel(_matched_tables, [(counts, xp, fp, float(transfer.lo), float(lo), float(hi - lo), a, b, tables)
+                                   for a, b in ranges])
+
+
 # -- floats: bins of equal width over a range; the same float64 operations as the reference --
