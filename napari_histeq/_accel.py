@@ -169,7 +169,7 @@ def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_ele
 # --- adaptive equalisation: regions counted, clipped, blended ------------------------------------
 
 
-def _decide_tiles(stage, xp, values, grid, counted=None):
+def _decide_tiles(stage, xp, values, grid):
     """``(clahe kernels or None, Route)`` for an image of 8/16-bit values on a tile grid."""
     if xp is not np:
         route = Route(stage, "cupy", "array operations on the GPU")
@@ -177,8 +177,6 @@ def _decide_tiles(stage, xp, values, grid, counted=None):
         route = Route(stage, "reference", f"numba kernels unavailable or off ({JIT_ENV_VAR})")
     elif values is not None and len(grid) not in (2, 3):
         route = Route(stage, "reference", f"no kernel for {len(grid)}D regions (2D and 3D have one)")
-    elif counted is not None:
-        route = Route(stage, "reference", "no kernel for a mask or non-finite pixels")
     else:
         route = Route(stage, "numba", f"{len(grid)}D regions" if values is not None else "clip loop")
     _last[stage] = route
@@ -197,11 +195,15 @@ def _three_d(values, grid):
 
 def region_counts(xp, values, lut, grid, nbins, counted=None):
     """Histogram of every region: int64 ``(regions, nbins)``, each pixel's bin ``lut[value]``."""
-    kernels, _ = _decide_tiles("histogram", xp, values, grid, counted)
+    kernels, _ = _decide_tiles("histogram", xp, values, grid)
     if kernels is None:
         return _tiles.region_counts(xp, xp.asarray(lut)[values], grid, nbins, counted)
+    plain = values.ndim == 2
     values, grid = _three_d(as_native(values, unsigned=True), grid)
-    return kernels.region_counts(values, lut, [axis.sources for axis in grid], nbins)
+    if counted is not None:
+        counted = np.ascontiguousarray(counted).view(np.uint8)
+        counted = counted[None] if plain else counted
+    return kernels.region_counts(values, lut, [axis.sources for axis in grid], nbins, counted)
 
 
 def clipped_tables(transfer, counts, pixels=None):

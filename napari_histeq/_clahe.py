@@ -128,8 +128,7 @@ def adapt_skimage(xp, image, *, kernel_size, clip_limit, nbins, counted=None):
     tables = tables.reshape(tuple(axis.regions for axis in grid) + (nbins,))
     levels, low, high = _accel.blend_skimage(xp, values, bins, tables, grid)
     if counted is not None:  # the kernels' range covers every pixel
-        chosen = levels[counted]
-        low, high = int(chosen.min()), int(chosen.max())
+        low, high = counted_range(levels, counted)
     return levels, low, high
 
 
@@ -255,8 +254,7 @@ def output_limits(xp, block, counted, plan):
     if plan.out_range == "dtype":
         return dtype_range(plan.out_dtype)
     if plan.out_range == "image":
-        chosen = block if counted is None else block[counted]
-        return chosen.min().item(), chosen.max().item()
+        return counted_range(block, counted)
     return plan.out_range
 
 

@@ -129,20 +129,25 @@ def test_each_plane_alone_with_axis(path):
 @settings(max_examples=40, deadline=None)
 @given(shape=st.tuples(st.integers(8, 70), st.integers(8, 70)), depth=st.sampled_from([None, 3, 9]),
        kernel=st.integers(1, 8), clip=st.sampled_from([0.0, 0.01, 0.1, 1.0]),
-       nbins=st.sampled_from([2, 16, 256, 1000]), dark=st.booleans(), seed=st.integers(0, 2**32 - 1))
-def test_numba_kernels_are_the_reference_bit_for_bit(shape, depth, kernel, clip, nbins, dark, seed):
+       nbins=st.sampled_from([2, 16, 256, 1000]), dark=st.booleans(), masked=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+def test_numba_kernels_are_the_reference_bit_for_bit(shape, depth, kernel, clip, nbins, dark, masked, seed):
     if _kernels.clahe_kernels() is None:
         pytest.skip("numba is not installed")
     rng = np.random.default_rng(seed)
     shape = shape if depth is None else (depth,) + shape
     image = (rng.gamma(1.0, 6.0, shape) if dark else rng.random(shape) * 255).clip(0, 255).astype(np.uint8)
-    options = {"kernel_size": tuple(min(kernel, s) for s in shape), "clip_limit": clip, "nbins": nbins}
+    mask = rng.random(shape[-2:]) < 0.7 if masked else None  # a plane's mask: broadcast over a volume
+    if mask is not None:
+        mask.flat[0] = True
+    options = {"kernel_size": tuple(min(kernel, s) for s in shape), "clip_limit": clip, "nbins": nbins,
+               "mask": mask}
     fast = equalize_adapthist(image, **options)
     assert _accel.last_route("apply").path == "numba"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(_kernels.ENV_VAR, "0")
         np.testing.assert_array_equal(equalize_adapthist(image, **options), fast)
-    if depth is None:
+    if depth is None and mask is None:
         grid = (max(1, shape[0] // kernel), max(1, shape[1] // kernel))
         np.testing.assert_array_equal(equalize_adapthist(image, variant="opencv", tile_grid=grid, clip_limit=clip * 40),
                                       opencv(image, clip * 40, grid))

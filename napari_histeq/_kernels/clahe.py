@@ -20,7 +20,8 @@ from .threads import num_threads, run_parallel, split
 
 
 @numba.njit(nogil=True, cache=True)
-def _count_regions(values, lut, src_z, src_y, src_x, first, stop, out):
+def _count_regions(values, counted, lut, src_z, src_y, src_x, first, stop, out):
+    """``counted``: None (every pixel), or a uint8 array of the values' shape (non-zero: count it)."""
     regions_y, regions_x = src_y.shape[0], src_x.shape[0]
     length_z, length_y, length_x = src_z.shape[1], src_y.shape[1], src_x.shape[1]
     for region in range(first, stop):
@@ -34,28 +35,37 @@ def _count_regions(values, lut, src_z, src_y, src_x, first, stop, out):
             if src_x[jx, c] != x0 + c:
                 contiguous = False
         for a in range(length_z):
-            plane = values[src_z[jz, a]]
+            z = src_z[jz, a]
             for b in range(length_y):
-                row = plane[src_y[jy, b]]
-                if contiguous:
-                    segment = row[x0:x0 + length_x]
-                    for c in range(length_x):
-                        hist[lut[segment[c]]] += 1
+                y = src_y[jy, b]
+                row = values[z, y]
+                if counted is None:
+                    if contiguous:
+                        segment = row[x0:x0 + length_x]
+                        for c in range(length_x):
+                            hist[lut[segment[c]]] += 1
+                    else:
+                        for c in range(length_x):
+                            hist[lut[row[src_x[jx, c]]]] += 1
                 else:
+                    keep = counted[z, y]
                     for c in range(length_x):
-                        hist[lut[row[src_x[jx, c]]]] += 1
+                        x = src_x[jx, c]
+                        if keep[x]:
+                            hist[lut[row[x]]] += 1
 
 
-def region_counts(values, lut, sources, nbins):
+def region_counts(values, lut, sources, nbins, counted=None):
     """``(regions, nbins)`` counts of a 3D uint8/uint16 array, each pixel's bin ``lut[value]``.
 
+    ``counted`` (uint8, the values' shape): only its non-zero pixels count.
     int32 (a region holds far fewer than 2**31 pixels): half the memory of
     int64, so 65536-bin histograms stay in the cache.
     """
     src_z, src_y, src_x = (np.ascontiguousarray(s, dtype=np.intp) for s in sources)
     regions = src_z.shape[0] * src_y.shape[0] * src_x.shape[0]
     out = np.zeros((regions, nbins), dtype=np.int32)
-    run_parallel(lambda first, stop: _count_regions(values, lut, src_z, src_y, src_x, first, stop, out),
+    run_parallel(lambda first, stop: _count_regions(values, counted, lut, src_z, src_y, src_x, first, stop, out),
                  split(regions, num_threads() * 4))
     return out
 
