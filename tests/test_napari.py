@@ -256,8 +256,10 @@ def test_adaptive_method_in_the_widget(qtbot, viewer, widget):
     assert (record["method"], record["variant"], record["clip_limit"], record["kernel_size"]) == (
         "adaptive", "skimage", 0.02, 16)
     assert tuple(out.scale) == (2, 0.5, 0.5)
+    widget.scope.value = "layer"
     widget.variant.value = "opencv"
     assert widget.clip_limit.value == 40.0 and shown(widget.tile_grid) and not shown(widget.kernel_size)
+    assert widget.scope.value == "plane"  # OpenCV's CLAHE is 2D: a stack is run plane by plane
     eight_bit = viewer.add_image((stack * 255).astype(np.uint8), name="bytes")
     widget.reset_choices()
     run(qtbot, widget, image=eight_bit, scope="plane", clip_limit=2.0, tile_grid=4)

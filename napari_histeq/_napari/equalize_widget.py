@@ -129,6 +129,10 @@ class EqualizeWidget(Container):
         levels = len(layer.data) if layer is not None and layer.multiscale else 1
         self.fit_level.max = levels - 1
         self.fit_level.visible = levels > 1 and not self.methods.adaptive
+        spatial_ndim = 0 if layer is None else finest_level(layer).ndim - (1 if layer.rgb else 0)
+        if self.methods.adaptive and self.variant.value == "opencv" and spatial_ndim > 2 and \
+                self.scope.value != "plane":
+            self.scope.value = "plane"  # OpenCV's CLAHE is 2D: each plane alone, as it would be run
 
     def _uses_nbins(self) -> bool:
         """Float data are binned; scikit-image's CLAHE bins every dtype."""
