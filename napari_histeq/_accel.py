@@ -206,6 +206,21 @@ def region_counts(xp, values, lut, grid, nbins, counted=None):
     return kernels.region_counts(values, lut, [axis.sources for axis in grid], nbins, counted)
 
 
+def partial_region_counts(values, lut, per_axis, nbins, counted=None):
+    """Counts of the regions one chunk touches (``_tiles.partial_region_counts``), int64, numba where it can."""
+    kernels, _ = _decide_tiles("histogram", np, values, per_axis)
+    if kernels is None:
+        return _tiles.partial_region_counts(np, np.asarray(lut)[values], per_axis, nbins, counted)
+    sources = [_tiles.padded(positions) for positions in per_axis]
+    values = as_native(values, unsigned=True)
+    if values.ndim == 2:
+        values, sources = values[None], [np.zeros((1, 1), np.intp), *sources]
+        counted = None if counted is None else counted[None]
+    if counted is not None:
+        counted = np.ascontiguousarray(counted).view(np.uint8)
+    return kernels.region_counts(values, lut, sources, nbins, counted).astype(np.int64)
+
+
 def clipped_tables(transfer, counts, pixels=None):
     """Each region's table (``_clipping``), numba where it can.
 

@@ -130,16 +130,12 @@ def _local_positions(axis, start, stop):
 
 def _chunk_counts(block, counted, location, *, rule, bins, grid, nbins):
     """``{region: counts}`` for the regions this chunk holds pixels of."""
-    keys = np.asarray(bins)[rule.keys(np, block) if rule is not None else block]
-    shape = tuple(a.regions for a in grid)
+    keys = rule.keys(np, block) if rule is not None else block
     per_axis = [_local_positions(axis, start, stop) for axis, (start, stop) in zip(grid, location)]
-    counts = {}
-    for parts in itertools.product(*per_axis):
-        index = np.ix_(*[positions for _, positions in parts])
-        values = keys[index] if counted is None else keys[index][counted[index]]
-        region = int(np.ravel_multi_index([region for region, _ in parts], shape))
-        counts[region] = counts.get(region, 0) + np.bincount(values.ravel(), minlength=nbins)
-    return counts
+    found = _accel.partial_region_counts(keys, bins, [[p for _, p in axis] for axis in per_axis], nbins, counted)
+    touched = itertools.product(*[[region for region, _ in axis] for axis in per_axis])
+    shape = tuple(a.regions for a in grid)
+    return {int(np.ravel_multi_index(regions, shape)): row for regions, row in zip(touched, found)}
 
 
 def _blend_chunk(block, *, rule, bins, grid, tables, block_info=None):

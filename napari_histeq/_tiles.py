@@ -107,6 +107,26 @@ def region_counts(xp, bins, grid, nbins: int, counted=None):
     return xp.bincount(keys.ravel(), minlength=regions * nbins).reshape(regions, nbins)
 
 
+def padded(position_lists):
+    """Lists of positions of different lengths as one ``(lists, longest)`` array, -1 after each one's end."""
+    out = np.full((len(position_lists), max(len(p) for p in position_lists)), -1, dtype=np.intp)
+    for row, positions in zip(out, position_lists):
+        row[: len(positions)] = positions
+    return out
+
+
+def partial_region_counts(xp, bins, per_axis, nbins, counted=None):
+    """Stage 1 for part of an image (a chunk): ``per_axis[d]`` lists, for each region the chunk
+    touches along axis ``d``, the chunk's positions it reads (repeats included). Returns int64
+    counts ``(touched regions, nbins)``, the touched regions in C order."""
+    counts = []
+    for parts in itertools.product(*per_axis):
+        index = xp.ix_(*[xp.asarray(positions) for positions in parts])
+        values = bins[index] if counted is None else bins[index][counted[index]]
+        counts.append(xp.bincount(values.ravel(), minlength=nbins))
+    return xp.stack(counts)
+
+
 def blend_skimage(xp, bins, tables, grid):
     """Stage 3, scikit-image's arithmetic: the float64 weight products times each table, summed in float32.
 

@@ -21,23 +21,33 @@ from .threads import num_threads, run_parallel, split
 
 @numba.njit(nogil=True, cache=True)
 def _count_regions(values, counted, lut, src_z, src_y, src_x, first, stop, out):
-    """``counted``: None (every pixel), or a uint8 array of the values' shape (non-zero: count it)."""
+    """``counted``: None (every pixel), or a uint8 array of the values' shape (non-zero: count it).
+
+    A source index of -1 ends a region's list early (a chunk holds part of a region).
+    """
     regions_y, regions_x = src_y.shape[0], src_x.shape[0]
-    length_z, length_y, length_x = src_z.shape[1], src_y.shape[1], src_x.shape[1]
+    length_z, length_y = src_z.shape[1], src_y.shape[1]
     for region in range(first, stop):
         jz = region // (regions_y * regions_x)
         jy = (region // regions_x) % regions_y
         jx = region % regions_x
         hist = out[region]
         x0 = src_x[jx, 0]
+        length_x = 0
+        while length_x < src_x.shape[1] and src_x[jx, length_x] >= 0:
+            length_x += 1
         contiguous = True
         for c in range(length_x):
             if src_x[jx, c] != x0 + c:
                 contiguous = False
         for a in range(length_z):
             z = src_z[jz, a]
+            if z < 0:
+                break
             for b in range(length_y):
                 y = src_y[jy, b]
+                if y < 0:
+                    break
                 row = values[z, y]
                 if counted is None:
                     if contiguous:
