@@ -184,41 +184,23 @@ def _decide_tiles(stage, xp, values, grid):
     return (clahe_kernels() if route.path == "numba" else None), route
 
 
-def _three_d(values, grid):
-    """A 2D image and its grid as one plane of a 3D one (the kernels' shape)."""
-    if len(grid) == 3:
-        return values, grid
-    plane = _tiles.GridAxis(1, 1, 1, np.zeros((1, 1), np.intp), np.zeros(1, np.intp), np.zeros(1, np.intp),
-                            np.zeros(1, grid[0].weight.dtype), np.ones(1, grid[0].weight.dtype))
-    return values[None], (plane, *grid)
+def region_counts(xp, values, lut, positions, nbins, counted=None):
+    """Histogram of every region (``_tiles.region_counts``), each pixel's bin ``lut[value]``.
 
-
-def region_counts(xp, values, lut, grid, nbins, counted=None):
-    """Histogram of every region: int64 ``(regions, nbins)``, each pixel's bin ``lut[value]``."""
-    kernels, _ = _decide_tiles("histogram", xp, values, grid)
+    int64 counts from the reference; int32 from the kernels (a region holds
+    far fewer than 2**31 pixels).
+    """
+    kernels, _ = _decide_tiles("histogram", xp, values, positions)
     if kernels is None:
-        return _tiles.region_counts(xp, xp.asarray(lut)[values], grid, nbins, counted)
-    plain = values.ndim == 2
-    values, grid = _three_d(as_native(values, unsigned=True), grid)
-    if counted is not None:
-        counted = np.ascontiguousarray(counted).view(np.uint8)
-        counted = counted[None] if plain else counted
-    return kernels.region_counts(values, lut, [axis.sources for axis in grid], nbins, counted)
-
-
-def partial_region_counts(values, lut, per_axis, nbins, counted=None):
-    """Counts of the regions one chunk touches (``_tiles.partial_region_counts``), int64, numba where it can."""
-    kernels, _ = _decide_tiles("histogram", np, values, per_axis)
-    if kernels is None:
-        return _tiles.partial_region_counts(np, np.asarray(lut)[values], per_axis, nbins, counted)
-    sources = [_tiles.padded(positions) for positions in per_axis]
+        return _tiles.region_counts(xp, xp.asarray(lut)[values], positions, nbins, counted)
+    sources = [_tiles.padded(per_axis) for per_axis in positions]
     values = as_native(values, unsigned=True)
-    if values.ndim == 2:
+    if values.ndim == 2:  # the kernels' shape: one plane of a volume
         values, sources = values[None], [np.zeros((1, 1), np.intp), *sources]
         counted = None if counted is None else counted[None]
     if counted is not None:
         counted = np.ascontiguousarray(counted).view(np.uint8)
-    return kernels.region_counts(values, lut, sources, nbins, counted).astype(np.int64)
+    return kernels.region_counts(values, lut, sources, nbins, counted)
 
 
 def clipped_tables(transfer, counts, pixels=None):
@@ -251,8 +233,8 @@ def blend_skimage(xp, values, lut, tables, grid):
     if kernels is None:
         levels = _tiles.blend_skimage(xp, xp.asarray(lut)[values], xp.asarray(tables), grid)
         return levels, int(levels.min()), int(levels.max())
-    axes = [(a.first, a.second, a.weight, a.inverse) for a in grid]
-    return kernels.blend_skimage(as_native(values, unsigned=True), lut, tables.astype(np.float64), axes)
+    return kernels.blend_skimage(as_native(values, unsigned=True), lut, tables.astype(np.float64),
+                                 [axis.blend for axis in grid])
 
 
 def map_levels(xp, levels, table, in_place=False):
@@ -271,10 +253,10 @@ def blend_opencv(xp, values, tables, grid):
     kernels, _ = _decide_tiles("apply", xp, values, grid)
     if kernels is None:
         return _tiles.blend_opencv(xp, values, xp.asarray(tables), grid, values.dtype)
-    axes = [(a.first, a.second, a.weight, a.inverse) for a in grid]
     # float32 tables for 8 bits (small); 16-bit tables stay uint16, half the cache footprint
     table_type = np.float32 if values.itemsize == 1 else np.uint16
-    return kernels.blend_opencv(as_native(values), tables.astype(table_type, copy=False), axes)
+    return kernels.blend_opencv(as_native(values), tables.astype(table_type, copy=False),
+                                [axis.blend for axis in grid])
 
 
 # --- adapters ------------------------------------------------------------------------------------

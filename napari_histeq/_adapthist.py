@@ -12,6 +12,7 @@ import numpy as np
 from ._adapthist_lazy import equalize_adapthist_lazy
 from ._backend import array_module, is_lazy_array, resolve_backend, to_backend
 from ._clahe import adapt_block, plan_for
+from ._matching import module_of
 from ._validate import as_image, check_mask, check_out, check_out_range, dtype_range
 from ._wrapped import check_no_out_for_lazy, check_no_out_for_wrapped, unwrap
 
@@ -147,7 +148,7 @@ def _colour(image, mask, out, options):
             lo, hi = data[..., :3].min().item(), data[..., :3].max().item()
         else:
             lo, hi = out_range
-        xp = array_module(shares) if not is_lazy_array(shares) else __import__("dask.array").array
+        xp = module_of(shares)
         colour = (lo + xp.rint(shares * float(hi - lo))).astype(data.dtype)
         result = colour if data.shape[-1] == 3 else xp.concatenate([colour, data[..., 3:]], axis=-1)
     if out is None:

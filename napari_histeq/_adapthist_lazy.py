@@ -18,17 +18,15 @@ tables; the graph holds module-level functions and plain objects only.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 
 import numpy as np
 
 from . import _accel
 from ._backend import as_dask, resolve_backend
-from ._clahe import LevelRule, finish, output_limits, plan_for, skimage_bins, stretch_table
-from ._clipping import SKIMAGE_LEVELS, OpenCVClip, SkimageClip
+from ._clahe import finish, output_limits, plan_for, stages_for, stretch_table
+from ._clipping import SKIMAGE_LEVELS
 from ._lazy import counted_range, lazy_mask
-from ._tiles import opencv_grid, skimage_axis
 from ._validate import check_image_dtype, check_image_shape
 
 
@@ -59,41 +57,35 @@ def _context(block, mask, plan):
     counted = mask
     if block.dtype.kind == "f":
         counted = da.isfinite(block) if counted is None else counted & da.isfinite(block)
-    lows, highs = counted_range(block, counted, None) if plan.variant == "skimage" else ([0], [0])
-    if lows[0] is None:
-        raise ValueError("no pixel to count: the mask selects none, or every value is NaN or infinite")
+    value_range = None
     if plan.variant == "skimage":
-        rule = LevelRule(block.dtype, lows[0], highs[0])
-        bins, nbins, transfer = skimage_bins(rule.lut, plan.nbins), plan.nbins, SkimageClip(plan.clip_limit)
-        grid = tuple(skimage_axis(size, kernel) for size, kernel in zip(block.shape, plan.kernel))
-    else:
-        rule, nbins, transfer = None, 1 << (8 * block.dtype.itemsize), OpenCVClip(plan.clip_limit)
-        bins = np.arange(nbins, dtype=block.dtype)
-        grid = opencv_grid(block.shape, plan.tile_grid)
-    counts = _region_counts(block, counted, rule=rule, bins=bins, grid=grid, nbins=nbins)
-    full = None if counted is not None else int(np.prod([axis.length for axis in grid]))
-    tables = _accel.clipped_tables(transfer, counts, full).reshape(tuple(a.regions for a in grid) + (nbins,))
-    out_dtype = np.uint16 if rule is not None else block.dtype
-    levels = block.map_blocks(_blend_chunk, rule=rule, bins=bins, grid=grid, tables=tables, dtype=out_dtype,
+        lows, highs = counted_range(block, counted, None)
+        if lows[0] is None:
+            raise ValueError("no pixel to count: the mask selects none, or every value is NaN or infinite")
+        value_range = (lows[0], highs[0])
+    stages = stages_for(plan, block.dtype, block.shape, value_range)
+    tables = stages.tables(_region_counts(block, counted, stages), counted)
+    out_dtype = np.uint16 if stages.rule is not None else stages.bins.dtype
+    levels = block.map_blocks(_blend_chunk, stages=stages, tables=tables, dtype=out_dtype,
                               meta=np.empty((0,) * block.ndim, out_dtype))
-    if rule is None:
+    if stages.rule is None:
         return levels
     chosen = levels if counted is None else da.where(counted, levels, SKIMAGE_LEVELS)
     low = chosen.min()
     high = levels.max() if counted is None else da.where(counted, levels, 0).max()
     low, high = (int(v) for v in dask.compute(low, high))
-    lo, hi = output_limits(np, None, None, plan) if plan.out_range != "image" else (lows[0], highs[0])
+    lo, hi = output_limits(plan, value_range)
     table = stretch_table(low, high, lo, hi, plan.out_dtype)
     return da.map_blocks(_finish_chunk, levels, block, table=table, limits=(lo, hi), dtype=plan.out_dtype,
                          meta=np.empty((0,) * block.ndim, plan.out_dtype))
 
 
-def _region_counts(block, counted, **spec):
+def _region_counts(block, counted, stages):
     """The regions' histograms ``(regions, nbins)``: each chunk counts its parts of the regions it touches
     (a sparse dict, about the size of the chunk), and the parts are summed in a tree."""
     from dask import delayed
 
-    regions, nbins = int(np.prod([a.regions for a in spec["grid"]])), spec["nbins"]
+    regions = int(np.prod([axis.regions for axis in stages.grid]))
     starts = [np.cumsum((0,) + tuple(c)) for c in block.chunks]
     blocks = block.to_delayed()
     masks = None if counted is None else counted.to_delayed()
@@ -101,10 +93,10 @@ def _region_counts(block, counted, **spec):
     for index in np.ndindex(blocks.shape):
         location = [(int(s[i]), int(s[i + 1])) for s, i in zip(starts, index)]
         parts.append(delayed(_chunk_counts)(blocks[index], None if masks is None else masks[index], location,
-                                            **spec))
+                                            stages))
     while len(parts) > 1:
         parts = [delayed(_merge)(*parts[i:i + 8]) for i in range(0, len(parts), 8)]
-    counts = np.zeros((regions, nbins), dtype=np.int64)
+    counts = np.zeros((regions, stages.nbins), dtype=np.int64)
     for region, part in parts[0].compute().items():
         counts[region] = part
     return counts
@@ -128,25 +120,23 @@ def _local_positions(axis, start, stop):
     return found
 
 
-def _chunk_counts(block, counted, location, *, rule, bins, grid, nbins):
+def _chunk_counts(block, counted, location, stages):
     """``{region: counts}`` for the regions this chunk holds pixels of."""
-    keys = rule.keys(np, block) if rule is not None else block
-    per_axis = [_local_positions(axis, start, stop) for axis, (start, stop) in zip(grid, location)]
-    found = _accel.partial_region_counts(keys, bins, [[p for _, p in axis] for axis in per_axis], nbins, counted)
+    per_axis = [_local_positions(axis, start, stop) for axis, (start, stop) in zip(stages.grid, location)]
+    positions = [[inside for _, inside in axis] for axis in per_axis]
+    found = _accel.region_counts(np, stages.keys(np, block), stages.bins, positions, stages.nbins, counted)
     touched = itertools.product(*[[region for region, _ in axis] for axis in per_axis])
-    shape = tuple(a.regions for a in grid)
+    shape = tuple(axis.regions for axis in stages.grid)
     return {int(np.ravel_multi_index(regions, shape)): row for regions, row in zip(touched, found)}
 
 
-def _blend_chunk(block, *, rule, bins, grid, tables, block_info=None):
+def _blend_chunk(block, *, stages, tables, block_info=None):
     location = block_info[0]["array-location"]
-    part = tuple(dataclasses.replace(axis, size=stop - start, first=axis.first[start:stop],
-                                     second=axis.second[start:stop], weight=axis.weight[start:stop],
-                                     inverse=axis.inverse[start:stop])
-                 for axis, (start, stop) in zip(grid, location))
-    if rule is None:
-        return _accel.blend_opencv(np, np.asarray(block), tables, part)
-    return _accel.blend_skimage(np, rule.keys(np, np.asarray(block)), bins, tables, part)[0]
+    part = tuple(axis.part(start, stop) for axis, (start, stop) in zip(stages.grid, location))
+    keys = stages.keys(np, np.asarray(block))
+    if stages.rule is None:
+        return _accel.blend_opencv(np, keys, tables, part)
+    return _accel.blend_skimage(np, keys, stages.bins, tables, part)[0]
 
 
 def _finish_chunk(levels, block, *, table, limits):

@@ -4,24 +4,26 @@
 * transfer: each region's table, clipped (``_clipping``);
 * apply: every pixel blended between its nearest regions' tables.
 
-``adapt_skimage`` works on any number of axes and returns scikit-image's
-14-bit result before its final stretch; ``adapt_opencv`` on 2D uint8/uint16
-and returns OpenCV's result. :func:`plan_for` checks one call's parameters
-against the image, and :func:`adapt_block` takes one context from its
-pixels to the output (the mask, NaN and output-range rules). The public
-function is ``_adapthist.equalize_adapthist``; its dask path,
-``_adapthist_lazy``, shares these pieces.
+:func:`plan_for` checks one call's parameters against the image;
+:func:`stages_for` gives a context its variant's pieces (the tile grid, how
+pixels become keys and bins, the clipped transfer); :func:`adapt_block`
+takes one context from its pixels to the output: OpenCV's result on 2D
+uint8/uint16, or scikit-image's 14-bit result (any number of axes) stretched
+to the output range, with the mask and NaN rules. The public function is
+``_adapthist.equalize_adapthist``; its dask path, ``_adapthist_lazy``, shares
+these pieces.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import _accel
-from ._backend import native
+from ._backend import native, to_backend
 from ._clipping import SKIMAGE_LEVELS, OpenCVClip, SkimageClip
 from ._tiles import opencv_grid, skimage_axis
 from ._validate import check_out_range, dtype_range, normalize_axis, output_dtype
@@ -109,52 +111,67 @@ def skimage_bins(lut, nbins):
     return (lut // (1 + SKIMAGE_LEVELS // nbins)).astype(np.uint16)
 
 
-def _host(array):
-    return array.get() if hasattr(array, "get") else np.asarray(array)
+@dataclass(frozen=True)
+class Stages:
+    """One context's pieces for a variant: its tile grid, how pixels become keys, each key's bin, the transfer."""
+
+    grid: tuple
+    rule: LevelRule | None   # skimage: pixels to 14-bit keys; opencv: None, the pixels are their own keys
+    bins: np.ndarray         # each key's histogram bin
+    nbins: int
+    transfer: object         # a ``_clipping`` transfer
+
+    @property
+    def positions(self):
+        """For each axis, the (reflected) pixel positions each region reads."""
+        return [axis.sources for axis in self.grid]
+
+    def keys(self, xp, block):
+        return native(block) if self.rule is None else self.rule.keys(xp, block)
+
+    def tables(self, counts, counted):
+        """Every region's clipped table, ``(regions per axis..., nbins)``."""
+        full = None if counted is not None else int(np.prod([axis.length for axis in self.grid]))
+        tables = _accel.clipped_tables(self.transfer, counts, full)
+        return tables.reshape(tuple(axis.regions for axis in self.grid) + (self.nbins,))
 
 
-def adapt_skimage(xp, image, *, kernel_size, clip_limit, nbins, counted=None):
-    """scikit-image's CLAHE of ``image`` before its final stretch: ``(levels, low, high)``.
-
-    ``levels``: uint16 in ``0 .. 16383``; ``low`` and ``high``: their min and
-    max over the counted pixels (the final stretch's range).
-    """
-    rule = LevelRule(image.dtype, *counted_range(image, counted))
-    values, bins = rule.keys(xp, image), skimage_bins(rule.lut, nbins)
-    grid = tuple(skimage_axis(size, kernel) for size, kernel in zip(image.shape, kernel_size))
-    counts = _host(_accel.region_counts(xp, values, bins, grid, nbins, counted))
-    full = None if counted is not None else int(np.prod(kernel_size))
-    tables = _accel.clipped_tables(SkimageClip(clip_limit), counts, full)
-    tables = tables.reshape(tuple(axis.regions for axis in grid) + (nbins,))
-    levels, low, high = _accel.blend_skimage(xp, values, bins, tables, grid)
-    if counted is not None:  # the kernels' range covers every pixel
-        low, high = counted_range(levels, counted)
-    return levels, low, high
-
-
-def adapt_opencv(xp, image, *, tile_grid, clip_limit, counted=None):
-    """``cv2.createCLAHE(clip_limit, tile_grid[::-1]).apply(image)`` of a 2D uint8/uint16 image."""
-    image = native(image)  # the kernels and their identity table take native byte order
-    nbins = 1 << (8 * image.dtype.itemsize)
-    grid = opencv_grid(image.shape, tile_grid)
-    identity = np.arange(nbins, dtype=image.dtype)
-    counts = _host(_accel.region_counts(xp, image, identity, grid, nbins, counted))
-    full = None if counted is not None else grid[0].length * grid[1].length
-    tables = _accel.clipped_tables(OpenCVClip(clip_limit), counts, full)
-    return _accel.blend_opencv(xp, image, tables.reshape(tile_grid[0], tile_grid[1], nbins), grid)
+def stages_for(plan, dtype, shape, value_range=None) -> Stages:
+    """The variant's stages for a context of ``shape``; the skimage variant's keys need the counted ``value_range``."""
+    if plan.variant == "skimage":
+        rule = LevelRule(dtype, *value_range)
+        grid = tuple(skimage_axis(size, kernel) for size, kernel in zip(shape, plan.kernel))
+        return Stages(grid, rule, skimage_bins(rule.lut, plan.nbins), plan.nbins, SkimageClip(plan.clip_limit))
+    nbins = 1 << (8 * np.dtype(dtype).itemsize)
+    identity = np.arange(nbins, dtype=np.dtype(dtype).newbyteorder("="))  # the kernels take native byte order
+    return Stages(opencv_grid(shape, plan.tile_grid), None, identity, nbins, OpenCVClip(plan.clip_limit))
 
 
 # --- one call's parameters, and one context from input to output ------------------------------------
 
 
+@dataclass(frozen=True)
 class Plan:
-    """One call's checked parameters, for every block of it."""
+    """One call's checked parameters, for every context of it."""
 
-    def __init__(self, variant, context, kernel, tile_grid, clip_limit, nbins, out_range, dtype, ndim):
-        self.variant, self.context, self.kernel, self.tile_grid = variant, context, kernel, tile_grid
-        self.clip_limit, self.nbins, self.out_range, self.dtype = clip_limit, nbins, out_range, dtype
-        self.out_dtype = output_dtype(dtype)
-        self.contexts_last = tuple(range(ndim - len(context), ndim))
+    variant: str
+    context: tuple       # the axes of one context
+    kernel: tuple | None
+    tile_grid: tuple | None
+    clip_limit: float
+    nbins: int
+    out_range: object
+    dtype: np.dtype
+    ndim: int
+
+    @property
+    def out_dtype(self) -> np.dtype:
+        return output_dtype(self.dtype)
+
+    @property
+    def contexts_last(self) -> tuple:
+        """Where the context's axes go when every context is laid out last."""
+        return tuple(range(self.ndim - len(self.context), self.ndim))
 
 
 def plan_for(shape, dtype, *, variant, kernel_size, clip_limit, nbins, tile_grid, axis, out_range, backend):
@@ -227,11 +244,18 @@ def counted_pixels(xp, block, mask):
 def adapt_block(xp, block, mask, plan):
     """One context: OpenCV's result, or scikit-image's stretched to the output range."""
     counted = counted_pixels(xp, block, mask)
+    needs_range = plan.variant == "skimage" or plan.out_range == "image"
+    value_range = counted_range(block, counted) if needs_range else None
+    stages = stages_for(plan, block.dtype, block.shape, value_range)
+    keys = stages.keys(xp, block)
+    counts = to_backend(np, _accel.region_counts(xp, keys, stages.bins, stages.positions, stages.nbins, counted))
+    tables = stages.tables(counts, counted)
     if plan.variant == "opencv":
-        return adapt_opencv(xp, block, tile_grid=plan.tile_grid, clip_limit=plan.clip_limit, counted=counted)
-    levels, low, high = adapt_skimage(xp, block, kernel_size=plan.kernel, clip_limit=plan.clip_limit,
-                                             nbins=plan.nbins, counted=counted)
-    lo, hi = output_limits(xp, block, counted, plan)
+        return _accel.blend_opencv(xp, keys, tables, stages.grid)
+    levels, low, high = _accel.blend_skimage(xp, keys, stages.bins, tables, stages.grid)
+    if counted is not None:  # the kernels' range covers every pixel
+        low, high = counted_range(levels, counted)
+    lo, hi = output_limits(plan, value_range)
     table = stretch_table(low, high, lo, hi, plan.out_dtype)
     return finish(xp, levels, block, table, (lo, hi), block.dtype.kind == "f" and counted is not None,
                   in_place=True)
@@ -250,12 +274,11 @@ def finish(xp, levels, block, table, limits, non_finite, in_place=False):
     return result
 
 
-def output_limits(xp, block, counted, plan):
+def output_limits(plan, value_range):
+    """The output range: the dtype's, the counted pixels' own (``value_range``), or the one asked for."""
     if plan.out_range == "dtype":
         return dtype_range(plan.out_dtype)
-    if plan.out_range == "image":
-        return counted_range(block, counted)
-    return plan.out_range
+    return value_range if plan.out_range == "image" else plan.out_range
 
 
 def stretch_table(low, high, lo, hi, out_dtype):

@@ -16,6 +16,7 @@ reads the reflected pixels in place.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 
@@ -52,6 +53,17 @@ class GridAxis:
     weight: np.ndarray
     inverse: np.ndarray   # 1 - weight, in the same float type
 
+    def part(self, start: int, stop: int) -> GridAxis:
+        """This axis for its pixels ``start .. stop`` alone (a chunk's): the same regions, their weights."""
+        return dataclasses.replace(self, size=stop - start, first=self.first[start:stop],
+                                   second=self.second[start:stop], weight=self.weight[start:stop],
+                                   inverse=self.inverse[start:stop])
+
+    @property
+    def blend(self) -> tuple:
+        """What the blend reads of this axis, per pixel: ``(first, second, weight, inverse)``."""
+        return self.first, self.second, self.weight, self.inverse
+
 
 def skimage_axis(size: int, kernel: int) -> GridAxis:
     """scikit-image's grid: regions of ``kernel`` from pixel 0; blend weights ``(i + kernel // 2) % kernel / kernel``."""
@@ -87,26 +99,6 @@ def _along(xp, values, axis: int, ndim: int):
     return xp.asarray(values).reshape((1,) * axis + (-1,) + (1,) * (ndim - axis - 1))
 
 
-def region_counts(xp, bins, grid, nbins: int, counted=None):
-    """Stage 1: the histogram of every region, ``(regions, nbins)`` int64, regions in C order.
-
-    ``bins`` holds each pixel's bin; ``counted`` (bool, optional) the pixels
-    that count (the mask, the finite values).
-    """
-    index = xp.ix_(*[xp.asarray(axis.sources.ravel()) for axis in grid])
-    shape = tuple(itertools.chain.from_iterable((axis.regions, axis.length) for axis in grid))
-    order = tuple(range(0, 2 * len(grid), 2)) + tuple(range(1, 2 * len(grid), 2))
-    regions = int(np.prod([axis.regions for axis in grid]))
-
-    def by_region(array):
-        return array[index].reshape(shape).transpose(order).reshape(regions, -1)
-
-    keys = by_region(bins).astype(np.int64) + xp.arange(regions, dtype=np.int64)[:, None] * nbins
-    if counted is not None:
-        keys = keys[by_region(counted)]
-    return xp.bincount(keys.ravel(), minlength=regions * nbins).reshape(regions, nbins)
-
-
 def padded(position_lists):
     """Lists of positions of different lengths as one ``(lists, longest)`` array, -1 after each one's end."""
     out = np.full((len(position_lists), max(len(p) for p in position_lists)), -1, dtype=np.intp)
@@ -115,13 +107,18 @@ def padded(position_lists):
     return out
 
 
-def partial_region_counts(xp, bins, per_axis, nbins, counted=None):
-    """Stage 1 for part of an image (a chunk): ``per_axis[d]`` lists, for each region the chunk
-    touches along axis ``d``, the chunk's positions it reads (repeats included). Returns int64
-    counts ``(touched regions, nbins)``, the touched regions in C order."""
+def region_counts(xp, bins, positions, nbins: int, counted=None):
+    """Stage 1: the histogram of every region, int64 ``(regions, nbins)``, regions in C order.
+
+    ``bins`` holds each pixel's bin; ``positions[d]`` lists, for each region
+    along axis ``d``, the positions it reads (a grid's ``sources``; or, for a
+    chunk, the chunk's positions of the regions it touches, repeats
+    included). ``counted`` (bool, optional): the pixels that count (the
+    mask, the finite values).
+    """
     counts = []
-    for parts in itertools.product(*per_axis):
-        index = xp.ix_(*[xp.asarray(positions) for positions in parts])
+    for parts in itertools.product(*positions):
+        index = xp.ix_(*[xp.asarray(p) for p in parts])
         values = bins[index] if counted is None else bins[index][counted[index]]
         counts.append(xp.bincount(values.ravel(), minlength=nbins))
     return xp.stack(counts)

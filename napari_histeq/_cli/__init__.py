@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from .._backend import BACKENDS, backend_info
+from .._operations import apply_settings
 from .._plot import figure_from_panel, histogram_panel_data
 from .._samples import dark_xray
 from .._settings import SCOPES, scope_axis
 from .files import reader_messages, reader_said, write_whole
-from .method_args import add_method_arguments, run_settings, settings_from
+from .method_args import add_method_arguments, settings_from
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,7 +188,7 @@ def _equalize_file(args, name, path) -> None:
     try:
         settings = settings_from(args)
         axis = scope_axis(args.scope, image.ndim - colour)
-        result = run_settings(settings, image, axis=axis, colour=colour)  # colour: each channel or the brightness
+        result = apply_settings(settings, image, axis=axis, colour=colour)  # colour: each channel or the brightness
     except (TypeError, ValueError) as error:
         raise _FileError(f"{path}: {error}{reader_said(messages)}") from None
     for message in dict.fromkeys(messages):  # once each

@@ -18,10 +18,10 @@ from .._bleach import correct_bleaching
 from .._kernels.threads import ENV_VAR as THREADS_ENV_VAR
 from .._kernels.threads import num_threads
 from .._matching import match_histograms
+from .._operations import apply_settings
 from .._settings import Settings
 from .files import read_image, reader_messages, reader_said, write_result
 from .image import ImageFile
-from .method_args import run_settings
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,8 @@ def equalized(image: ImageFile, options: Options) -> list:
         return [_other_operation(level, image, options) for level in image.levels or (image.data,)]
     axis = histogram_axis(image, settings.scope)
     if image.colour or settings.adaptive:  # adaptive: each pyramid level its own regions
-        return [run_settings(settings, level, axis=axis, colour=image.colour) for level in image.levels or (image.data,)]
+        return [apply_settings(settings, level, axis=axis, colour=image.colour)
+                for level in image.levels or (image.data,)]
     common = settings.core()
     if len(image.levels) > 1:  # one table from full resolution, for every level: the pyramid stays consistent
         fitted = fit_equalization(image.levels[0], axis=axis, **common)

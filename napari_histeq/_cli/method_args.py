@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from .._adapthist import equalize_adapthist
-from .._api import equalize
-from .._rgb import equalize_rgb
 from .._settings import ADAPTIVE_VARIANTS, METHODS, Settings
 from .._variants import VARIANT_NAMES
 
@@ -42,11 +39,3 @@ def settings_from(args, *, out_range="dtype") -> Settings:
         tile_grid = (tile_grid, tile_grid)
     return Settings(args.variant, args.scope, getattr(args, "nbins", None), out_range, args.backend, args.rgb_mode,
                     args.method, args.clip_limit, args.kernel_size, tile_grid)
-
-
-def run_settings(settings: Settings, data, *, axis, colour: bool):
-    """``data`` equalised as ``settings`` say (RGB(A) by its colour rule)."""
-    operation = equalize_adapthist if settings.adaptive else equalize
-    if colour:
-        return equalize_rgb(data, mode=settings.rgb_mode, axis=axis, operation=operation, **settings.core())
-    return operation(data, axis=axis, **settings.core())

@@ -3,9 +3,9 @@
 They implement the stages of ``_tiles`` (counting per region, blending
 between regions) and scikit-image's clip loop of ``_clipping``, with the
 same integer and float steps in the same order, so their results are bit
-for bit the reference's (tests/test_clahe.py checks it). A 2D image is a
-3D image of one plane: its third axis has one region and weight 0, and a
-corner whose weight is 0 adds nothing, so it is skipped.
+for bit the reference's (tests/test_clahe.py checks it). The counting
+kernel sees a 2D image as one plane of a volume; the blends have a 2D and
+a 3D version.
 
 Like the other kernels they are single-threaded and release the GIL; the
 callers split the work with :func:`.threads.run_parallel`.
@@ -68,9 +68,10 @@ def _count_regions(values, counted, lut, src_z, src_y, src_x, first, stop, out):
 def region_counts(values, lut, sources, nbins, counted=None):
     """``(regions, nbins)`` counts of a 3D uint8/uint16 array, each pixel's bin ``lut[value]``.
 
-    ``counted`` (uint8, the values' shape): only its non-zero pixels count.
-    int32 (a region holds far fewer than 2**31 pixels): half the memory of
-    int64, so 65536-bin histograms stay in the cache.
+    ``sources``: per axis, each region's positions (-1 after a shorter list's
+    end). ``counted`` (uint8, the values' shape): only its non-zero pixels
+    count. int32 (a region holds far fewer than 2**31 pixels): half the
+    memory of int64, so 65536-bin histograms stay in the cache.
     """
     src_z, src_y, src_x = (np.ascontiguousarray(s, dtype=np.intp) for s in sources)
     regions = src_z.shape[0] * src_y.shape[0] * src_x.shape[0]
@@ -178,8 +179,7 @@ def opencv_tables(counts, limits, pixels, dtype):
 
 
 def skimage_tables(counts, limits, pixels, top):
-    """``_clipping.SkimageClip.tables`` for counts whose empty regions are already filled."""
-    """Clips ``counts`` in place."""
+    """``_clipping.SkimageClip.tables`` for counts whose empty regions are already filled; clips ``counts`` in place."""
     _clip_skimage(counts, np.asarray(limits, dtype=np.int64))
     out = np.empty(counts.shape, dtype=np.int64)
     _map_skimage(counts, np.asarray(pixels, dtype=np.int64), float(top), out)

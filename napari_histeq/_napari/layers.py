@@ -17,10 +17,9 @@ import time
 
 import numpy as np
 
-from .._adapthist import equalize_adapthist
 from .._api import fit_equalization
 from .._backend import backend_info, is_lazy_array
-from .._rgb import equalize_rgb
+from .._operations import apply_settings
 from .._settings import Settings, scope_axis
 from .._validate import dtype_range
 
@@ -163,21 +162,18 @@ def equalize_layer(
 def _equalized_levels(layer, settings: Settings, mask, fit_level):
     """The result of every level (one for most layers) and its contrast limits."""
     axis = scope_axis(settings.scope, len(_spatial_shape(layer)))
-    options = {**settings.core(), "mask": mask}
     levels = list(layer.data) if layer.multiscale else [layer.data]
-    operation = equalize_adapthist if settings.adaptive else None
     if layer.rgb:
         if layer.multiscale:
             raise ValueError("multiscale RGB layers are not supported; pick one level as its own layer")
-        result = equalize_rgb(levels[0], mode=settings.rgb_mode, axis=axis, **options,
-                              **({"operation": operation} if operation else {}))
+        result = apply_settings(settings, levels[0], axis=axis, colour=True, mask=mask)
         return [result], _contrast_limits(settings.out_range, result, levels[0][..., :3])
     if settings.adaptive:  # each level's own tiles: no table carries over between levels
-        results = [equalize_adapthist(level, axis=axis, **options) for level in levels]
+        results = [apply_settings(settings, level, axis=axis, mask=mask) for level in levels]
         return results, _contrast_limits(settings.out_range, results[0], levels[0])
     if not 0 <= fit_level < len(levels):
         raise ValueError(f"fit_level {fit_level} is not a level of this {len(levels)}-level layer")
-    fitted = fit_equalization(levels[fit_level], axis=axis, **options)
+    fitted = fit_equalization(levels[fit_level], axis=axis, mask=mask, **settings.core())
     return [fitted.apply(level) for level in levels], tuple(float(v) for v in fitted.out_range)
 
 
@@ -212,16 +208,11 @@ def equalize_plane(plane, *, rgb=False, rgb_mode="channels", method="global", va
     """
     settings = Settings(variant, "layer", nbins, out_range, backend, rgb_mode, method, clip_limit, kernel_size,
                         tile_grid)
-    options = settings.core()
-    if rgb:
-        extra = {"operation": equalize_adapthist} if settings.adaptive else {}
-        result = equalize_rgb(plane, mode=rgb_mode, **options, **extra)
-        low, high = _contrast_limits(out_range, result, plane[..., :3])
-    elif settings.adaptive:
-        result = equalize_adapthist(plane, **options)
-        low, high = _contrast_limits(out_range, result, plane)
+    if rgb or settings.adaptive:
+        result = apply_settings(settings, plane, colour=rgb)
+        low, high = _contrast_limits(out_range, result, plane[..., :3] if rgb else plane)
     else:
-        fitted = fit_equalization(plane, **options)
+        fitted = fit_equalization(plane, **settings.core())
         result = fitted.apply(plane)
         low, high = (float(v) for v in fitted.out_range)
     return result, (low, high) if high > low else (low, low + 1)
