@@ -25,9 +25,9 @@ import numbers
 
 import numpy as np
 
-from ._backend import array_module, as_dask, is_lazy_array, to_backend
-from ._matching import match_histograms, module_of, reference_of
-from ._validate import as_image, check_image_dtype, check_image_shape, check_mask, normalize_axis, output_dtype
+from ._backend import array_module, as_dask, is_lazy_array
+from ._matching import match_by_groups, match_histograms, module_of, reference_of
+from ._validate import as_image, check_image_dtype, check_image_shape, check_mask, normalize_axis
 
 METHODS = ("histogram", "ratio", "exponential")
 
@@ -192,42 +192,13 @@ def _by_histograms(data, time_axis, spatial, reference, mask, backend, variant):
         return module_of(data).stack(corrected, axis=time_axis)
     target = _time_point(data, time_axis, reference)
     reference_mask = _frame_mask(mask, time_axis, reference)
-    if is_lazy_array(data):
-        return _by_histograms_lazy(data, time_axis, reference_of(target.compute(), reference_mask), mask, variant)
+    if is_lazy_array(data):  # each block of whole time points matched in its task: nothing fitted up front
+        return match_by_groups(data, reference_of(target.compute(), reference_mask), axis=spatial, mask=mask,
+                               variant=variant)
     if mask is not None:
         mask = array_module(mask).broadcast_to(mask, data.shape)
     return match_histograms(data, target, axis=spatial, mask=mask, reference_mask=reference_mask, variant=variant,
                             backend=backend)
-
-
-def _by_histograms_lazy(data, time_axis, target, mask, variant):
-    """Each chunk of whole time points matched on its own, in its task: one pass, a few chunks in memory.
-
-    No table is fitted up front, so nothing grows with the number of time
-    points (a 65536-bin table per time point would); chunks that split a
-    time point are joined first (a time point must fit in memory).
-    """
-    import dask.array as da
-
-    frames = data.rechunk({ax: -1 for ax in range(data.ndim) if ax != time_axis})
-    arrays, shared = [frames], None
-    if mask is not None and mask.shape[time_axis] == 1:
-        shared = to_backend(np, _frame_mask(mask, time_axis, 0))
-    elif mask is not None:
-        arrays.append(da.from_array(to_backend(np, mask), chunks=frames.chunks))
-    out_dtype = output_dtype(data.dtype)
-    corrected = da.map_blocks(_match_frames, *arrays, target=target, time_axis=time_axis, shared_mask=shared,
-                              variant=variant, dtype=out_dtype, meta=np.empty((0,) * data.ndim, out_dtype))
-    return corrected.rechunk(data.chunks)
-
-
-def _match_frames(block, *mask_block, target, time_axis, shared_mask, variant):
-    out = np.empty(block.shape, dtype=output_dtype(block.dtype))
-    for t in range(block.shape[time_axis]):
-        index = (slice(None),) * time_axis + (t,)
-        frame_mask = shared_mask if shared_mask is not None else (mask_block[0][index] if mask_block else None)
-        out[index] = match_histograms(block[index], target, mask=frame_mask, variant=variant, backend="numpy")
-    return out
 
 
 def _means(data, time_axis, spatial, mask, background):
@@ -298,9 +269,9 @@ def _scaled(data, time_axis, gains, background):
 
 
 def _scaled_frame(frame, gain, background, out_dtype):
-    values = frame.astype(np.float64) - background
+    values = _frame_values(frame, background)
     if frame.dtype.kind in "ui":
         info = np.iinfo(frame.dtype)
-        scaled = values.clip(0, None) * gain + 0.5
+        scaled = values * gain + 0.5
         return (scaled // 1).clip(info.min, info.max).astype(out_dtype)  # ImageJ rounds half up
     return (values * gain).astype(out_dtype)

@@ -152,7 +152,7 @@ def match_histograms(image, reference, *, axis=None, mask=None, reference_mask=N
     if is_level_dtype(dtype):
         return _match_levels(image, target, axis=axis, mask=mask, backend=backend, variant=variant)
     if is_lazy_array(image):
-        return _match_exact_lazy(image, target, axis=axis, mask=mask)
+        return match_by_groups(image, target, axis=axis, mask=mask)
     return _match_exact(image, target, axis=axis, mask=mask)
 
 
@@ -194,11 +194,14 @@ def _match_exact(image, target: Reference, *, axis, mask):
     return to_backend(xp, layout.from_rows(np, out))
 
 
-def _match_exact_lazy(image, target: Reference, *, axis, mask):
-    """dask floats and 32/64-bit integers: chunks joined into whole groups, each block matched in its task.
+def match_by_groups(image, target: Reference, *, axis, mask, variant="skimage"):
+    """A dask array matched one block of whole histogram groups at a time, each block in its task.
 
-    A group (the whole image with ``axis=None``, a plane with ``(-2, -1)``)
-    must fit in memory: its distinct values are sorted there.
+    Chunks are joined along ``axis`` so that every block holds whole groups;
+    a group (the whole image with ``axis=None``, a plane with ``(-2, -1)``)
+    must fit in memory. Nothing is fitted up front, so nothing grows with
+    the number of groups. Floats and 32/64-bit integers need it (their
+    distinct values are sorted); bleach correction uses it for every dtype.
     """
     import dask.array as da
 
@@ -207,13 +210,23 @@ def _match_exact_lazy(image, target: Reference, *, axis, mask):
     blocks = image.rechunk({ax: -1 for ax in axes})
     arrays = [blocks] if mask is None else [blocks, lazy_mask(mask, image).rechunk(blocks.chunks)]
     out_dtype = output_dtype(image.dtype)
-    matched = da.map_blocks(_match_exact_block, *arrays, target=target, axis=axes, dtype=out_dtype,
+    matched = da.map_blocks(_match_block, *arrays, target=target, axis=axes, variant=variant, dtype=out_dtype,
                             meta=np.empty((0,) * image.ndim, out_dtype))
     return matched.rechunk(image.chunks)
 
 
-def _match_exact_block(block, *mask_block, target, axis):
-    return _match_exact(block, target, axis=axis, mask=mask_block[0] if mask_block else None)
+def _match_block(block, *mask_block, target, axis, variant):
+    """The block's groups one at a time: temporaries of one group, not of the block."""
+    out = np.empty(block.shape, dtype=output_dtype(block.dtype))
+    outer = [ax for ax in range(block.ndim) if ax not in axis]
+    for numbers in np.ndindex(*[block.shape[ax] for ax in outer]):
+        where = [slice(None)] * block.ndim
+        for ax, number in zip(outer, numbers):
+            where[ax] = number
+        where = tuple(where)
+        out[where] = match_histograms(block[where], target, mask=mask_block[0][where] if mask_block else None,
+                                      variant=variant, backend="numpy")
+    return out
 
 
 def _into_dtype(values, dtype):
