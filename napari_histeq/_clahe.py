@@ -248,11 +248,13 @@ def adapt_block(xp, block, mask, plan):
     value_range = counted_range(block, counted) if needs_range else None
     stages = stages_for(plan, block.dtype, block.shape, value_range)
     keys = stages.keys(xp, block)
-    counts = to_backend(np, _accel.region_counts(xp, keys, stages.bins, stages.positions, stages.nbins, counted))
-    tables = stages.tables(counts, counted)
+    counts = _accel.region_counts(xp, keys, stages.bins, stages.positions, stages.nbins, counted)
+    tables = stages.tables(to_backend(np, counts), counted)
+    del counts  # not held while the output is made
     if plan.variant == "opencv":
         return _accel.blend_opencv(xp, keys, tables, stages.grid)
     levels, low, high = _accel.blend_skimage(xp, keys, stages.bins, tables, stages.grid)
+    del tables
     if counted is not None:  # the kernels' range covers every pixel
         low, high = counted_range(levels, counted)
     lo, hi = output_limits(plan, value_range)
