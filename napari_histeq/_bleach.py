@@ -26,8 +26,8 @@ import numbers
 import numpy as np
 
 from ._backend import array_module, as_dask, is_lazy_array
-from ._matching import match_by_groups, match_histograms, module_of, reference_of
-from ._validate import as_image, check_image_dtype, check_image_shape, check_mask, normalize_axis
+from ._matching import match_by_groups, match_histograms, match_to_group, module_of, reference_of
+from ._validate import as_image, check_image_dtype, check_image_shape, check_mask, is_level_dtype, normalize_axis
 
 METHODS = ("histogram", "ratio", "exponential")
 
@@ -197,6 +197,8 @@ def _by_histograms(data, time_axis, spatial, reference, mask, backend, variant):
                                variant=variant)
     if mask is not None:
         mask = array_module(mask).broadcast_to(mask, data.shape)
+    if is_level_dtype(data.dtype):  # the reference time point is counted with the others, once
+        return match_to_group(data, reference, axis=spatial, mask=mask, variant=variant, backend=backend)
     return match_histograms(data, target, axis=spatial, mask=mask, reference_mask=reference_mask, variant=variant,
                             backend=backend)
 

@@ -73,12 +73,23 @@ def _reference_from_histogram(hist: Histogram, dtype=None) -> Reference:
     if counts.ndim != 1:
         raise ValueError(f"a reference histogram must be one histogram (counts of shape (nbins,)), got {counts.shape}")
     per_level = np.all(np.diff(edges) == 1)
-    positions = edges[:-1] if per_level else (edges[:-1] + edges[1:]) / 2  # a bin's level, or its centre
-    occupied = counts > 0
-    if not occupied.any():
-        raise nothing_to_count(False, " in the reference")
     kind = np.dtype(dtype) if dtype is not None else np.dtype(np.int64 if per_level else np.float64)
-    return Reference(positions[occupied].astype(np.float64), np.cumsum(counts[occupied]) / counts.sum(), kind)
+    if per_level:
+        return reference_from_counts(counts, edges[0], kind)
+    return _reference_at((edges[:-1] + edges[1:]) / 2, counts, kind)  # a bin stands for its centre
+
+
+def reference_from_counts(counts, start, dtype, masked=False) -> Reference:
+    """The distribution of one histogram with a bin per level, the first level ``start``."""
+    return _reference_at(None, counts, dtype, start, masked)
+
+
+def _reference_at(positions, counts, dtype, start=0, masked=False) -> Reference:
+    occupied = np.flatnonzero(counts)
+    if occupied.size == 0:
+        raise nothing_to_count(masked, " in the reference")
+    values = occupied + float(start) if positions is None else positions[occupied]
+    return Reference(values.astype(np.float64), np.cumsum(counts[occupied]) / counts.sum(), np.dtype(dtype))
 
 
 VARIANTS = ("skimage", "fiji")
@@ -159,11 +170,32 @@ def match_histograms(image, reference, *, axis=None, mask=None, reference_mask=N
 def _match_levels(image, target: Reference, *, axis, mask, backend, variant="skimage"):
     """8/16-bit images: the equalisation's pipeline with the matching transfer."""
     request = request_for(image, mask=mask, axis=axis, backend=backend)  # out_range: the dtype's
-    kind = FijiMatchTransfer if variant == "fiji" else MatchTransfer
-    transfer = kind(target.values, target.quantiles, lo=float(dtype_range(request.dtype)[0]))
+    transfer = _transfer(target, variant, request.dtype)
     if request.lazy:
         return apply_lazy(fit_lazy(request, transfer), request.image)
     return _pipeline.fit_and_apply(request, transfer=transfer)
+
+
+def _transfer(target: Reference, variant, dtype):
+    kind = FijiMatchTransfer if variant == "fiji" else MatchTransfer
+    return kind(target.values, target.quantiles, lo=float(dtype_range(dtype)[0]))
+
+
+def match_to_group(image, group, *, axis, mask=None, variant="skimage", backend="auto"):
+    """Every histogram group of an in-memory 8/16-bit image matched to its group number ``group``.
+
+    The same result as matching to that group's pixels (and mask) as the
+    reference, but every group is counted once: bleach correction's
+    reference time point is one of the series' own.
+    """
+    request = request_for(image, mask=mask, axis=axis, backend=backend)
+    masked = request.mask is not None
+
+    def transfer_for(counts, binning):
+        target = reference_from_counts(counts[group], binning.start, request.dtype, masked)
+        return _transfer(target, variant, request.dtype)
+
+    return _pipeline.fit_and_apply(request, transfer_for=transfer_for)
 
 
 def _match_exact(image, target: Reference, *, axis, mask):

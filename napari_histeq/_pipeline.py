@@ -114,9 +114,12 @@ def fit(request: Request, transfer=None) -> Tables:
                       lambda staged, block: _fit_staged(request, staged, block, transfer), convert=False)
 
 
-def _fit_staged(request: Request, staged, block_elements, transfer=None) -> Tables:
+def _fit_staged(request: Request, staged, block_elements, transfer=None, transfer_for=None) -> Tables:
     counts, binning = _count_staged(request, staged, block_elements)
-    return fit_from_counts(to_backend(np, counts), binning, request, transfer)
+    counts = to_backend(np, counts)
+    if transfer_for is not None:
+        transfer = transfer_for(counts, binning)
+    return fit_from_counts(counts, binning, request, transfer)
 
 
 def fit_from_counts(counts, binning: Binning, request: Request, transfer=None) -> Tables:
@@ -205,12 +208,17 @@ def apply(tables: Tables, image, backend=None, out=None):
     return into(out, on_backend(xp, data, tables.lut.dtype, run))
 
 
-def fit_and_apply(request: Request, out=None, transfer=None):
-    """Fit and apply in one staging of the image (it travels to the device once)."""
+def fit_and_apply(request: Request, out=None, transfer=None, transfer_for=None):
+    """Fit and apply in one staging of the image (it travels to the device once).
+
+    ``transfer_for(counts, binning)``, when given, makes the transfer from
+    the image's own host counts: bleach correction matches every time point
+    to one of them, counted in the same pass.
+    """
     out = check_out(out, request.image, request.out_dtype)
 
     def run(staged, block_elements):
-        tables = _fit_staged(request, staged, block_elements, transfer)
+        tables = _fit_staged(request, staged, block_elements, transfer, transfer_for)
         return _apply_staged(tables, request.xp, staged, request.layout, block_elements, out)
 
     return into(out, on_backend(request.xp, request.image, request.out_dtype, run))

@@ -74,6 +74,33 @@ def test_exponential_fit_restores_a_known_decay(rng):
     assert result.dtype == np.float64
 
 
+def masked_match(frame, frame_mask, target, target_mask):
+    """Each pixel's share of the frame's counted pixels at or below it, read off the target's counted pixels."""
+    counted = np.sort(frame[frame_mask])
+    shares = np.searchsorted(counted, frame, side="right") / counted.size
+    values, counts = np.unique(target[target_mask], return_counts=True)
+    return np.rint(np.interp(shares, np.cumsum(counts) / counts.sum(), values))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("reference", [0, 2, -1])
+def test_histogram_method_with_a_mask_that_moves_in_time(rng, dtype, reference):
+    top = np.iinfo(dtype).max
+    decay = 0.3 + 0.7 * np.exp(-0.3 * np.arange(5))
+    series = (rng.gamma(3.0, top / 12, (5, 18, 22)) * decay[:, None, None]).clip(0, top).astype(dtype)
+    mask = rng.random(series.shape) > 0.6  # a different region at every time point
+    moved, moved_mask = np.moveaxis(series, 0, 1), np.moveaxis(mask, 0, 1)  # y, t, x
+    kept = moved.copy()
+    result = np.moveaxis(correct_bleaching(moved, axis=1, mask=moved_mask, reference=reference), 1, 0)
+    for t in range(series.shape[0]):
+        expected = masked_match(series[t], mask[t], series[reference], mask[reference])
+        np.testing.assert_array_equal(result[t], expected)
+    np.testing.assert_array_equal(moved, kept)
+    mask[reference] = False
+    with pytest.raises(ValueError, match="mask selects no pixel in the reference"):
+        correct_bleaching(series, mask=mask, reference=reference)
+
+
 def test_3d_time_series_with_the_time_axis_elsewhere_and_a_mask(rng):
     series = rng.integers(100, 4000, (6, 3, 16, 16)).astype(np.uint16)  # t, z, y, x
     series = (series * np.linspace(1, 0.4, 6)[:, None, None, None]).astype(np.uint16)
