@@ -89,8 +89,12 @@ def choose_binning(xp, rows, mask_rows, nbins, max_elements) -> Binning:
                        masked=mask_rows is not None)
 
 
-def grouped_counts(xp, rows, mask_rows, binning: Binning, max_elements):
-    """Histogram of every row: int64 ``(n_groups, nbins)`` on ``xp`` (see ``_histogram.grouped_counts``)."""
+def grouped_counts(xp, rows, mask_rows, binning: Binning, max_elements, narrow=False):
+    """Histogram of every row: int64 ``(n_groups, nbins)`` on ``xp`` (see ``_histogram.grouped_counts``).
+
+    ``narrow``: int32 counts where the kernels count each row in one task
+    (never more than 2**30 pixels), for counts used at once, never summed.
+    """
     kernels, _ = _decide("histogram", xp, rows, binning)
     if kernels is None:
         return _histogram.grouped_counts(xp, rows, mask_rows, binning, max_elements)
@@ -103,7 +107,7 @@ def grouped_counts(xp, rows, mask_rows, binning: Binning, max_elements):
         return counts
     order = binning.unsigned_order()
     if mask_rows is None and rows.shape[0] > 1:  # many planes: one parallel launch for all of them
-        counts = kernels.level_counts_rows(as_native(rows, unsigned=True))
+        counts = kernels.level_counts_rows(as_native(rows, unsigned=True), narrow=narrow)
         if counts is not None:
             return counts if order is None else counts[:, order]
     counts = np.empty((rows.shape[0], binning.nbins), dtype=np.int64)
@@ -135,9 +139,9 @@ def tables_from_counts(counts, binning: Binning, transfer, lo, hi, out_dtype):
     _last["transfer"] = route
     log.debug("%s", route)
     if route.path == "reference":
-        return _transfer.tables_from_counts(counts, binning, transfer, lo, hi, out_dtype)
+        return _transfer.tables_from_counts(counts.astype(np.int64, copy=False), binning, transfer, lo, hi, out_dtype)
     tables = np.empty(counts.shape, dtype=out_dtype)
-    counts = np.ascontiguousarray(counts, dtype=np.int64)
+    counts = np.ascontiguousarray(counts, dtype=counts.dtype if counts.dtype == np.int32 else np.int64)
     if matching:
         cpu_kernels().matched_tables(counts, transfer, lo, hi, tables)
         return tables

@@ -66,11 +66,11 @@ def _rows(request: Request, staged, xp):
     return layout.to_rows(xp, staged), mask_rows
 
 
-def _count_staged(request: Request, staged, block_elements):
+def _count_staged(request: Request, staged, block_elements, narrow=False):
     xp = request.xp
     rows, mask_rows = _rows(request, staged, xp)
     binning = _accel.choose_binning(xp, rows, mask_rows, request.nbins, block_elements)
-    return _accel.grouped_counts(xp, rows, mask_rows, binning, block_elements), binning
+    return _accel.grouped_counts(xp, rows, mask_rows, binning, block_elements, narrow), binning
 
 
 def histogram(request: Request):
@@ -115,7 +115,7 @@ def fit(request: Request, transfer=None) -> Tables:
 
 
 def _fit_staged(request: Request, staged, block_elements, transfer=None, transfer_for=None) -> Tables:
-    counts, binning = _count_staged(request, staged, block_elements)
+    counts, binning = _count_staged(request, staged, block_elements, narrow=True)  # turned into tables here
     counts = to_backend(np, counts)
     if transfer_for is not None:
         transfer = transfer_for(counts, binning)

@@ -95,24 +95,27 @@ def level_counts(values, mask=None) -> np.ndarray:
     return counts
 
 
-def level_counts_rows(rows) -> np.ndarray | None:
+def level_counts_rows(rows, narrow=False) -> np.ndarray | None:
     """Counts per level of every row of a C-contiguous 2D uint8/uint16 array, in one parallel launch.
 
     Returns ``(rows, 256 or 65536)`` int64, or None when the rows do not all
     start on a 64-bit word (then :func:`level_counts` serves row by row).
+    ``narrow``: int32 where each row is counted by one task (a task counts
+    fewer than 2**31 pixels), half the memory to zero and read.
     """
     n_rows, n = rows.shape
     if rows.ctypes.data % 8 or (n * rows.itemsize) % 8:
         return None
-    return _word_counts(rows.view(np.uint64), rows.itemsize, tasks_per_row=-(-2 * num_threads() // n_rows))
+    return _word_counts(rows.view(np.uint64), rows.itemsize, tasks_per_row=-(-2 * num_threads() // n_rows),
+                        narrow=narrow)
 
 
-def _word_counts(words, itemsize: int, tasks_per_row: int) -> np.ndarray:
+def _word_counts(words, itemsize: int, tasks_per_row: int, narrow=False) -> np.ndarray:
     """Counts per level of each row of ``words`` (2D uint64 holding ``itemsize``-byte pixels), one launch."""
     kernel = _counts_u8_words if itemsize == 1 else _counts_u16_words
     per_row = task_ranges(words.shape[1], 1, pixels_per_item=8 // itemsize, parts=tasks_per_row)
     if itemsize == 2 and len(per_row) == 1 and words.shape[0] > 1:
-        counts = np.zeros((words.shape[0], 1, 1 << 16), np.int64)
+        counts = np.zeros((words.shape[0], 1, 1 << 16), np.int32 if narrow else np.int64)
         run_parallel(_counts_u16_words_direct, [(words[g], counts[g]) for g in range(words.shape[0])])
         return counts[:, 0]
     partial = np.zeros((words.shape[0], len(per_row), kernel.copies, 1 << (8 * itemsize)), np.int32)
