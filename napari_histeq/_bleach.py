@@ -33,7 +33,7 @@ METHODS = ("histogram", "ratio", "exponential")
 
 
 def correct_bleaching(series, *, method="histogram", axis=0, reference=0, mask=None, background=0.0,
-                      variant="skimage", backend="auto"):
+                      channel_axis=None, variant="skimage", backend="auto"):
     """Correct the photobleaching of a time series.
 
     Parameters
@@ -53,6 +53,11 @@ def correct_bleaching(series, *, method="histogram", axis=0, reference=0, mask=N
         point's shape, or the series'); every pixel is corrected.
     background : float
         Subtracted before the ratio method's scaling (Fiji's background).
+    channel_axis : int, optional
+        Correct each channel (each fluorophore bleaches at its own rate, an
+        RGB image's colours are separate) along this axis on its own; None
+        counts all pixels together. A mask without this axis serves every
+        channel; one with it gives each channel its own region.
     variant : {"skimage", "fiji"}
         The histogram method's matching (:func:`match_histograms`):
         scikit-image's interpolation, or Fiji's discrete lookup (uint8 and
@@ -73,7 +78,14 @@ def correct_bleaching(series, *, method="histogram", axis=0, reference=0, mask=N
     >>> correct_bleaching(series, method="ratio")[:, 0]
     array([[100, 200],
            [100, 200]], dtype=uint16)
+    >>> colours = np.stack([series, series // 2], axis=-1)  # t, y, x, channel
+    >>> correct_bleaching(colours, method="ratio", channel_axis=-1)[1, 0]
+    array([[100,  50],
+           [200, 100]], dtype=uint16)
     """
+    if channel_axis is not None:
+        return _each_channel(correct_bleaching, series, channel_axis, axis, mask, method=method, reference=reference,
+                             background=background, variant=variant, backend=backend)
     data, time_axis, spatial, reference, mask = _checked(series, method, axis, reference, mask, background, variant)
     if method == "histogram":
         return _by_histograms(data, time_axis, spatial, reference, mask, backend, variant)
@@ -82,7 +94,7 @@ def correct_bleaching(series, *, method="histogram", axis=0, reference=0, mask=N
 
 
 def correct_time_point(series, t, *, method="histogram", axis=0, reference=0, mask=None, background=0.0,
-                       variant="skimage", backend="auto"):
+                       channel_axis=None, variant="skimage", backend="auto"):
     """Time point ``t`` of :func:`correct_bleaching`'s result, computing no more than that needs.
 
     The same parameters, and the same values as ``correct_bleaching(...)[t]``
@@ -99,6 +111,9 @@ def correct_time_point(series, t, *, method="histogram", axis=0, reference=0, ma
     >>> bool((correct_time_point(series, 3) == correct_bleaching(series)[3]).all())
     True
     """
+    if channel_axis is not None:
+        return _each_channel(correct_time_point, series, channel_axis, axis, mask, t, method=method,
+                             reference=reference, background=background, variant=variant, backend=backend)
     data, time_axis, spatial, reference, mask = _checked(series, method, axis, reference, mask, background, variant)
     frames = data.shape[time_axis]
     if isinstance(t, bool) or not isinstance(t, numbers.Integral) or not -frames <= t < frames:
@@ -117,6 +132,29 @@ def correct_time_point(series, t, *, method="histogram", axis=0, reference=0, ma
     gains = _gains(data, time_axis, spatial, method, reference, mask, background, only=(reference, t))
     frame = _time_point(data, time_axis, t)
     return _scaled(frame[None], 0, gains[t : t + 1], background if method == "ratio" else 0.0)[0]
+
+
+def _each_channel(correct, series, channel_axis, axis, mask, *t, **options):
+    """``correct`` (the series, or its time point ``t``) run on each channel alone, the results stacked back."""
+    data = as_dask(series) if is_lazy_array(series) else as_image(series)
+    if isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral):
+        raise TypeError(f"channel_axis must be None or an int, got {channel_axis!r}")
+    if not -data.ndim <= channel_axis < data.ndim:
+        raise ValueError(f"channel_axis {channel_axis} is out of bounds for a series with {data.ndim} dimensions")
+    channel = int(channel_axis) % data.ndim
+    (time_axis,) = normalize_axis(axis, data.ndim)
+    if channel == time_axis:
+        raise ValueError(f"channel_axis and the time axis are both axis {channel}: they must differ")
+    own_masks = mask is not None and np.ndim(mask) == data.ndim  # one region per channel (or one for all)
+
+    def one(array, c):
+        return array[(slice(None),) * channel + (c,)]
+
+    corrected = [correct(one(data, c), *t, axis=time_axis - (channel < time_axis),
+                         mask=one(mask, c if mask.shape[channel] > 1 else 0) if own_masks else mask, **options)
+                 for c in range(data.shape[channel])]
+    stacked_at = channel - (bool(t) and time_axis < channel)  # a time point has no time axis
+    return module_of(data).stack(corrected, axis=stacked_at)
 
 
 def _checked(series, method, axis, reference, mask, background, variant):

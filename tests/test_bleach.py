@@ -101,6 +101,48 @@ def test_histogram_method_with_a_mask_that_moves_in_time(rng, dtype, reference):
         correct_bleaching(series, mask=mask, reference=reference)
 
 
+def test_each_channel_is_corrected_on_its_own(rng):
+    decay = 0.3 + 0.7 * np.exp(-0.25 * np.arange(5))[:, None, None, None]
+    rates = np.array([1.0, 0.5, 0.8])  # each colour fades at its own rate
+    series = (rng.gamma(3.0, 20.0, (5, 12, 14, 3)) * decay ** rates).clip(0, 255).astype(np.uint8)
+    kept = series.copy()
+    result = correct_bleaching(series, channel_axis=-1)
+    for c in range(3):
+        for t in range(5):
+            expected = np.rint(exposure.match_histograms(series[t, ..., c], series[0, ..., c]))
+            np.testing.assert_array_equal(result[t, ..., c], expected)
+    ratio = correct_bleaching(series, method="ratio", background=3, channel_axis=3)
+    for c in range(3):
+        np.testing.assert_array_equal(ratio[..., c], fiji_simple_ratio(series[..., c], 3))
+    np.testing.assert_array_equal(series, kept)
+
+
+def test_channels_first_with_masks_time_points_and_dask(rng):
+    from napari_histeq._bleach import correct_time_point
+
+    series = rng.integers(50, 3000, (2, 6, 10, 12)).astype(np.uint16)  # c, t, y, x
+    series[1] //= np.arange(1, 7, dtype=np.uint16)[:, None, None]
+    shared = rng.random((10, 12)) > 0.3
+    own = rng.random(series.shape) > 0.3
+    for mask, per_channel in ((None, lambda c: None), (shared, lambda c: shared), (own, lambda c: own[c])):
+        whole = correct_bleaching(series, axis=1, channel_axis=0, mask=mask, reference=2)
+        for c in range(2):
+            single = correct_bleaching(series[c], axis=0, mask=per_channel(c), reference=2)
+            np.testing.assert_array_equal(whole[c], single)
+        np.testing.assert_array_equal(correct_time_point(series, 4, axis=1, channel_axis=0, mask=mask, reference=2),
+                                      whole[:, 4])
+    da = pytest.importorskip("dask.array")
+    lazy = correct_bleaching(da.from_array(series, chunks=(1, 2, 10, 12)), axis=1, channel_axis=0, method="ratio")
+    assert type(lazy).__module__.startswith("dask")
+    np.testing.assert_array_equal(lazy.compute(), correct_bleaching(series, axis=1, channel_axis=0, method="ratio"))
+    with pytest.raises(ValueError, match="must differ"):
+        correct_bleaching(series, axis=0, channel_axis=0)
+    with pytest.raises(ValueError, match="channel_axis 4 is out of bounds"):
+        correct_bleaching(series, channel_axis=4)
+    with pytest.raises(TypeError, match="channel_axis must be None or an int"):
+        correct_bleaching(series, channel_axis="C")
+
+
 def test_3d_time_series_with_the_time_axis_elsewhere_and_a_mask(rng):
     series = rng.integers(100, 4000, (6, 3, 16, 16)).astype(np.uint16)  # t, z, y, x
     series = (series * np.linspace(1, 0.4, 6)[:, None, None, None]).astype(np.uint16)
