@@ -799,3 +799,38 @@ def test_match_widget_previews_the_displayed_time_point(qtbot, viewer, match_wid
     assert tuple(viewer.layers["bleaching series bleach preview"].units) == tuple(layer.units[1:])
     match_widget.preview.value = False
     assert "bleaching series bleach preview" not in viewer.layers
+
+
+def test_match_widget_corrects_and_matches_rgb_layers_colour_by_colour(qtbot, viewer, match_widget):
+    from skimage import exposure
+
+    rng = np.random.default_rng(5)
+    fade = (0.3 + 0.7 * np.exp(-0.3 * np.arange(4)))[:, None, None, None] ** np.array([1.0, 0.4, 0.7])
+    series = (rng.gamma(3.0, 20.0, (4, 16, 18, 3)) * fade).clip(0, 255).astype(np.uint8)
+    layer = viewer.add_image(series, name="colour", rgb=True)
+    match_widget.image.value = layer
+    assert match_widget.time_axis.max == 2  # t, y, x: the colour axis is not a choice
+    match_widget()
+    finish(qtbot, match_widget)
+    result = viewer.layers["colour bleach-corrected"]
+    for t in range(4):
+        for c in range(3):  # each colour matched to the same colour of the first time point
+            expected = np.rint(exposure.match_histograms(series[t, ..., c], series[0, ..., c]))
+            np.testing.assert_array_equal(result.data[t, ..., c], expected)
+    assert result.rgb and result.metadata["napari_histeq"]["channel_axis"] == -1
+    viewer.dims.set_current_step(0, 2)
+    match_widget.preview.value = True
+    qtbot.waitUntil(lambda: not match_widget.previewing and "colour bleach preview" in viewer.layers, timeout=30_000)
+    np.testing.assert_array_equal(viewer.layers["colour bleach preview"].data, result.data[2])
+    match_widget.preview.value = False
+
+    reference = viewer.add_image(rng.integers(0, 256, (10, 12, 3)).astype(np.uint8), name="palette", rgb=True)
+    source = viewer.add_image(series[1], name="frame", rgb=True)
+    match_widget.image.value, match_widget.mode.value = source, "match"
+    match_widget.reference_layer.value = reference
+    match_widget()
+    finish(qtbot, match_widget)
+    # scikit-image's channel_axis truncates into uint8; ours rounds, as for one channel
+    expected = np.stack([np.rint(exposure.match_histograms(series[1][..., c], reference.data[..., c]))
+                         for c in range(3)], axis=-1)
+    np.testing.assert_array_equal(viewer.layers["frame matched to palette"].data, expected)

@@ -51,13 +51,15 @@ def corrected_layer_data(layer, options: dict):
     if options["mode"] == "bleach":
         result = correct_bleaching(data, method=options["method"], axis=options["time_axis"],
                                    reference="previous" if options["previous"] else options["reference"],
-                                   background=options["background"], **_matching(options))
+                                   background=options["background"], channel_axis=options["channel_axis"],
+                                   **_matching(options))
         suffix = "bleach-corrected"
     else:
         reference = options["reference_layer"]
         if reference is None:
             raise ValueError("choose a reference layer to match to")
-        result = match_histograms(data, finest_level(reference), variant=options["variant"])
+        colours = -1 if layer.rgb and reference.rgb else None  # each colour to the reference's same colour
+        result = match_histograms(data, finest_level(reference), channel_axis=colours, variant=options["variant"])
         suffix = f"matched to {reference.name}"
     record = {"source": layer.name, "operation": options["mode"], "seconds": time.perf_counter() - start,
               **{key: getattr(value, "name", value) for key, value in options.items() if key != "mode"}}
@@ -69,7 +71,8 @@ def preview_plane(data, time_axis, index, options):
     t = index[time_axis]
     frame = correct_time_point(data, t, method=options["method"], axis=time_axis,
                                reference="previous" if options["previous"] else options["reference"],
-                               background=options["background"], **_matching(options))
+                               background=options["background"], channel_axis=options["channel_axis"],
+                               **_matching(options))
     plane = np.asarray(frame[index[:time_axis] + index[time_axis + 1 :]])
     low, high = float(np.nanmin(plane)), float(np.nanmax(plane))
     return plane, (low, high if high > low else low + 1)
@@ -201,8 +204,10 @@ class MatchWidget(Container):
         return self._previews.busy or self._preview_request is not None
 
     def options(self) -> dict:
+        layer = self.image.value
         return {"mode": self.mode.value, "method": self.method.value, "variant": self.variant.value,
                 "time_axis": int(self.time_axis.value),
+                "channel_axis": -1 if layer is not None and layer.rgb else None,  # RGB: each colour alone
                 "reference": int(self.reference.value), "previous": bool(self.previous.value),
                 "background": float(self.background.value), "reference_layer": self.reference_layer.value}
 
