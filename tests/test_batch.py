@@ -354,6 +354,33 @@ def test_bleach_and_match_operations(tmp_path, rng):
     assert record["method"] == "histogram" and record["matching"] == "fiji"
 
 
+def test_bleach_corrects_each_channel_and_each_colour_on_its_own(tmp_path, rng):
+    from napari_histeq import correct_bleaching
+
+    exposure = pytest.importorskip("skimage.exposure")
+    fade = 0.3 + 0.7 * np.exp(-0.3 * np.arange(5))
+    channels = (rng.gamma(3.0, 300.0, (5, 2, 20, 24)) * fade[:, None, None, None] ** np.array([1.0, 0.3])[:, None, None])
+    channels = channels.astype(np.uint16)  # t, c, y, x: the second fluorophore fades slower
+    tifffile.imwrite(tmp_path / "two.tif", channels, metadata={"axes": "TCYX"})
+    assert batch(tmp_path / "two.tif", "--bleach", "histogram", "-o", tmp_path / "out") == 0
+    with tifffile.TiffFile(tmp_path / "out" / "two.tif") as tif:
+        result, record = tif.series[0].asarray(), json.loads(tif.pages[0].description)["napari_histeq"]
+    for t in range(5):
+        for c in range(2):
+            expected = np.rint(exposure.match_histograms(channels[t, c], channels[0, c]))
+            np.testing.assert_array_equal(result[t, c], expected)
+    assert record["each_channel"] is True
+
+    colour = (rng.gamma(3.0, 20.0, (5, 16, 18, 4)) * fade[:, None, None, None]).clip(0, 255).astype(np.uint8)
+    colour[..., 3] = 200
+    tifffile.imwrite(tmp_path / "rgba.tif", colour, photometric="rgb", extrasamples=["unassalpha"])
+    assert batch(tmp_path / "rgba.tif", "--bleach", "ratio", "-o", tmp_path / "out") == 0
+    result = tifffile.imread(tmp_path / "out" / "rgba.tif")
+    for c in range(3):
+        np.testing.assert_array_equal(result[..., c], correct_bleaching(colour[..., c], method="ratio"))
+    np.testing.assert_array_equal(result[..., 3], colour[..., 3])  # alpha kept
+
+
 def test_a_zarr_arrays_dimension_names_give_its_time_and_channel_axes(tmp_path):
     from napari_histeq import bleaching_series, correct_bleaching
 

@@ -17,7 +17,7 @@ from .._backend import is_lazy_array
 from .._bleach import correct_bleaching
 from .._kernels.threads import ENV_VAR as THREADS_ENV_VAR
 from .._kernels.threads import num_threads
-from .._matching import match_histograms
+from .._matching import match_histograms, module_of
 from .._operations import apply_settings
 from .._settings import Settings
 from .files import read_image, reader_messages, reader_said, write_result
@@ -182,8 +182,8 @@ def equalized(image: ImageFile, options: Options) -> list:
     """The result for each pyramid level (one level for most files)."""
     settings, operation = options.settings, options.operation
     if operation.name != "equalize":
-        if image.colour:
-            raise ValueError(f"--{operation.name} on colour images is not supported yet")
+        if image.colour and operation.name == "match":
+            raise ValueError("--match on colour images is not supported yet")
         return [_other_operation(level, image, options) for level in image.levels or (image.data,)]
     axis = histogram_axis(image, settings.scope)
     if image.colour or settings.adaptive:  # adaptive: each pyramid level its own regions
@@ -204,9 +204,18 @@ def _other_operation(data, image: ImageFile, options: Options):
     time_axis = operation.time_axis
     if time_axis is None:
         time_axis = image.axes.index("T") if "T" in image.axes else 0
-    return correct_bleaching(data, method=operation.method, axis=time_axis, reference=operation.reference_frame,
-                             background=operation.background, variant=operation.variant,
-                             backend=options.settings.backend)
+    grey_axes = image.axes[: data.ndim - image.colour]
+    channel_axis = grey_axes.index("C") if "C" in grey_axes else None  # each fluorophore bleaches at its own rate
+    if image.colour and channel_axis is not None:
+        raise ValueError(f"--bleach on colour samples with a channel axis too (axes {image.axes}) is not supported")
+    colours = data[..., :3] if image.colour else data  # RGB(A): each colour alone, alpha kept
+    corrected = correct_bleaching(colours, method=operation.method, axis=time_axis,
+                                  reference=operation.reference_frame, background=operation.background,
+                                  channel_axis=-1 if image.colour else channel_axis, variant=operation.variant,
+                                  backend=options.settings.backend)
+    if image.colour and data.shape[-1] == 4:
+        corrected = module_of(corrected).concatenate([corrected, data[..., 3:]], axis=-1)
+    return corrected
 
 
 def provenance(image: ImageFile, options: Options) -> dict:
@@ -216,7 +225,8 @@ def provenance(image: ImageFile, options: Options) -> dict:
     record = {"software": f"napari-histeq {__version__}", "operation": operation.name, "source": image.path.name}
     if operation.name == "bleach":
         record.update(method=operation.method, reference_frame=operation.reference_frame,
-                      background=operation.background)
+                      background=operation.background,
+                      each_channel=bool(image.colour or "C" in image.axes[: image.data.ndim - image.colour]))
         if operation.method == "histogram":
             record["matching"] = operation.variant
         return record
