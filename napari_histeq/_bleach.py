@@ -22,6 +22,7 @@ to the dtype.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -280,8 +281,11 @@ def _frame_values(data, background):
 
 def _exponential_fit(means):
     """``f(t) = a * exp(-b t) + c`` fitted to the mean intensities (scipy's curve_fit)."""
-    from scipy.optimize import curve_fit
+    from scipy.optimize import OptimizeWarning, curve_fit
 
+    if means.size < 3:
+        raise ValueError(f"the exponential fit has three parameters (a, b, c) and needs at least 3 time points, "
+                         f"got {means.size}; the ratio method needs 2")
     t = np.arange(means.size, dtype=np.float64)
     drop = means[0] - means[-1]
     if not drop > 0:
@@ -290,7 +294,16 @@ def _exponential_fit(means):
     def decay(x, a, b, c):
         return a * np.exp(-b * x) + c
 
-    params, _ = curve_fit(decay, t, means, p0=(drop, 1.0 / means.size, means[-1]), maxfev=20000)
+    with warnings.catch_warnings():  # the covariance of an exact fit (3 points) is unknown, and unused here
+        warnings.simplefilter("ignore", OptimizeWarning)
+        try:
+            params, _ = curve_fit(decay, t, means, p0=(drop, 1.0 / means.size, means[-1]), maxfev=20000)
+        except RuntimeError as error:  # scipy gave up
+            raise ValueError(f"the exponential fit did not converge ({error}); try method='ratio'") from None
+    fitted = decay(t, *params)
+    if not np.all(np.isfinite(fitted) & (fitted > 0)):
+        raise ValueError("the fitted exponential is not positive at every time point: nothing to scale by; "
+                         "try method='ratio'")
     return lambda x: decay(np.asarray(x, dtype=np.float64), *params)
 
 

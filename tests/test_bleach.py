@@ -2,6 +2,7 @@
 match_histograms per time point, and a series that bleaches along a known exponential."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -155,6 +156,16 @@ def test_3d_time_series_with_the_time_axis_elsewhere_and_a_mask(rng):
     np.testing.assert_array_equal(np.moveaxis(by_axis, 1, 0), expected)
 
 
+def test_exponential_fit_through_three_time_points_is_exact_and_quiet(rng):
+    base = rng.gamma(4.0, 500.0, (16, 16))
+    decay = 200 * np.exp(-0.5 * np.arange(3)) + 100
+    series = base[None] * (decay / decay[0])[:, None, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning about the covariance of an exact fit
+        result = correct_bleaching(series, method="exponential")
+    np.testing.assert_allclose(result, np.broadcast_to(base, series.shape), rtol=1e-6)
+
+
 @pytest.mark.parametrize("method", ["histogram", "ratio"])
 def test_dask_series_stay_lazy_and_equal_the_eager_result(rng, method):
     da = pytest.importorskip("dask.array")
@@ -174,6 +185,8 @@ def test_bad_input_is_a_clear_error(rng):
         correct_bleaching(series, reference=3)
     with pytest.raises(ValueError, match="histogram method"):
         correct_bleaching(series, method="ratio", reference="previous")
+    with pytest.raises(ValueError, match="needs at least 3 time points"):
+        correct_bleaching(series[:2], method="exponential")
     with pytest.raises(ValueError, match="does not decay"):
         correct_bleaching(series[::-1].copy() * 0 + 5, method="exponential")
     with pytest.raises(ValueError, match="time axis and at least one more"):
