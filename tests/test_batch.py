@@ -381,6 +381,27 @@ def test_bleach_corrects_each_channel_and_each_colour_on_its_own(tmp_path, rng):
     np.testing.assert_array_equal(result[..., 3], colour[..., 3])  # alpha kept
 
 
+def test_bleach_finds_no_time_axis_in_a_2d_image_or_a_z_stack(tmp_path, rng, capsys):
+    from napari_histeq import correct_bleaching
+
+    stack = rng.integers(100, 4000, (5, 12, 16)).astype(np.uint16)
+    iio.imwrite(tmp_path / "flat.png", stack[0].astype(np.uint8))
+    tifffile.imwrite(tmp_path / "z.tif", stack, imagej=True, metadata={"axes": "ZYX"})
+    tifffile.imwrite(tmp_path / "unnamed.tif", stack)  # axes not named: the first is taken as time
+    assert batch(tmp_path / "flat.png", tmp_path / "z.tif", tmp_path / "unnamed.tif", "--bleach", "ratio",
+                 "-o", tmp_path / "out") == 1
+    captured = capsys.readouterr()
+    assert "flat.png: a 2D image has no time axis" in captured.err
+    assert "z.tif: no time axis in this file (axes ZYX): a Z axis is not time; --time-axis N" in captured.err
+    assert "1 of 3 files bleach-corrected, 2 failed" in captured.out
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["unnamed.tif"]
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "unnamed.tif"),
+                                  correct_bleaching(stack, method="ratio"))
+    assert batch(tmp_path / "z.tif", "--bleach", "ratio", "--time-axis", "0", "-o", tmp_path / "chosen") == 0
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "chosen" / "z.tif"),
+                                  correct_bleaching(stack, method="ratio"))
+
+
 def test_a_zarr_arrays_dimension_names_give_its_time_and_channel_axes(tmp_path):
     from napari_histeq import bleaching_series, correct_bleaching
 

@@ -68,7 +68,9 @@ def build_batch_parser() -> argparse.ArgumentParser:
                         help="match each image's histogram to this reference image (counted once)")
     chosen.add_argument("--bleach", choices=METHODS, metavar="METHOD",
                         help=f"bleach-correct time series: {', '.join(METHODS)}")
-    operation.add_argument("--time-axis", type=int, help="--bleach: the time axis (default: the file's T axis, else 0)")
+    operation.add_argument("--time-axis", type=int,
+                           help="--bleach: the time axis (default: the file's T axis; the first axis of a stack "
+                                "whose axes are not named; none for 2D images and z-stacks)")
     operation.add_argument("--reference-frame", type=int, default=0, help="--bleach: the time point to correct to")
     operation.add_argument("--background", type=float, default=0.0, help="--bleach ratio: background subtracted")
     operation.add_argument("--matching", choices=("skimage", "fiji"), default="skimage",
@@ -128,7 +130,7 @@ def main_batch(argv) -> int:
               file=sys.stderr)
         return 130
     if not args.quiet:
-        print(summary_table(outcomes, time.perf_counter() - started))
+        print(summary_table(outcomes, time.perf_counter() - started, operation.name))
     return 1 if any(outcome.status == "failed" for outcome in outcomes) else 0
 
 

@@ -201,11 +201,9 @@ def _other_operation(data, image: ImageFile, options: Options):
     if operation.name == "match":
         return match_histograms(data, operation.reference, axis=histogram_axis(image, options.settings.scope),
                                 variant=operation.variant, backend=options.settings.backend)
-    time_axis = operation.time_axis
-    if time_axis is None:
-        time_axis = image.axes.index("T") if "T" in image.axes else 0
     grey_axes = image.axes[: data.ndim - image.colour]
     channel_axis = grey_axes.index("C") if "C" in grey_axes else None  # each fluorophore bleaches at its own rate
+    time_axis = operation.time_axis if operation.time_axis is not None else _time_axis(grey_axes, data.ndim - image.colour)
     if image.colour and channel_axis is not None:
         raise ValueError(f"--bleach on colour samples with a channel axis too (axes {image.axes}) is not supported")
     colours = data[..., :3] if image.colour else data  # RGB(A): each colour alone, alpha kept
@@ -216,6 +214,19 @@ def _other_operation(data, image: ImageFile, options: Options):
     if image.colour and data.shape[-1] == 4:
         corrected = module_of(corrected).concatenate([corrected, data[..., 3:]], axis=-1)
     return corrected
+
+
+def _time_axis(axes: str, ndim: int) -> int:
+    """``T`` in the file's axes; else the first axis of a stack whose axes the file does not name."""
+    if "T" in axes:
+        return axes.index("T")
+    named = set(axes) & set("ZC")
+    if named:
+        raise ValueError(f"no time axis in this file (axes {axes}): a {' or '.join(sorted(named))} axis is not "
+                         "time; --time-axis N corrects along axis N all the same")
+    if ndim < 3:
+        raise ValueError(f"a {ndim}D image has no time axis to correct along")
+    return 0
 
 
 def provenance(image: ImageFile, options: Options) -> dict:
@@ -255,7 +266,11 @@ def report(outcome: Outcome, quiet: bool, bar=None) -> None:
         bar.update()
 
 
-def summary_table(outcomes, seconds: float) -> str:
+#: What the summary says was done to the files, per operation.
+DONE = {"equalize": "equalised", "match": "matched", "bleach": "bleach-corrected"}
+
+
+def summary_table(outcomes, seconds: float, operation: str = "equalize") -> str:
     lines = [f"\n  {'status':8}{'seconds':>8}  file"]
     for outcome in outcomes:
         where = (f"{outcome.job.source} -> {outcome.job.target}" if outcome.status != "failed"
@@ -263,6 +278,6 @@ def summary_table(outcomes, seconds: float) -> str:
         time_text = f"{outcome.seconds:.2f}" if outcome.status == "ok" else "-"
         lines.append(f"  {outcome.status:8}{time_text:>8}  {where}")
     counts = {status: sum(outcome.status == status for outcome in outcomes) for status in ("ok", "failed", "skipped")}
-    lines.append(f"{counts['ok']} of {len(outcomes)} files equalised, {counts['failed']} failed, "
+    lines.append(f"{counts['ok']} of {len(outcomes)} files {DONE[operation]}, {counts['failed']} failed, "
                  f"{counts['skipped']} skipped ({seconds:.1f} s)")
     return "\n".join(lines)
