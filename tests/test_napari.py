@@ -834,3 +834,12 @@ def test_match_widget_corrects_and_matches_rgb_layers_colour_by_colour(qtbot, vi
     expected = np.stack([np.rint(exposure.match_histograms(series[1][..., c], reference.data[..., c]))
                          for c in range(3)], axis=-1)
     np.testing.assert_array_equal(viewer.layers["frame matched to palette"].data, expected)
+
+
+def test_match_widget_refuses_to_bleach_correct_a_single_image(qtbot, viewer, match_widget):
+    layer = viewer.add_image(np.arange(600, dtype=np.uint16).reshape(20, 30), name="one plane")
+    match_widget.image.value = layer
+    match_widget()
+    finish(qtbot, match_widget)
+    assert match_widget.status.value == "failed: bleach correction needs a time series: this layer is a single 2D image"
+    assert "one plane bleach-corrected" not in viewer.layers

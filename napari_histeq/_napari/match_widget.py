@@ -49,6 +49,7 @@ def corrected_layer_data(layer, options: dict):
     start = time.perf_counter()
     data = finest_level(layer)
     if options["mode"] == "bleach":
+        check_time_series(data, options)
         result = correct_bleaching(data, method=options["method"], axis=options["time_axis"],
                                    reference="previous" if options["previous"] else options["reference"],
                                    background=options["background"], channel_axis=options["channel_axis"],
@@ -66,8 +67,15 @@ def corrected_layer_data(layer, options: dict):
     return result, output_kwargs(layer, record, name=f"{layer.name} {suffix}", multiscale=False), "image"
 
 
+def check_time_series(data, options):
+    """A layer of one plane (grey or RGB) has no time axis to correct along."""
+    if data.ndim - (options["channel_axis"] is not None) < 3:
+        raise ValueError("bleach correction needs a time series: this layer is a single 2D image")
+
+
 def preview_plane(data, time_axis, index, options):
     """The displayed plane of time point ``index[time_axis]``, corrected (any thread): ``(plane, limits)``."""
+    check_time_series(data, options)
     t = index[time_axis]
     frame = correct_time_point(data, t, method=options["method"], axis=time_axis,
                                reference="previous" if options["previous"] else options["reference"],
