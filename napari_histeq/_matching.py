@@ -105,8 +105,10 @@ def match_histograms(image, reference, *, axis=None, mask=None, reference_mask=N
         Integer or float image of any shape (NumPy, CuPy, dask or zarr);
         it is never modified.
     reference : array or Histogram
-        The image whose distribution ``image`` takes on (any shape), or its
-        :func:`histogram` (counted once, reused for many images).
+        The image whose distribution ``image`` takes on, or its
+        :func:`histogram` (counted once, reused for many images). With
+        ``axis=None`` an array has as many dimensions as ``image``, as
+        scikit-image asks; with ``axis``, any shape.
     axis : None, int or tuple of int, optional
         The axes one histogram of ``image`` spans: None matches the whole
         image at once, ``(-2, -1)`` each plane alone (all to the same
@@ -160,6 +162,11 @@ def match_histograms(image, reference, *, axis=None, mask=None, reference_mask=N
     if variant == "fiji" and (dtype not in (np.uint8, np.uint16) or target.dtype.kind not in "ui"):
         raise TypeError(f"variant='fiji' matches uint8 and uint16 images to integer references (as Fiji), got "
                         f"{dtype} and {target.dtype}")
+    if axis is None and not isinstance(reference, (Histogram, Reference)) and np.ndim(reference) != image.ndim:
+        raise ValueError(f"image ({image.ndim} dimensions) and reference ({np.ndim(reference)}) must have the same "
+                         "number of dimensions, as in scikit-image (an RGB image and a grey reference are a "
+                         "mistake there); pass axis= to match each plane or volume to the reference, or "
+                         "histogram(reference) to match to its distribution whatever its shape")
     if is_level_dtype(dtype):
         return _match_levels(image, target, axis=axis, mask=mask, backend=backend, variant=variant)
     if is_lazy_array(image):

@@ -109,7 +109,7 @@ def test_out_on_the_device(cupy):
 def test_match_histograms_parity(cupy, dtype, axis):
     from napari_histeq import match_histograms
 
-    image, reference = dark_stack(dtype), dark_stack(dtype, shape=(20, 30), seed=3)
+    image, reference = dark_stack(dtype), dark_stack(dtype, shape=(1, 20, 30), seed=3)
     if np.dtype(dtype).kind == "f":
         image, reference = np.nan_to_num(image, posinf=1.0), np.nan_to_num(reference, posinf=1.0)
     expected = match_histograms(image, reference, axis=axis, backend="numpy")

@@ -7,6 +7,9 @@ from napari_histeq import _kernels, histogram, match_histograms
 from napari_histeq._validate import dtype_range
 
 exposure = pytest.importorskip("skimage.exposure")
+from skimage import data
+
+CHELSEA, ASTRONAUT = data.chelsea(), data.astronaut()
 
 
 def skimage_rounded(image, reference):
@@ -22,7 +25,7 @@ def skimage_rounded(image, reference):
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int8])
-@pytest.mark.parametrize("shapes", [((37, 53), (41, 29)), ((5, 17, 9), (101,)), ((1, 1), (3, 3))])
+@pytest.mark.parametrize("shapes", [((37, 53), (41, 29)), ((5, 17, 9), (1, 101, 1)), ((1, 1), (3, 3))])
 def test_integer_images_are_scikit_images_result_rounded(rng, dtype, shapes):
     info = np.iinfo(dtype)
     image = rng.integers(info.min, min(info.max, info.min + 300), shapes[0]).astype(dtype)
@@ -94,7 +97,7 @@ def test_dask_floats_and_wide_integers_are_matched_group_by_group(rng, dtype, ax
     da = pytest.importorskip("dask.array")
     stack = (rng.gamma(2.0, 300.0, (6, 40, 30))).astype(dtype)
     stack[1, 2, 3] = np.nan if np.dtype(dtype).kind == "f" else stack[1, 2, 3]
-    reference = rng.uniform(100, 900, (25, 25)).astype(dtype)
+    reference = rng.uniform(100, 900, (1, 25, 25)).astype(dtype)
     mask = rng.random((40, 30)) > 0.2
     lazy = match_histograms(da.from_array(stack, chunks=(2, 20, 15)), reference, axis=axis, mask=mask)
     assert type(lazy).__module__.startswith("dask") and lazy.chunks == ((2, 2, 2), (20, 20), (15, 15))
@@ -127,7 +130,28 @@ def test_bad_input_is_a_clear_error(rng):
         match_histograms(image, np.zeros((0,), np.uint8))
     with pytest.raises(TypeError, match="reference: image is complex"):
         match_histograms(image, np.ones(3, complex))
-    np.testing.assert_array_equal(match_histograms([[0, 1], [2, 3]], [5, 6, 7, 8]), [[5, 6], [7, 8]])  # lists work
+    np.testing.assert_array_equal(match_histograms([[0, 1], [2, 3]], [[5, 6, 7, 8]]), [[5, 6], [7, 8]])  # lists work
+
+
+@pytest.mark.parametrize("image, reference", [(CHELSEA, ASTRONAUT[..., 0]), (CHELSEA[..., 0], ASTRONAUT)])
+def test_an_image_and_a_reference_of_different_dimensions_are_refused_as_in_scikit_image(image, reference):
+    with pytest.raises(ValueError, match="same number of channels"):
+        exposure.match_histograms(image, reference)  # the peer refuses them
+    with pytest.raises(ValueError, match="same number of dimensions"):
+        match_histograms(image, reference)
+    stack = np.stack([image] * 2) if image.ndim == 2 else image
+    by_plane = match_histograms(stack, reference, axis=(0, 1) if image.ndim == 3 else (-2, -1))  # explicit groups
+    assert by_plane.shape == stack.shape
+    np.testing.assert_array_equal(match_histograms(image, histogram(reference)),  # a histogram: any shape
+                                  match_histograms(image, reference.reshape((1,) * (image.ndim - 1) + (-1,))))
+
+
+@pytest.mark.parametrize("array, reference, expected", [
+    (np.arange(10), np.arange(100), np.arange(9, 100, 10)),  # scikit-image's own cases
+    (np.random.default_rng(0).random(4), np.ones(3), np.ones(4)),
+])
+def test_scikit_images_array_cases(array, reference, expected):
+    np.testing.assert_array_equal(match_histograms(array, reference), expected)
 
 
 def test_plot_histograms_draws_the_reference(rng):

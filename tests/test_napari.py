@@ -758,6 +758,12 @@ def test_match_widget_matches_one_layer_to_another(qtbot, viewer, match_widget):
     match_widget()
     finish(qtbot, match_widget)
     np.testing.assert_array_equal(viewer.layers["dim matched to bright"].data, match_histograms(stack[:4], stack[-4:] * 3))
+    plane = viewer.add_image(stack[-1] * 2, name="one plane")  # a 2D reference for a 3D source: its distribution
+    match_widget.reference_layer.value = plane
+    match_widget()
+    finish(qtbot, match_widget)
+    np.testing.assert_array_equal(viewer.layers["dim matched to one plane"].data,
+                                  match_histograms(stack[:4], stack[-1:] * 2))
 
 
 def test_histogram_widget_shows_the_reference_a_result_was_matched_to(qtbot, viewer, match_widget, histogram_widget):

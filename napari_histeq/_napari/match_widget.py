@@ -17,7 +17,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
 
 from .._bleach import METHODS, correct_bleaching, correct_time_point
-from .._matching import match_histograms
+from .._matching import match_histograms, reference_of
 from .layers import (
     METADATA_KEY,
     displayed_index,
@@ -60,7 +60,9 @@ def corrected_layer_data(layer, options: dict):
         if reference is None:
             raise ValueError("choose a reference layer to match to")
         colours = -1 if layer.rgb and reference.rgb else None  # each colour to the reference's same colour
-        result = match_histograms(data, finest_level(reference), channel_axis=colours, variant=options["variant"])
+        # a grey reference layer's distribution, counted once, serves a source of any dimensions
+        target = finest_level(reference) if colours else reference_of(finest_level(reference))
+        result = match_histograms(data, target, channel_axis=colours, variant=options["variant"])
         suffix = f"matched to {reference.name}"
     record = {"source": layer.name, "operation": options["mode"], "seconds": time.perf_counter() - start,
               **{key: getattr(value, "name", value) for key, value in options.items() if key != "mode"}}
