@@ -16,17 +16,17 @@ the whole series.
   is scaled by ``f(t_reference) / f(t)``.
 
 Integer results are rounded half up, as ImageJ's multiply does, and clipped
-to the dtype.
+to the dtype. The ratio and exponential gains are in ``_bleach_gains``.
 """
 
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 
 from ._backend import array_module, as_dask, is_lazy_array
+from ._bleach_gains import frame_mask, gains, scaled, time_point
 from ._matching import match_by_groups, match_histograms, match_to_group, module_of, reference_of
 from ._validate import as_image, check_image_dtype, check_image_shape, check_mask, is_level_dtype, normalize_axis
 
@@ -90,7 +90,7 @@ def correct_bleaching(series, *, method="histogram", axis=0, reference=0, mask=N
     data, time_axis, spatial, reference, mask = _checked(series, method, axis, reference, mask, background, variant)
     if method == "histogram":
         return _by_histograms(data, time_axis, spatial, reference, mask, backend, variant)
-    return _scaled(data, time_axis, _gains(data, time_axis, spatial, method, reference, mask, background),
+    return scaled(data, time_axis, gains(data, time_axis, spatial, method, reference, mask, background),
                    background if method == "ratio" else 0.0)
 
 
@@ -124,15 +124,15 @@ def correct_time_point(series, t, *, method="histogram", axis=0, reference=0, ma
         if reference == "previous":
             head = data[(slice(None),) * time_axis + (slice(0, t + 1),)]
             corrected = _by_histograms(head, time_axis, spatial, reference, mask, backend, variant)
-            return _time_point(corrected, time_axis, t)
+            return time_point(corrected, time_axis, t)
         frame_axes = tuple(range(data.ndim - 1))
-        return match_histograms(_time_point(data, time_axis, t), _time_point(data, time_axis, reference),
-                                axis=frame_axes, mask=_frame_mask(mask, time_axis, t),
-                                reference_mask=_frame_mask(mask, time_axis, reference), variant=variant,
+        return match_histograms(time_point(data, time_axis, t), time_point(data, time_axis, reference),
+                                axis=frame_axes, mask=frame_mask(mask, time_axis, t),
+                                reference_mask=frame_mask(mask, time_axis, reference), variant=variant,
                                 backend=backend)
-    gains = _gains(data, time_axis, spatial, method, reference, mask, background, only=(reference, t))
-    frame = _time_point(data, time_axis, t)
-    return _scaled(frame[None], 0, gains[t : t + 1], background if method == "ratio" else 0.0)[0]
+    factors = gains(data, time_axis, spatial, method, reference, mask, background, only=(reference, t))
+    frame = time_point(data, time_axis, t)
+    return scaled(frame[None], 0, factors[t : t + 1], background if method == "ratio" else 0.0)[0]
 
 
 def _each_channel(correct, series, channel_axis, axis, mask, *t, **options):
@@ -195,42 +195,16 @@ def _checked(series, method, axis, reference, mask, background, variant):
     return data, time_axis, spatial, reference, mask
 
 
-def _gains(data, time_axis, spatial, method, reference, mask, background, only=None):
-    """Each time point's scale factor (ratio or exponential); ``only``: the ratio needs just those time points."""
-    frames = data.shape[time_axis]
-    if method == "ratio":
-        picked = sorted(set(only)) if only is not None else list(range(frames))
-        subset = data[(slice(None),) * time_axis + (picked,)] if only is not None else data
-        shared = mask is None or mask.shape[time_axis] == 1
-        subset_mask = mask if shared else mask[(slice(None),) * time_axis + (picked,)]
-        means = np.full(frames, np.nan)
-        means[picked] = _means(subset, time_axis, spatial, subset_mask, background)
-        return means[reference] / means
-    curve = _exponential_fit(_means(data, time_axis, spatial, mask, None))
-    return curve(reference) / curve(np.arange(frames))
-
-
-def _time_point(data, time_axis, t):
-    return data[(slice(None),) * time_axis + (t,)]
-
-
-def _frame_mask(mask, time_axis, t):
-    """The mask of one time point (the same for all when it was given with a time point's shape)."""
-    if mask is None:
-        return None
-    return _time_point(mask, time_axis, 0 if mask.shape[time_axis] == 1 else t)
-
-
 def _by_histograms(data, time_axis, spatial, reference, mask, backend, variant):
     if reference == "previous":
-        corrected = [_time_point(data, time_axis, 0)]
+        corrected = [time_point(data, time_axis, 0)]
         for t in range(1, data.shape[time_axis]):
-            corrected.append(match_histograms(_time_point(data, time_axis, t), corrected[-1],
-                                              mask=_frame_mask(mask, time_axis, t), variant=variant,
+            corrected.append(match_histograms(time_point(data, time_axis, t), corrected[-1],
+                                              mask=frame_mask(mask, time_axis, t), variant=variant,
                                               backend=backend))
         return module_of(data).stack(corrected, axis=time_axis)
-    target = _time_point(data, time_axis, reference)
-    reference_mask = _frame_mask(mask, time_axis, reference)
+    target = time_point(data, time_axis, reference)
+    reference_mask = frame_mask(mask, time_axis, reference)
     if is_lazy_array(data):  # each block of whole time points matched in its task: nothing fitted up front
         return match_by_groups(data, reference_of(target.compute(), reference_mask), axis=spatial, mask=mask,
                                variant=variant)
@@ -240,91 +214,3 @@ def _by_histograms(data, time_axis, spatial, reference, mask, backend, variant):
         return match_to_group(data, reference, axis=spatial, mask=mask, variant=variant, backend=backend)
     return match_histograms(data, target, axis=spatial, mask=mask, reference_mask=reference_mask, variant=variant,
                             backend=backend)
-
-
-def _means(data, time_axis, spatial, mask, background):
-    """The mean intensity of each time point (within the mask; after the background, for the ratio method).
-
-    In memory, one time point at a time: the float64 temporaries are a time
-    point's, not the series'. dask arrays reduce chunk by chunk.
-    """
-    if is_lazy_array(data):
-        means = _frame_values(data, background)
-        if mask is None:
-            means = means.mean(axis=spatial)
-        else:
-            weights = np.broadcast_to(np.asarray(mask), data.shape)
-            means = (means * weights).sum(axis=spatial) / weights.sum(axis=spatial)
-        means = np.asarray(means.compute(), dtype=np.float64)
-    else:
-        means = np.empty(data.shape[time_axis])
-        for t in range(means.size):
-            values = _frame_values(_time_point(data, time_axis, t), background)
-            if mask is None:
-                means[t] = float(values.mean())
-            else:
-                weights = array_module(values).broadcast_to(_frame_mask(mask, time_axis, t), values.shape)
-                means[t] = float((values * weights).sum() / weights.sum())
-    if not np.all(means > 0):
-        raise ValueError("a time point has no intensity above the background (mean <= 0): nothing to scale")
-    return means
-
-
-def _frame_values(data, background):
-    """float64 intensities, minus the background (integers stop at 0, as ImageJ's subtract)."""
-    values = data.astype(np.float64)
-    if background is None:
-        return values
-    values = values - background
-    return values.clip(0, None) if data.dtype.kind in "ui" else values
-
-
-def _exponential_fit(means):
-    """``f(t) = a * exp(-b t) + c`` fitted to the mean intensities (scipy's curve_fit)."""
-    from scipy.optimize import OptimizeWarning, curve_fit
-
-    if means.size < 3:
-        raise ValueError(f"the exponential fit has three parameters (a, b, c) and needs at least 3 time points, "
-                         f"got {means.size}; the ratio method needs 2")
-    t = np.arange(means.size, dtype=np.float64)
-    drop = means[0] - means[-1]
-    if not drop > 0:
-        raise ValueError("the mean intensity does not decay over the series: no exponential bleaching to correct")
-
-    def decay(x, a, b, c):
-        return a * np.exp(-b * x) + c
-
-    with warnings.catch_warnings():  # the covariance of an exact fit (3 points) is unknown, and unused here
-        warnings.simplefilter("ignore", OptimizeWarning)
-        try:
-            params, _ = curve_fit(decay, t, means, p0=(drop, 1.0 / means.size, means[-1]), maxfev=20000)
-        except RuntimeError as error:  # scipy gave up
-            raise ValueError(f"the exponential fit did not converge ({error}); try method='ratio'") from None
-    fitted = decay(t, *params)
-    if not np.all(np.isfinite(fitted) & (fitted > 0)):
-        raise ValueError("the fitted exponential is not positive at every time point: nothing to scale by; "
-                         "try method='ratio'")
-    return lambda x: decay(np.asarray(x, dtype=np.float64), *params)
-
-
-def _scaled(data, time_axis, gains, background):
-    """Each time point minus the background, times its gain, in the input's dtype (one time point at a time)."""
-    out_dtype = data.dtype if data.dtype.kind in "ui" else np.dtype(np.float32 if data.dtype.itemsize < 8 else data.dtype)
-    if is_lazy_array(data):
-        shape = [1] * data.ndim
-        shape[time_axis] = gains.size
-        return _scaled_frame(data, gains.reshape(shape), background, out_dtype)
-    out = array_module(data).empty(data.shape, dtype=out_dtype)
-    for t in range(gains.size):
-        index = (slice(None),) * time_axis + (t,)
-        out[index] = _scaled_frame(data[index], gains[t], background, out_dtype)
-    return out
-
-
-def _scaled_frame(frame, gain, background, out_dtype):
-    values = _frame_values(frame, background)
-    if frame.dtype.kind in "ui":
-        info = np.iinfo(frame.dtype)
-        scaled = values * gain + 0.5
-        return (scaled // 1).clip(info.min, info.max).astype(out_dtype)  # ImageJ rounds half up
-    return (values * gain).astype(out_dtype)
