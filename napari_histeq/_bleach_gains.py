@@ -88,9 +88,11 @@ def _exponential_fit(means):
                          f"got {means.size}; the ratio method needs 2")
     t = np.arange(means.size, dtype=np.float64)
     drop = means[0] - means[-1]
-    if not drop > 0:
-        raise ValueError("the mean intensity does not decay over the series: no exponential bleaching to correct")
+    if np.all(means == means[0]):  # nothing bleached: a flat curve, every gain 1 (the fit would be degenerate)
+        return lambda x: np.full(np.shape(x), means[0])
 
+    # A series that does not decay is fitted all the same, as Fiji does: a rising curve (a < 0), or a nearly
+    # flat one whose gains stay near 1.
     def decay(x, a, b, c):
         return a * np.exp(-b * x) + c
 
