@@ -45,29 +45,48 @@ def frame_mask(mask, time_axis, t):
 def _means(data, time_axis, spatial, mask, background):
     """The mean intensity of each time point (within the mask; after the background, for the ratio method).
 
-    In memory, one time point at a time: the float64 temporaries are a time
-    point's, not the series'. dask arrays reduce chunk by chunk.
+    Only finite pixels count (NaN and +-inf are left out, as ImageJ's
+    statistics leave NaN out). In memory, one time point at a time: the
+    float64 temporaries are a time point's, not the series'. dask arrays
+    reduce chunk by chunk.
     """
+    floats = data.dtype.kind == "f"
     if is_lazy_array(data):
-        means = _frame_values(data, background)
-        if mask is None:
-            means = means.mean(axis=spatial)
-        else:
-            weights = np.broadcast_to(np.asarray(mask), data.shape)
-            means = (means * weights).sum(axis=spatial) / weights.sum(axis=spatial)
-        means = np.asarray(means.compute(), dtype=np.float64)
+        weights = None if mask is None else np.broadcast_to(np.asarray(mask), data.shape)
+        means = np.asarray(_mean(_frame_values(data, background), weights, floats, spatial).compute(), np.float64)
     else:
         means = np.empty(data.shape[time_axis])
         for t in range(means.size):
             values = _frame_values(time_point(data, time_axis, t), background)
-            if mask is None:
-                means[t] = float(values.mean())
-            else:
-                weights = array_module(values).broadcast_to(frame_mask(mask, time_axis, t), values.shape)
-                means[t] = float((values * weights).sum() / weights.sum())
+            weights = None if mask is None else array_module(values).broadcast_to(frame_mask(mask, time_axis, t),
+                                                                                  values.shape)
+            means[t] = float(_mean(values, weights, floats))
+    if np.isnan(means).any():
+        raise ValueError(f"time point {int(np.flatnonzero(np.isnan(means))[0])} has no finite pixel"
+                         f"{' in the mask' if mask is not None else ''} to measure its intensity")
     if not np.all(means > 0):
-        raise ValueError("a time point has no intensity above the background (mean <= 0): nothing to scale")
+        raise ValueError(f"time point {int(np.flatnonzero(means <= 0)[0])} has no intensity above the background "
+                         "(mean <= 0): nothing to scale")
     return means
+
+
+def _mean(values, weights, floats, axis=None):
+    """The mean of the finite ``values`` where ``weights`` (all where None) along ``axis``; NaN where none counts."""
+    xp = array_module(values) if not is_lazy_array(values) else _dask()
+    if floats:
+        finite = xp.isfinite(values)
+        weights = finite if weights is None else weights & finite
+        values = xp.where(finite, values, 0.0)
+    if weights is None:
+        return values.mean(axis=axis)
+    counted = weights.sum(axis=axis)
+    return xp.where(counted > 0, (values * weights).sum(axis=axis) / xp.maximum(counted, 1), np.nan)
+
+
+def _dask():
+    import dask.array as da
+
+    return da
 
 
 def _frame_values(data, background):

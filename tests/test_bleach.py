@@ -156,6 +156,26 @@ def test_3d_time_series_with_the_time_axis_elsewhere_and_a_mask(rng):
     np.testing.assert_array_equal(np.moveaxis(by_axis, 1, 0), expected)
 
 
+@pytest.mark.parametrize("lazy", [False, True], ids=["numpy", "dask"])
+def test_ratio_means_leave_nan_and_infinities_out(rng, lazy):
+    series, _ = bleaching_series(rng, dtype=np.float64)
+    series[1, 3, 4], series[2, 0, :5], series[3, 7, 7] = np.nan, np.inf, -np.inf
+    series[4, :, :] = np.where(rng.random(series.shape[1:]) < 0.5, np.nan, series[4])
+    finite = np.isfinite(series)
+    means = np.array([(frame - 20)[ok].mean() for frame, ok in zip(series, finite)])
+    expected = (series - 20) * (means[0] / means)[:, None, None]  # NaN and +-inf stay what they are
+    data = series
+    if lazy:
+        data = pytest.importorskip("dask.array").from_array(series, chunks=(3, 16, 12))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = np.asarray(correct_bleaching(data, method="ratio", background=20))
+    np.testing.assert_allclose(result, expected, rtol=1e-12)
+    series[5] = np.nan
+    with pytest.raises(ValueError, match="time point 5 has no finite pixel"):
+        correct_bleaching(series, method="ratio")
+
+
 def test_exponential_fit_of_a_series_that_does_not_decay_as_fiji_fits_it(rng):
     base = rng.gamma(4.0, 500.0, (16, 16))
     rise = 100 - 60 * np.exp(-0.4 * np.arange(6))  # a * exp(-b t) + c with a < 0: brightening
