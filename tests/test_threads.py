@@ -251,3 +251,46 @@ def test_adaptive_equalisation_in_forked_children_and_many_threads(layer):
     for i, outputs in enumerate(results):
         for output in outputs:
             np.testing.assert_array_equal(output, expected[i % 4])
+
+
+MATCH_FORK_SCRIPT = """
+    import multiprocessing, numpy as np, napari_histeq
+    from skimage import exposure
+    rng = np.random.default_rng(2)
+    decay = (0.3 + 0.7 * np.exp(-0.2 * np.arange(6)))[:, None, None]
+    series = [(rng.gamma(2.0, 300.0, (6, 96, 160)) * decay).astype(np.uint16) for _ in range(4)]
+    napari_histeq.correct_bleaching(series[0])  # the parent has run the counting and matching kernels
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        results = pool.map(napari_histeq.correct_bleaching, series)
+    for result, s in zip(results, series):
+        expected = np.stack([np.rint(exposure.match_histograms(frame, s[0])) for frame in s])
+        assert np.array_equal(result, expected)
+    print("ok")
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork is the default start method on Linux only")
+@pytest.mark.parametrize("layer", ["default", "omp"])
+def test_matching_and_bleach_correction_in_forked_children_and_many_threads(layer):
+    pytest.importorskip("skimage")
+    env = {} if layer == "default" else {"NUMBA_THREADING_LAYER": layer}
+    assert run_python(MATCH_FORK_SCRIPT, timeout=180, **env).split()[0] == "ok"
+    from skimage import exposure
+
+    from napari_histeq import match_histograms
+
+    rng = np.random.default_rng(3)
+    images = [rng.gamma(2.0, 300.0, (200, 240)).astype(np.uint16) for _ in range(4)]
+    reference = rng.gamma(4.0, 500.0, (120, 100)).astype(np.uint16)
+    expected = [np.rint(exposure.match_histograms(image, reference)) for image in images]
+    results = [None] * 12
+    barrier = threading.Barrier(len(results))
+
+    def work(i):
+        barrier.wait()
+        results[i] = [match_histograms(images[i % 4], reference) for _ in range(3)]
+
+    run_threads(work, len(results))
+    for i, outputs in enumerate(results):
+        for output in outputs:
+            np.testing.assert_array_equal(output, expected[i % 4])
