@@ -310,21 +310,22 @@ def test_ctrl_c_stops_parallel_workers_and_leaves_only_whole_results(tmp_path):
 
     rng = np.random.default_rng(4)
     stack = rng.integers(0, 60000, (10, 512, 512)).astype(np.uint16)
-    for index in range(10):
-        tifffile.imwrite(tmp_path / f"s{index}.tif", stack, compression="zlib")  # slow to write: time to interrupt
+    for index in range(20):  # slow to write: time to interrupt, even when this process waits for a core
+        tifffile.imwrite(tmp_path / f"s{index}.tif", stack, compression="zlib")
     out = tmp_path / "out"
     run = subprocess.Popen([sys.executable, "-m", "napari_histeq", "batch", str(tmp_path), "-o", str(out), "-j", "2"],
                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not any(out.glob("s*.tif")) and time.monotonic() < deadline and run.poll() is None:
         time.sleep(0.02)
+    before = (run.poll(), sorted(path.name for path in out.glob("*")) if out.exists() else [])
     os.killpg(run.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group, workers included
-    _, stderr = run.communicate(timeout=120)
-    assert run.returncode == 130, stderr
+    stdout, stderr = run.communicate(timeout=120)
+    assert run.returncode == 130, (before, stderr, stdout)  # (exit status, files) just before Ctrl-C
     assert "interrupted" in stderr and "Traceback" not in stderr
     written = sorted(out.iterdir())
     assert all(not path.name.startswith(".") for path in written)  # no partial file
-    assert len(written) < 10
+    assert len(written) < 20
     expected = textbook_equalize(stack)
     for path in written:
         np.testing.assert_array_equal(tifffile.imread(path), expected)
