@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._adapthist_lazy import equalize_adapthist_lazy
-from ._backend import array_module, is_lazy_array, resolve_backend, to_backend
+from ._backend import array_module, is_lazy_array, module_of, resolve_backend, to_backend
 from ._clahe import adapt_block, plan_for
-from ._matching import module_of
 from ._validate import as_image, check_mask, check_out, check_out_range, dtype_range
 from ._wrapped import check_no_out_for_lazy, check_no_out_for_wrapped, unwrap
 

@@ -171,6 +171,15 @@ def is_lazy_array(array) -> bool:
     return type(array).__module__.split(".")[0] in ("dask", "zarr") and hasattr(array, "dtype")
 
 
+def module_of(array):
+    """dask.array for a lazy array, else NumPy or CuPy."""
+    if is_lazy_array(array):
+        import dask.array as da
+
+        return da
+    return array_module(array)
+
+
 def as_dask(array):
     """A dask array with known chunk sizes for a dask or zarr array (zarr keeps its own chunks)."""
     import dask.array as da

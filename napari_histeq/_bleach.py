@@ -25,9 +25,9 @@ import numbers
 
 import numpy as np
 
-from ._backend import array_module, as_dask, is_lazy_array
+from ._backend import array_module, as_dask, is_lazy_array, module_of
 from ._bleach_gains import frame_mask, gains, scaled, time_point
-from ._matching import match_by_groups, match_histograms, match_to_group, module_of, reference_of
+from ._matching import match_by_groups, match_histograms, match_to_group, reference_of
 from ._validate import as_image, check_image_dtype, check_image_shape, check_mask, is_level_dtype, normalize_axis
 
 METHODS = ("histogram", "ratio", "exponential")

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from ._backend import array_module, is_lazy_array
+from ._backend import array_module, is_lazy_array, module_of
 
 
 def gains(data, time_axis, spatial, method, reference, mask, background, only=None):
@@ -72,7 +72,7 @@ def _means(data, time_axis, spatial, mask, background):
 
 def _mean(values, weights, floats, axis=None):
     """The mean of the finite ``values`` where ``weights`` (all where None) along ``axis``; NaN where none counts."""
-    xp = array_module(values) if not is_lazy_array(values) else _dask()
+    xp = module_of(values)
     if floats:
         finite = xp.isfinite(values)
         weights = finite if weights is None else weights & finite
@@ -81,12 +81,6 @@ def _mean(values, weights, floats, axis=None):
         return values.mean(axis=axis)
     counted = weights.sum(axis=axis)
     return xp.where(counted > 0, (values * weights).sum(axis=axis) / xp.maximum(counted, 1), np.nan)
-
-
-def _dask():
-    import dask.array as da
-
-    return da
 
 
 def _frame_values(data, background):

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _pipeline
 from ._api import Histogram, histogram
-from ._backend import array_module, as_dask, is_lazy_array, to_backend
+from ._backend import array_module, as_dask, is_lazy_array, module_of, to_backend
 from ._binning import nothing_to_count
 from ._groups import GroupLayout
 from ._lazy import apply_lazy, fit_lazy, lazy_mask
@@ -291,12 +291,3 @@ def _per_channel(image, reference, channel_axis, **options):
     results = [match_histograms(image_channels[..., c], reference_channels[..., c], axis=axis, **options)
                for c in range(image_channels.shape[-1])]
     return xp.moveaxis(xp.stack(results, axis=-1), -1, channel_axis)
-
-
-def module_of(array):
-    """dask.array for a lazy array, else NumPy or CuPy."""
-    if is_lazy_array(array):
-        import dask.array as da
-
-        return da
-    return array_module(array)

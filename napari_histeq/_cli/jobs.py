@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from .._api import equalize, fit_equalization
-from .._backend import is_lazy_array
+from .._backend import is_lazy_array, module_of
 from .._bleach import correct_bleaching
 from .._kernels.threads import ENV_VAR as THREADS_ENV_VAR
 from .._kernels.threads import num_threads
-from .._matching import match_histograms, module_of
+from .._matching import match_histograms
 from .._operations import apply_settings
 from .._settings import Settings
 from .files import read_image, reader_messages, reader_said, write_result
