@@ -73,23 +73,18 @@ def _reference_from_histogram(hist: Histogram, dtype=None) -> Reference:
     if counts.ndim != 1:
         raise ValueError(f"a reference histogram must be one histogram (counts of shape (nbins,)), got {counts.shape}")
     per_level = np.all(np.diff(edges) == 1)
+    positions = edges[:-1] if per_level else (edges[:-1] + edges[1:]) / 2  # a bin's level, or its centre
     kind = np.dtype(dtype) if dtype is not None else np.dtype(np.int64 if per_level else np.float64)
-    if per_level:
-        return reference_from_counts(counts, edges[0], kind)
-    return _reference_at((edges[:-1] + edges[1:]) / 2, counts, kind)  # a bin stands for its centre
+    return reference_from_counts(counts, positions, kind)
 
 
-def reference_from_counts(counts, start, dtype, masked=False) -> Reference:
-    """The distribution of one histogram with a bin per level, the first level ``start``."""
-    return _reference_at(None, counts, dtype, start, masked)
-
-
-def _reference_at(positions, counts, dtype, start=0, masked=False) -> Reference:
+def reference_from_counts(counts, positions, dtype, masked=False) -> Reference:
+    """The distribution of one histogram: the value each bin stands for (``positions``), by its count."""
     occupied = np.flatnonzero(counts)
     if occupied.size == 0:
         raise nothing_to_count(masked, " in the reference")
-    values = occupied + float(start) if positions is None else positions[occupied]
-    return Reference(values.astype(np.float64), np.cumsum(counts[occupied]) / counts.sum(), np.dtype(dtype))
+    return Reference(positions[occupied].astype(np.float64), np.cumsum(counts[occupied]) / counts.sum(),
+                     np.dtype(dtype))
 
 
 VARIANTS = ("skimage", "fiji")
@@ -199,7 +194,7 @@ def match_to_group(image, group, *, axis, mask=None, variant="skimage", backend=
     masked = request.mask is not None
 
     def transfer_for(counts, binning):
-        target = reference_from_counts(counts[group], binning.start, request.dtype, masked)
+        target = reference_from_counts(counts[group], binning.levels, request.dtype, masked)
         return _transfer(target, variant, request.dtype)
 
     return _pipeline.fit_and_apply(request, transfer_for=transfer_for)
