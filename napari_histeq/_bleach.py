@@ -203,14 +203,12 @@ def _by_histograms(data, time_axis, spatial, reference, mask, backend, variant):
                                               mask=frame_mask(mask, time_axis, t), variant=variant,
                                               backend=backend))
         return module_of(data).stack(corrected, axis=time_axis)
-    target = time_point(data, time_axis, reference)
-    reference_mask = frame_mask(mask, time_axis, reference)
     if is_lazy_array(data):  # each block of whole time points matched in its task: nothing fitted up front
-        return match_by_groups(data, reference_of(target.compute(), reference_mask), axis=spatial, mask=mask,
-                               variant=variant)
+        target = reference_of(time_point(data, time_axis, reference).compute(), frame_mask(mask, time_axis, reference))
+        return match_by_groups(data, target, axis=spatial, mask=mask, variant=variant)
     if mask is not None:
         mask = array_module(mask).broadcast_to(mask, data.shape)
     if is_level_dtype(data.dtype):  # the reference time point is counted with the others, once
         return match_to_group(data, reference, axis=spatial, mask=mask, variant=variant, backend=backend)
-    return match_histograms(data, target, axis=spatial, mask=mask, reference_mask=reference_mask, variant=variant,
-                            backend=backend)
+    return match_histograms(data, time_point(data, time_axis, reference), axis=spatial, mask=mask,
+                            reference_mask=frame_mask(mask, time_axis, reference), variant=variant, backend=backend)
