@@ -23,6 +23,12 @@ class ImageFile:
     notes: list = field(default_factory=list)
     close: Any = None
 
+    @property
+    def grey_axes(self) -> str:
+        """The axis codes of the axes before the colour samples ("" when the file names none)."""
+        ndim = self.data.ndim - self.colour
+        return self.axes[:ndim] if len(self.axes) >= ndim else ""
+
 
 def is_zarr(path: Path) -> bool:
     return path.is_dir() and (path.suffix.lower() == ".zarr"

@@ -166,7 +166,7 @@ def _describe(error: BaseException) -> str:
 def histogram_axis(image: ImageFile, scope: str):
     """The ``axis`` for ``scope``; a file's channels (axis ``C``) never share a histogram."""
     ndim = image.data.ndim - image.colour
-    axes = image.axes[:ndim] if len(image.axes) >= ndim else ""
+    axes = image.grey_axes
     pooled = [index for index in range(ndim) if not axes or axes[index] not in "CS"]
     if scope != "layer":
         needed = 2 if scope == "plane" else 3
@@ -201,7 +201,7 @@ def _other_operation(data, image: ImageFile, options: Options):
     if operation.name == "match":
         return match_histograms(data, operation.reference, axis=histogram_axis(image, options.settings.scope),
                                 variant=operation.variant, backend=options.settings.backend)
-    grey_axes = image.axes[: data.ndim - image.colour]
+    grey_axes = image.grey_axes
     channel_axis = grey_axes.index("C") if "C" in grey_axes else None  # each fluorophore bleaches at its own rate
     time_axis = operation.time_axis if operation.time_axis is not None else _time_axis(grey_axes, data.ndim - image.colour)
     if image.colour and channel_axis is not None:
@@ -237,7 +237,7 @@ def provenance(image: ImageFile, options: Options) -> dict:
     if operation.name == "bleach":
         record.update(method=operation.method, reference_frame=operation.reference_frame,
                       background=operation.background,
-                      each_channel=bool(image.colour or "C" in image.axes[: image.data.ndim - image.colour]))
+                      each_channel=image.colour or "C" in image.grey_axes)
         if operation.method == "histogram":
             record["matching"] = operation.variant
         return record
