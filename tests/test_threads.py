@@ -43,6 +43,21 @@ def run_threads(work, count):
         assert not worker.is_alive(), "a thread hung inside a kernel"
 
 
+def check_from_many_threads(call, inputs, expected, threads, calls):
+    """``call(inputs[k])`` from ``threads`` threads at once, ``calls`` times each, every result ``expected[k]``."""
+    results = [None] * threads
+    barrier = threading.Barrier(threads)
+
+    def work(i):
+        barrier.wait()
+        results[i] = [call(inputs[i % len(inputs)]) for _ in range(calls)]
+
+    run_threads(work, threads)
+    for i, outputs in enumerate(results):
+        for output in outputs:
+            np.testing.assert_array_equal(output, expected[i % len(inputs)])
+
+
 def image_and_expected(dtype=np.uint8, side=256, seed=0):
     rng = np.random.default_rng(seed)
     info = np.iinfo(dtype)
@@ -127,19 +142,8 @@ def test_fork_while_another_thread_is_inside_a_kernel():
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
 def test_many_threads_at_once(dtype):
     # Widget worker, live preview and dask threads may all call in together.
-    cases = [image_and_expected(dtype, side=192, seed=seed) for seed in range(6)]
-    results = [None] * (3 * len(cases))
-    barrier = threading.Barrier(len(results))
-
-    def work(i):
-        image, _ = cases[i % len(cases)]
-        barrier.wait()
-        results[i] = [equalize(image) for _ in range(5)]
-
-    run_threads(work, len(results))
-    for i, outputs in enumerate(results):
-        for output in outputs:
-            np.testing.assert_array_equal(output, cases[i % len(cases)][1])
+    images, expected = zip(*[image_and_expected(dtype, side=192, seed=seed) for seed in range(6)])
+    check_from_many_threads(equalize, images, expected, threads=18, calls=5)
 
 
 @needs_kernels
@@ -240,17 +244,7 @@ def test_adaptive_equalisation_in_forked_children_and_many_threads(layer):
 
     images = [np.random.default_rng(seed).random((150, 170)) for seed in range(4)]
     expected = [exposure.equalize_adapthist(image) for image in images]
-    results = [None] * 12
-    barrier = threading.Barrier(len(results))
-
-    def work(i):
-        barrier.wait()
-        results[i] = [equalize_adapthist(images[i % 4]) for _ in range(3)]
-
-    run_threads(work, len(results))
-    for i, outputs in enumerate(results):
-        for output in outputs:
-            np.testing.assert_array_equal(output, expected[i % 4])
+    check_from_many_threads(equalize_adapthist, images, expected, threads=12, calls=3)
 
 
 MATCH_FORK_SCRIPT = """
@@ -283,14 +277,4 @@ def test_matching_and_bleach_correction_in_forked_children_and_many_threads(laye
     images = [rng.gamma(2.0, 300.0, (200, 240)).astype(np.uint16) for _ in range(4)]
     reference = rng.gamma(4.0, 500.0, (120, 100)).astype(np.uint16)
     expected = [np.rint(exposure.match_histograms(image, reference)) for image in images]
-    results = [None] * 12
-    barrier = threading.Barrier(len(results))
-
-    def work(i):
-        barrier.wait()
-        results[i] = [match_histograms(images[i % 4], reference) for _ in range(3)]
-
-    run_threads(work, len(results))
-    for i, outputs in enumerate(results):
-        for output in outputs:
-            np.testing.assert_array_equal(output, expected[i % 4])
+    check_from_many_threads(lambda image: match_histograms(image, reference), images, expected, threads=12, calls=3)
