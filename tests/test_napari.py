@@ -573,6 +573,33 @@ def test_widget_opens_with_a_bad_backend_variable(qtbot, viewer, monkeypatch, fr
     np.testing.assert_array_equal(viewer.layers[-1].data, textbook_equalize(np.arange(64, dtype=np.uint8).reshape(8, 8)))
 
 
+
+def test_long_messages_wrap_instead_of_widening_the_docks(qtbot, viewer, monkeypatch):
+    # CuPy installed on a laptop without a driver: the backend note was one line 1350 px wide, and the
+    # first window gave the canvas 0 px. Long notes and failures now wrap to the dock's width.
+    from napari_histeq._backend import BackendInfo
+    from napari_histeq._napari.match_widget import MatchWidget
+
+    def width(widget):
+        return widget.native.sizeHint().width()
+
+    reason = ("cupy 14.2.0 imported but no CUDA device answered: CUDARuntimeError: cudaErrorInsufficientDriver: "
+              "CUDA driver version is insufficient for CUDA runtime version")
+    monkeypatch.setattr(_widget, "backend_info", lambda: BackendInfo("numpy", "cupy is not installed"))
+    short = EqualizeWidget(viewer)
+    monkeypatch.setattr(_widget, "backend_info", lambda: BackendInfo("numpy", reason, reason))
+    long = EqualizeWidget(viewer)
+    assert long.backend_note.value == "auto picks numpy: no usable GPU (hover for why)"
+    assert long.backend_note.tooltip == reason
+    assert width(long) <= width(short)
+    failure = "failed: " + "a long reason why, in many words, " * 12
+    long.status.value = failure
+    assert width(long) <= width(short)
+    matcher = MatchWidget(viewer)
+    before = width(matcher)
+    matcher.status.value = failure
+    assert width(matcher) <= before
+
 # -- threads and races (the GUI thread never computes, never touches Qt from a worker) -------------
 def _slow(function, seconds):
     def slow(*args, **kwargs):

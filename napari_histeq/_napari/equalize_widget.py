@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, PushButton, SpinBox
 
 from .._backend import BACKENDS, backend_info
 from .._settings import OUT_RANGE_LABELS, RGB_MODE_LABELS, SCOPE_LABELS
@@ -33,6 +33,7 @@ from .layers import (
     show_preview,
     show_result,
 )
+from .messages import MessageLabel
 from .method_options import MethodOptions
 from .worker import Cancelled, OneWorker, ProgressRelay, widget_alive, with_dask_progress
 
@@ -58,12 +59,18 @@ def _preview_of(data, index, rgb, options):
     return equalize_plane(np.asarray(data[index]), rgb=rgb, **options)
 
 
-def _describe_auto_backend() -> str:
+def _describe_auto_backend() -> tuple[str, str]:
+    """The backend note and its tooltip: what ``auto`` picks in a few words, and all of why."""
     try:
         info = backend_info()
     except (ValueError, RuntimeError) as error:  # a bad NAPARI_HISTEQ_BACKEND: say so, keep the widget usable
-        return f"auto cannot choose: {error}. Pick numpy or cupy here."
-    return f"auto picks numpy: {info.reason}" if info.name == "numpy" else f"auto picks {info.reason}"
+        headline = str(error).split(": ", 1)[0]  # without the CUDA error, if any: it is in the tooltip
+        return f"auto cannot choose: {headline}. Pick numpy or cupy here.", str(error)
+    if info.name == "cupy":
+        return f"auto picks {info.reason}", info.reason
+    if ": " in info.reason:  # CuPy is there but failed: the error is long, and in the tooltip
+        return "auto picks numpy: no usable GPU (hover for why)", info.reason
+    return f"auto picks numpy: {info.reason}", info.reason
 
 
 class EqualizeWidget(Container):
@@ -85,12 +92,12 @@ class EqualizeWidget(Container):
         self.out_range = ComboBox(choices=_choices(OUT_RANGE_LABELS), value="dtype", label="output range")
         self.rgb_mode = ComboBox(choices=_choices(RGB_MODE_LABELS), value="channels", label="RGB")
         self.backend = ComboBox(choices=list(BACKENDS), value="auto", label="backend")
-        self.backend_note = Label(value=_describe_auto_backend())
+        self.backend_note = MessageLabel(*_describe_auto_backend())
         self.fit_level = SpinBox(value=0, min=0, max=0, label="fit on level")
         self.preview = CheckBox(value=False, text="live preview of the displayed plane")
         self.run_button = PushButton(text="Equalize")
         self.cancel_button = PushButton(text="Cancel", visible=False)
-        self.status = Label(value="")
+        self.status = MessageLabel()
         self.extend([
             self.image, *self.methods.widgets, self.scope, self.nbins, self.mask, self.out_range, self.rgb_mode,
             self.fit_level, self.backend, self.backend_note, self.preview, self.run_button, self.cancel_button,

@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, PushButton, SpinBox
 
 from .._bleach import METHODS, correct_bleaching, correct_time_point
 from .._matching import match_histograms, reference_of
@@ -27,6 +27,7 @@ from .layers import (
     show_preview,
     show_result,
 )
+from .messages import MessageLabel
 from .worker import Cancelled, OneWorker, ProgressRelay, widget_alive, with_dask_progress
 
 if TYPE_CHECKING:
@@ -122,8 +123,8 @@ class MatchWidget(Container):
         self.reference_layer = ComboBox(choices=self._image_choices, label="reference layer", nullable=True)
         self.run_button = PushButton(text="Correct")
         self.cancel_button = PushButton(text="Cancel", visible=False)
-        self.status = Label(value="")
-        self.note = Label(value="For segmentation and display, not intensity quantification.")
+        self.status = MessageLabel()
+        self.note = MessageLabel("For segmentation and display, not intensity quantification.")
         self.extend([self.image, self.mode, self.method, self.variant, self.time_axis, self.reference, self.previous,
                      self.background, self.reference_layer, self.preview, self.run_button, self.cancel_button,
                      self.status, self.note])

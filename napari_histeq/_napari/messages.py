@@ -1,0 +1,50 @@
+"""Labels for messages of any length: notes, progress and failures in the dock widgets."""
+
+from __future__ import annotations
+
+from magicgui.widgets import Label
+from qtpy.QtCore import QEvent, QObject
+from qtpy.QtWidgets import QSizePolicy
+
+
+class MessageLabel(Label):
+    """A label whose text wraps to the dock's width instead of widening the dock.
+
+    A plain label asks for its text's width on one line: one long message (a
+    failure, or why the GPU cannot be used) widened the dock and left the
+    canvas no room. ``tooltip`` can hold the whole of a message shown in part.
+
+    Examples
+    --------
+    >>> note = MessageLabel("auto picks numpy: cupy is not installed")  # doctest: +SKIP
+    >>> note.value = "failed: " + "a long reason " * 20  # wraps; the dock keeps its width  # doctest: +SKIP
+    """
+
+    def __init__(self, value: str = "", tooltip: str | None = None):
+        super().__init__(tooltip=tooltip)
+        native = self.native
+        native.setWordWrap(True)
+        # the layout gives the width and the text takes the lines it needs there
+        native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self._fit_on_resize = _FitHeightOnResize(native)  # kept alive with the label
+        native.installEventFilter(self._fit_on_resize)
+        self.value = value
+
+    def set_value(self, value) -> None:
+        super().set_value(value)
+        _fit_height(self.native)
+
+
+def _fit_height(label) -> None:
+    # A layout sizes a fixed-height label from its size hint, which Qt computes for a wider
+    # label than the dock gives it: the lines that did not fit were cut off.
+    height = label.heightForWidth(max(label.width(), 1))
+    if height > 0:  # -1 until the label wraps
+        label.setMinimumHeight(height)
+
+
+class _FitHeightOnResize(QObject):
+    def eventFilter(self, label, event):
+        if event.type() == QEvent.Type.Resize:
+            _fit_height(label)
+        return False
