@@ -148,14 +148,34 @@ def test_colour_png_follows_the_colour_rules_and_keeps_alpha(tmp_path, rng, chan
     assert json.loads(Image.open(tmp_path / "out" / "photo.png").text["napari_histeq"])["rgb_mode"] == "channels"
 
 
-def test_lossy_and_plugin_formats_become_tiff(tmp_path, rng):
+def test_lossy_formats_and_numpy_arrays_become_tiff(tmp_path, rng):
     image = rng.integers(0, 256, (20, 30)).astype(np.uint8)
     iio.imwrite(tmp_path / "photo.jpg", image)
-    np.save(tmp_path / "array.npy", image)  # read by napari's builtin reader plugin
+    np.save(tmp_path / "array.npy", image)  # read by NumPy: napari's reader plugins need napari
     assert batch(tmp_path, "-o", tmp_path / "out") == 0
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "array.tif"), textbook_equalize(image))
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "photo.tif"),
                                   textbook_equalize(iio.imread(tmp_path / "photo.jpg")))
+
+
+def test_a_pickled_numpy_file_is_refused_and_runs_no_code(tmp_path, capsys):
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}, None], dtype=object))
+    assert batch(tmp_path / "objects.npy", "-o", tmp_path / "out") == 1
+    assert "objects.npy: cannot read it as an image: Array can't be memory-mapped: Python objects" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "objects.tif").exists()
+
+
+def test_other_formats_through_napari_reader_plugins(tmp_path, rng):
+    npe2 = pytest.importorskip("npe2")
+    image = rng.integers(0, 4096, (20, 30)).astype(np.uint16)
+    (tmp_path / "scan.madeup").write_bytes(b"a vendor's format")
+    with npe2.DynamicPlugin("madeup-reader") as plugin:
+        @plugin.contribute.reader(filename_patterns=["*.madeup"])
+        def read_madeup(path):
+            return lambda path: [(image, {"name": "scan"}, "image")]
+
+        assert batch(tmp_path / "scan.madeup", "-o", tmp_path / "out") == 0
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "scan.tif"), textbook_equalize(image))
 
 
 def test_folders_globs_and_recursion_keep_sub_folders(tmp_path, rng):

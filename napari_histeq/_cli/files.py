@@ -1,8 +1,9 @@
 """Image files in and out for the batch command: each kind to its reader and writer.
 
 TIFF (ImageJ hyperstacks, OME-TIFF, plain) goes through tifffile, zarr and
-OME-Zarr through zarr (lazily, chunk by chunk), other formats through imageio
-or, failing that, napari's reader plugins (npe2). A result goes where its
+OME-Zarr through zarr (lazily, chunk by chunk), ``.npy`` through NumPy (no
+pickles), other formats through imageio or, failing that, napari's reader
+plugins (npe2). A result goes where its
 input's kind says: TIFF in, TIFF out with the same axes and calibration; zarr
 in, zarr out with the same chunks and codecs; PNG in, PNG out; anything else
 (JPEG is lossy) as TIFF. Every result records the operation in its metadata.
@@ -52,12 +53,16 @@ def read_image(path: Path, *, lazy_tiff_bytes: int | None = None) -> ImageFile:
 def _read_other(path: Path) -> ImageFile:
     import imageio.v3 as iio
 
-    try:
-        data = iio.imread(path)
-    except Exception as imageio_error:
-        data = _read_with_napari_plugins(path)
-        if data is None:
-            raise imageio_error from None
+    if path.suffix.lower() == ".npy":
+        # no pickles: a file runs no code; mapped read-only, so a big array stays on disk
+        data = np.load(path, mmap_mode="r", allow_pickle=False)
+    else:
+        try:
+            data = iio.imread(path)
+        except Exception as imageio_error:
+            data = _read_with_napari_plugins(path)
+            if data is None:
+                raise imageio_error from None
     data = np.asarray(data)
     colour = data.ndim >= 3 and data.shape[-1] in (3, 4) and data.dtype.kind in "ui"
     return ImageFile(path, data, "image", colour=colour)
