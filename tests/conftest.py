@@ -1,12 +1,39 @@
+import sys
+
 import numpy as np
 import pytest
 
 from napari_histeq import _backend
 
 
+def pytest_addoption(parser):
+    parser.addoption("--host-cupy", action="store_true",
+                     help="put tests/host_cupy.py, a strict stand-in for CuPy on the host, in CuPy's place: "
+                          "checks of how the CuPy path calls CuPy (no GPU runs, and no GPU figure comes of it)")
+
+
+def pytest_configure(config):
+    if config.getoption("--host-cupy"):
+        import host_cupy
+
+        module = host_cupy.module()
+        sys.modules["cupy"] = module
+
+        def probe():
+            return None, f"cupy {module.__version__}, host stand-in (no GPU)"
+
+        probe.cache_clear = lambda: None
+        _backend._probe_gpu = probe
+
+
 @pytest.fixture
-def cupy():
-    """CuPy with a device that answers; the test is skipped, with the reason, where none does."""
+def cupy(request):
+    """CuPy with a device that answers; the test is skipped, with the reason, where none does.
+
+    With ``--host-cupy``: the host stand-in (``host_cupy.py``) in CuPy's place.
+    """
+    if request.config.getoption("--host-cupy"):
+        return sys.modules["cupy"]
     error, _description = _backend._probe_gpu()
     if error is not None:
         pytest.skip(f"no usable GPU: {error}")
