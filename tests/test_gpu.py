@@ -37,7 +37,10 @@ def dark_stack(dtype, shape=(4, 33, 47), seed=7):
 def test_parity_with_numpy(cupy, dtype, variant, axis, masked):
     image = dark_stack(dtype)
     mask = None
-    if masked:
+    if masked and axis == 0:  # a histogram per pixel through the planes: each keeps some planes
+        mask = np.ones(image.shape, bool)
+        mask[2:, 5:25, 10:40] = False
+    elif masked:
         mask = np.zeros(image.shape[-2:], bool)
         mask[5:25, 10:40] = True
     expected = equalize(image, variant=variant, axis=axis, mask=mask, backend="numpy")
