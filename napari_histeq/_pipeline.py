@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _accel
-from ._backend import array_module, is_cupy_array, resolve_backend, to_backend
+from ._backend import array_module, resolve_backend, to_backend
 from ._binning import Binning, nothing_to_count
 from ._groups import GroupLayout
 from ._placement import direct_target, into, on_backend
@@ -59,16 +59,19 @@ class Tables:
 # --- stage 1 -----------------------------------------------------------------------------------
 
 
-def _rows(request: Request, staged, xp):
-    """The staged image and its mask (moved to ``xp``) as ``(n_groups, group_size)`` rows."""
-    layout = request.layout
-    mask_rows = None if request.mask is None else layout.mask_rows(xp, to_backend(xp, request.mask))
-    return layout.to_rows(xp, staged), mask_rows
+def _rows(request: Request, staged):
+    """The staged image and its mask as ``(n_groups, group_size)`` rows, where the image is.
+
+    That is the host when the image is too big for the GPU: the stages then move it block by block.
+    """
+    layout, where = request.layout, array_module(staged)
+    mask_rows = None if request.mask is None else layout.mask_rows(where, to_backend(where, request.mask))
+    return layout.to_rows(where, staged), mask_rows
 
 
 def _count_staged(request: Request, staged, block_elements, narrow=False):
     xp = request.xp
-    rows, mask_rows = _rows(request, staged, xp)
+    rows, mask_rows = _rows(request, staged)
     binning = _accel.choose_binning(xp, rows, mask_rows, request.nbins, block_elements)
     return _accel.grouped_counts(xp, rows, mask_rows, binning, block_elements, narrow), binning
 
@@ -99,7 +102,7 @@ def counts_with_binning(data, mask, layout: GroupLayout, binning: Binning, backe
     request = Request(data, layout, mask, None, backend, xp)
 
     def count(staged, block_elements):
-        rows, mask_rows = _rows(request, staged, xp)
+        rows, mask_rows = _rows(request, staged)
         return _accel.grouped_counts(xp, rows, mask_rows, binning, block_elements)
 
     return to_backend(array_module(data), on_backend(xp, data, None, count, convert=False))
@@ -185,8 +188,8 @@ def _resolve_out_range(out_range, binning: Binning, counts, out_dtype):
 
 def _apply_staged(tables: Tables, xp, staged, layout: GroupLayout, block_elements, out=None):
     """Apply to the staged image; straight into ``out`` where :func:`direct_target` allows."""
-    rows = layout.to_rows(xp, staged)
-    out_xp = xp if is_cupy_array(staged) else np
+    out_xp = array_module(staged)  # the host when the image travels to the GPU in blocks
+    rows = layout.to_rows(out_xp, staged)
     target = direct_target(out, staged, layout)
     out_rows = layout.to_rows(np, target) if target is not None else out_xp.empty(rows.shape, dtype=tables.lut.dtype)
     lut_rows = xp.asarray(tables.lut.reshape(-1, tables.binning.nbins))
