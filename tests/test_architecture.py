@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from oracles import textbook_equalize
 
-from napari_histeq import _accel, _kernels, _pipeline
+from napari_histeq import _accel, _backend, _kernels, _pipeline
 from napari_histeq._request import request_for
 from napari_histeq._variants import standard_values
 
@@ -65,6 +65,7 @@ def test_no_module_is_much_over_300_lines():
 
 
 def test_the_door_says_which_code_ran_and_why(caplog, monkeypatch):
+    monkeypatch.setenv(_backend.ENV_VAR, "numpy")  # the CPU's door, also where a GPU is the default
     caplog.set_level(logging.DEBUG, logger="napari_histeq")
     kernels_on = _kernels.cpu_kernels() is not None  # off (NAPARI_HISTEQ_JIT=0): that is the reason given
     small = np.zeros((16, 16), np.uint8)

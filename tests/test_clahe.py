@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from napari_histeq import _accel, _kernels, equalize_adapthist
+from napari_histeq import _accel, _backend, _kernels, equalize_adapthist
 
 cv2 = pytest.importorskip("cv2")
 data = pytest.importorskip("skimage.data")
@@ -37,7 +37,8 @@ def images():
 
 @pytest.fixture(params=["numba", "reference"])
 def path(request, monkeypatch):
-    """Run the test through the numba kernels and through the array reference."""
+    """Run the test through the numba kernels and through the array reference (on the CPU)."""
+    monkeypatch.setenv(_backend.ENV_VAR, "numpy")
     if request.param == "reference":
         monkeypatch.setenv(_kernels.ENV_VAR, "0")
     elif _kernels.clahe_kernels() is None:
@@ -142,7 +143,7 @@ def test_numba_kernels_are_the_reference_bit_for_bit(shape, depth, kernel, clip,
         mask.flat[0] = True
     options = {"kernel_size": tuple(min(kernel, s) for s in shape), "clip_limit": clip, "nbins": nbins,
                "mask": mask}
-    fast = equalize_adapthist(image, **options)
+    fast = equalize_adapthist(image, **options, backend="numpy")  # the CPU's two paths, whatever the default
     assert _accel.last_route("apply").path == "numba"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(_kernels.ENV_VAR, "0")
