@@ -16,8 +16,10 @@ class MessageLabel(Label):
 
     Examples
     --------
-    >>> note = MessageLabel("auto picks numpy: cupy is not installed")  # doctest: +SKIP
-    >>> note.value = "failed: " + "a long reason " * 20  # wraps; the dock keeps its width  # doctest: +SKIP
+    In a widget (a Qt application is running)::
+
+        note = MessageLabel("auto picks numpy: no usable GPU (hover for why)", tooltip=reason)
+        note.value = "failed: " + reason  # wraps; the dock keeps its width
     """
 
     def __init__(self, value: str = "", tooltip: str | None = None):
