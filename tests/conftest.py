@@ -16,24 +16,13 @@ def pytest_configure(config):
     if config.getoption("--host-cupy"):
         import host_cupy
 
-        module = host_cupy.module()
-        sys.modules["cupy"] = module
-
-        def probe():
-            return None, f"cupy {module.__version__}, host stand-in (no GPU)"
-
-        probe.cache_clear = lambda: None
-        _backend._probe_gpu = probe
+        sys.modules["cupy"] = host_cupy.module()  # probed, described and picked as CuPy is
+        _backend._probe_gpu.cache_clear()
 
 
 @pytest.fixture
-def cupy(request):
-    """CuPy with a device that answers; the test is skipped, with the reason, where none does.
-
-    With ``--host-cupy``: the host stand-in (``host_cupy.py``) in CuPy's place.
-    """
-    if request.config.getoption("--host-cupy"):
-        return sys.modules["cupy"]
+def cupy():
+    """CuPy with a device that answers; the test is skipped, with the reason, where none does."""
     error, _description = _backend._probe_gpu()
     if error is not None:
         pytest.skip(f"no usable GPU: {error}")

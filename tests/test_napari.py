@@ -15,6 +15,7 @@ from oracles import textbook_equalize
 napari = pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
+import napari_histeq
 from napari_histeq import add_equalized, equalize, equalize_layer, equalize_rgb, fit_equalization
 from napari_histeq._napari import equalize_widget as _widget
 from napari_histeq._napari.equalize_widget import EqualizeWidget
@@ -96,7 +97,8 @@ def test_2d_uint8(qtbot, viewer, widget):
     np.testing.assert_array_equal(out.data, equalize(source.data, variant="opencv"))
     assert out.contrast_limits == [0, 255]
     record = out.metadata["napari_histeq"]
-    assert record["variant"] == "opencv" and record["backend"] == "numpy" and record["seconds"] > 0
+    assert record["variant"] == "opencv" and record["seconds"] > 0
+    assert record["backend"] == napari_histeq.backend_info().name  # what auto picked: numpy, or cupy on a GPU
 
 
 def test_3d_uint16_per_plane_keeps_geometry(qtbot, viewer, widget):
