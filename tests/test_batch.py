@@ -333,7 +333,11 @@ def test_ctrl_c_stops_parallel_workers_and_leaves_only_whole_results(tmp_path):
     for index in range(20):  # slow to write: time to interrupt, even when this process waits for a core
         tifffile.imwrite(tmp_path / f"s{index}.tif", stack, compression="zlib")
     out = tmp_path / "out"
-    run = subprocess.Popen([sys.executable, "-m", "napari_histeq", "batch", str(tmp_path), "-o", str(out), "-j", "2"],
+    # Ctrl-C as a terminal gives it: a test run in the background of a script (bash without job
+    # control) ignores SIGINT, and the command started here would inherit that and run to the end.
+    with_ctrl_c = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                   "runpy.run_module('napari_histeq', run_name='__main__', alter_sys=True)")
+    run = subprocess.Popen([sys.executable, "-c", with_ctrl_c, "batch", str(tmp_path), "-o", str(out), "-j", "2"],
                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not any(out.glob("s*.tif")) and time.monotonic() < deadline and run.poll() is None:
