@@ -1,8 +1,9 @@
 """Array backends: which array module computes, and moving arrays to and from it.
 
 ``backend="auto"`` picks CuPy when it imports *and* a CUDA device answers a
-small computation, NumPy otherwise. The decision is made once per process and
-remembered together with its reason, which :func:`backend_info` reports.
+small computation, NumPy otherwise. The decision is made once per process (a
+forked child makes its own) and remembered together with its reason, which
+:func:`backend_info` reports.
 CuPy is never imported at import time of the package.
 """
 
@@ -73,6 +74,13 @@ def _probe_gpu() -> tuple[str | None, str]:
             f"cupy {version} imported but no CUDA device answered: {type(exc).__name__}: {exc}",
             "",
         )
+
+
+# CUDA does not survive fork: a child forked after the parent's GPU answered gets an
+# initialization error from every CUDA call. The child asks again instead of inheriting the
+# parent's answer, so that "auto" falls back to NumPy there, with the reason.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_probe_gpu.cache_clear)
 
 
 def backend_info() -> BackendInfo:

@@ -1,8 +1,10 @@
 """Backend choice: auto, the environment override, and falling back from a broken CuPy."""
 
+import os
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,3 +72,36 @@ def test_asking_for_cupy_without_a_gpu_raises(broken_cupy, monkeypatch):
     monkeypatch.setenv("NAPARI_HISTEQ_BACKEND", "cupy")
     with pytest.raises(RuntimeError, match="NAPARI_HISTEQ_BACKEND=cupy"):
         equalize(image)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork")
+def test_a_child_forked_after_the_gpu_answered_asks_again(fresh_backend, monkeypatch):
+    # CUDA does not survive fork: in a child forked after the parent used the GPU, every CUDA call
+    # fails with an initialization error. The child must not inherit the parent's "the GPU answers".
+    sys.path.insert(0, str(Path(__file__).parent))
+    import host_cupy
+
+    module, parent = host_cupy.module(), os.getpid()
+
+    def arange(*args, **kwargs):
+        if os.getpid() != parent:
+            raise RuntimeError("cudaErrorInitializationError: initialization error")
+        return host_cupy.ndarray(np.arange(*args, **kwargs))
+
+    monkeypatch.setitem(sys.modules, "cupy", module)
+    monkeypatch.setattr(module, "arange", arange, raising=False)
+    assert backend_info().name == "cupy"
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: report what auto picks, then leave without running pytest's exit
+        try:
+            info = backend_info()
+            os.write(write, f"{info.name}|{info.reason}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as answer:
+        name, reason = answer.read().split("|", 1)
+    os.waitpid(child, 0)
+    assert name == "numpy" and "initialization error" in reason
+    assert backend_info().name == "cupy"  # the parent keeps its answer
