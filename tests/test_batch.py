@@ -158,6 +158,16 @@ def test_lossy_formats_and_numpy_arrays_become_tiff(tmp_path, rng):
                                   textbook_equalize(iio.imread(tmp_path / "photo.jpg")))
 
 
+def test_a_numpy_file_that_is_not_an_image_is_refused_with_its_shape(tmp_path, capsys):
+    np.save(tmp_path / "line.npy", np.arange(10, dtype=np.uint16))  # tifffile failed to write it: IndexError
+    np.save(tmp_path / "scalar.npy", np.array(5, np.uint8))
+    assert batch(tmp_path, "-o", tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert "line.npy: cannot read it as an image: a 1-D array of shape (10,); an image has two axes or more" in err
+    assert "scalar.npy: cannot read it as an image: a 0-D array of shape ()" in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_a_pickled_numpy_file_is_refused_and_runs_no_code(tmp_path, capsys):
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}, None], dtype=object))
     assert batch(tmp_path / "objects.npy", "-o", tmp_path / "out") == 1

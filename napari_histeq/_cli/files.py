@@ -64,6 +64,8 @@ def _read_other(path: Path) -> ImageFile:
             if data is None:
                 raise imageio_error from None
     data = np.asarray(data)
+    if data.ndim < 2:  # a .npy can hold anything; tifffile cannot write a 1-D result as an image
+        raise ValueError(f"a {data.ndim}-D array of shape {data.shape}; an image has two axes or more")
     colour = data.ndim >= 3 and data.shape[-1] in (3, 4) and data.dtype.kind in "ui"
     return ImageFile(path, data, "image", colour=colour)
 
