@@ -3,10 +3,10 @@
 TIFF (ImageJ hyperstacks, OME-TIFF, plain) goes through tifffile, zarr and
 OME-Zarr through zarr (lazily, chunk by chunk), ``.npy`` through NumPy (no
 pickles), other formats through imageio or, failing that, napari's reader
-plugins (npe2). A result goes where its
-input's kind says: TIFF in, TIFF out with the same axes and calibration; zarr
-in, zarr out with the same chunks and codecs; PNG in, PNG out; anything else
-(JPEG is lossy) as TIFF. Every result records the operation in its metadata.
+plugins (npe2). A result goes where its input's kind says: TIFF in, TIFF out
+with the same axes and calibration; zarr in, zarr out with the same chunks and
+codecs; PNG in, PNG out; anything else (JPEG is lossy) as TIFF. Every result
+records the operation in its metadata.
 """
 
 from __future__ import annotations
