@@ -226,8 +226,8 @@ class OutOfMemoryError(MemoryError):
 
 
 class _Runtime:
-    free_bytes = 64 << 30
-    total_bytes = 80 << 30
+    free_bytes = 8 << 30  # a small GPU: big images take the path that moves them in blocks
+    total_bytes = 16 << 30
 
     def memGetInfo(self):
         return self.free_bytes, self.total_bytes

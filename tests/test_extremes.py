@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracles import textbook_equalize
+from oracles import textbook_equalize, textbook_table_from_counts, two_gigapixel_image
 
 from napari_histeq import _kernels, equalize, fit_equalization, histogram
 
@@ -170,3 +170,16 @@ def test_in_place_on_big_endian(dtype):
     result = equalize(image, out=image)
     assert result is image and image.dtype == np.dtype(dtype)
     np.testing.assert_array_equal(image, expected)
+
+
+def test_more_than_2_31_pixels():
+    # past 2**31 pixels (2 GiB of uint8) no count, sum or index may wrap around in 32 bits
+    image, rows, counts = two_gigapixel_image()
+    table = textbook_table_from_counts(counts, 255)
+    lut = np.array([table[level] for level in range(256)], np.uint8)
+    observed, _ = histogram(image)
+    np.testing.assert_array_equal(observed, [counts[level] for level in range(256)])
+    out = equalize(image)
+    del image
+    for k in range(16):
+        assert (out[k::16] == lut[rows[k]]).all(), f"rows {k}, {k + 16}, ... were mapped wrongly"

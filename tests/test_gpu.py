@@ -133,3 +133,21 @@ def test_correct_bleaching_parity(cupy, method):
     on_device = correct_bleaching(cupy.asarray(series), method=method)
     assert isinstance(on_device, cupy.ndarray)
     np.testing.assert_array_equal(on_device.get(), expected)
+
+
+def test_more_than_2_31_pixels_on_the_device(cupy):
+    # 64-bit indexing on the GPU: 2**31 + 2**16 uint8 pixels, counted and mapped on the device
+    from oracles import textbook_table_from_counts, two_gigapixel_image
+
+    image, rows, counts = two_gigapixel_image()
+    table = textbook_table_from_counts(counts, 255)
+    lut = np.array([table[level] for level in range(256)], np.uint8)
+    on_device = cupy.asarray(image)
+    del image
+    observed, _ = histogram(on_device)
+    np.testing.assert_array_equal(observed.get(), [counts[level] for level in range(256)])
+    out = equalize(on_device)
+    del on_device
+    assert isinstance(out, cupy.ndarray)
+    for k in range(16):
+        assert bool((out[k::16] == cupy.asarray(lut[rows[k]])).all()), f"rows {k}, {k + 16}, ... were mapped wrongly"
