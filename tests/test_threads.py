@@ -17,11 +17,20 @@ import numpy as np
 import pytest
 from oracles import textbook_equalize
 
-from napari_histeq import _kernels, equalize
+from napari_histeq import _backend, _kernels, equalize
 from napari_histeq._kernels import threads
 
 KERNELS = _kernels.cpu_kernels() is not None
 needs_kernels = pytest.mark.skipif(not KERNELS, reason=f"{_kernels.ENV_VAR} switches the kernels off")
+
+
+@pytest.fixture(autouse=True)
+def cpu_backend(monkeypatch):
+    """The CPU's kernels, in this process and its children, also where a GPU is the default.
+
+    (A child forked after CUDA started cannot use the GPU: ``test_backend`` covers that.)
+    """
+    monkeypatch.setenv(_backend.ENV_VAR, "numpy")
 
 
 def run_python(code, timeout=120, **env):
