@@ -313,7 +313,8 @@ def test_parallel_jobs_in_forked_processes_after_the_kernels_ran(tmp_path, rng):
         "equalize(np.arange(1 << 20, dtype=np.uint16).reshape(1024, 1024))\n"
         f"sys.exit(main(['batch', {str(tmp_path)!r}, '-o', {str(tmp_path / 'out')!r}, '-j', '3', '-q']))\n"
     )
-    environment = {**__import__("os").environ, "NUMBA_THREADING_LAYER": "omp"}
+    environment = {**__import__("os").environ, "NUMBA_THREADING_LAYER": "omp",
+                   "NAPARI_HISTEQ_BACKEND": "numpy"}  # the CPU's kernels, also where a GPU is the default
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                           env=environment, check=False)
     assert done.returncode == 0, done.stderr
