@@ -42,6 +42,11 @@ def run_python(code, timeout=120, **env):
     return result.stdout
 
 
+def run_under_layer(code, layer, timeout=120):
+    """:func:`run_python` under numba's threading ``layer`` ("default": the one numba picks)."""
+    return run_python(code, timeout=timeout, **({} if layer == "default" else {"NUMBA_THREADING_LAYER": layer}))
+
+
 def run_threads(work, count):
     """``work(i)`` on ``count`` threads at once; a thread still inside after 120 s fails the test."""
     workers = [threading.Thread(target=work, args=(i,)) for i in range(count)]
@@ -93,9 +98,7 @@ FORK_SCRIPT = """
 def test_fork_pool_after_equalize(layer):
     # The issue's example: with GNU OpenMP loaded, a forked child that equalised was killed
     # ("fork() called from a process already using GNU OpenMP") and Pool.map never returned.
-    env = {} if layer == "default" else {"NUMBA_THREADING_LAYER": layer}
-    stdout = run_python(FORK_SCRIPT, timeout=120, **env)
-    assert stdout.split()[0] == "ok"
+    assert run_under_layer(FORK_SCRIPT, layer).split()[0] == "ok"
 
 
 @needs_kernels
@@ -245,8 +248,7 @@ CLAHE_FORK_SCRIPT = """
 @pytest.mark.parametrize("layer", ["default", "omp"])
 def test_adaptive_equalisation_in_forked_children_and_many_threads(layer):
     pytest.importorskip("skimage")
-    env = {} if layer == "default" else {"NUMBA_THREADING_LAYER": layer}
-    assert run_python(CLAHE_FORK_SCRIPT, timeout=180, **env).split()[0] == "ok"
+    assert run_under_layer(CLAHE_FORK_SCRIPT, layer, timeout=180).split()[0] == "ok"
     from skimage import exposure
 
     from napari_histeq import equalize_adapthist
@@ -276,8 +278,7 @@ MATCH_FORK_SCRIPT = """
 @pytest.mark.parametrize("layer", ["default", "omp"])
 def test_matching_and_bleach_correction_in_forked_children_and_many_threads(layer):
     pytest.importorskip("skimage")
-    env = {} if layer == "default" else {"NUMBA_THREADING_LAYER": layer}
-    assert run_python(MATCH_FORK_SCRIPT, timeout=180, **env).split()[0] == "ok"
+    assert run_under_layer(MATCH_FORK_SCRIPT, layer, timeout=180).split()[0] == "ok"
     from skimage import exposure
 
     from napari_histeq import match_histograms
