@@ -29,8 +29,6 @@ from pathlib import Path
 import numpy as np
 
 API = json.loads((Path(__file__).parent / "data" / "cupy_api.json").read_text())
-#: Functions that take host data (NumPy arrays) as CuPy's do.
-TAKE_HOST_DATA = {"array", "asarray", "asanyarray", "asnumpy", "get_array_module"}
 IMPLICIT = ("Implicit conversion to a NumPy array is not allowed. "
             "Please use `.get()` to construct a NumPy array explicitly.")
 
@@ -74,24 +72,23 @@ def _wrap(value):
     return value
 
 
-def _device_function(name, numpy_function, checker=None, host_data=False):
+def _device_function(name, numpy_function, checker=None):
     """``numpy_function`` behind CuPy's rules for ``cupy.<name>``."""
 
     def call(*args, **kwargs):
-        return _device_call(name, numpy_function, args, kwargs, checker=checker, host_data=host_data)
+        return _device_call(name, numpy_function, args, kwargs, checker=checker)
 
     call.__name__ = name
     return call
 
 
-def _device_call(name, numpy_function, args, kwargs, *, checker=None, host_data=False):
+def _device_call(name, numpy_function, args, kwargs, *, checker=None):
     if checker is not None:
         try:
             checker(*args, **kwargs)
         except TypeError as error:
             raise TypeError(f"cupy.{name} does not take this call: {error}") from None
-    if not host_data:
-        _refuse_host_arrays(name, args, kwargs)
+    _refuse_host_arrays(name, args, kwargs)  # the functions that take host data are HostCuPy's own methods
     return _wrap(numpy_function(*_unwrap(args), **_unwrap(kwargs)))
 
 
@@ -177,44 +174,29 @@ class ndarray:
         return f"array({self._data!r}) on the host stand-in"
 
 
-def _operator(name):
-    numpy_function = getattr(operator, name)
+def _operator(name, reflected=False):
+    """The array's ``__name__`` (``__rname__`` when ``reflected``), with the operands as CuPy checks them."""
+    numpy_function = getattr(operator, f"__{name}__")
 
     def method(self, *others):
-        return _device_call(name.strip("_"), numpy_function, (self, *others), {})
+        operands = (*others, self) if reflected else (self, *others)
+        return _device_call(name, numpy_function, operands, {})
 
     return method
 
 
-for _name in ("__add__", "__sub__", "__mul__", "__truediv__", "__floordiv__", "__mod__", "__pow__",
-              "__and__", "__or__", "__xor__", "__lshift__", "__rshift__", "__matmul__",
-              "__lt__", "__le__", "__eq__", "__ne__", "__gt__", "__ge__", "__neg__", "__pos__",
-              "__abs__", "__invert__", "__iadd__", "__isub__", "__imul__", "__itruediv__",
-              "__ifloordiv__", "__imod__", "__iand__", "__ior__", "__ixor__"):
-    setattr(ndarray, _name, _operator(_name))
-def _reflected(name):
-    numpy_function = getattr(operator, name)
-
-    def method(self, other):
-        return _device_call(name.strip("_"), numpy_function, (other, self), {})
-
-    return method
-
-
+for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "and", "or", "xor", "lshift", "rshift",
+              "matmul", "lt", "le", "eq", "ne", "gt", "ge", "neg", "pos", "abs", "invert", "iadd", "isub", "imul",
+              "itruediv", "ifloordiv", "imod", "iand", "ior", "ixor"):
+    setattr(ndarray, f"__{_name}__", _operator(_name))
 for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "and", "or", "xor"):
-    setattr(ndarray, f"__r{_name}__", _reflected(f"__{_name}__"))
+    setattr(ndarray, f"__r{_name}__", _operator(_name, reflected=True))
 ndarray.__hash__ = None
 ndarray.__module__ = "cupy"  # how napari_histeq (and dask) tell a device array
 
 
 class _MemoryPool:
     def free_bytes(self):
-        return 0
-
-    def used_bytes(self):
-        return 0
-
-    def total_bytes(self):
         return 0
 
     def free_all_blocks(self):
@@ -233,30 +215,15 @@ class _Runtime:
         return self.free_bytes, self.total_bytes
 
     def getDeviceProperties(self, device):
-        return {"name": b"host stand-in (no GPU)", "totalGlobalMem": self.total_bytes}
+        return {"name": b"host stand-in (no GPU)"}
 
     def runtimeGetVersion(self):
         return 13000
-
-    def deviceSynchronize(self):
-        pass
-
-    def getDeviceCount(self):
-        return 1
 
 
 class _Device:
     def __init__(self, device=0):
         self.id = device
-
-    def synchronize(self):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 class HostCuPy(types.ModuleType):
@@ -270,8 +237,7 @@ class HostCuPy(types.ModuleType):
         self.__version__ = API["cupy"]  # the API it copies (xarray and dask parse this)
         self.host_stand_in = True
         self.cuda = types.SimpleNamespace(
-            runtime=_Runtime(), Device=_Device, memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError),
-            Stream=types.SimpleNamespace(null=None), get_current_stream=lambda: None)
+            runtime=_Runtime(), Device=_Device, memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError))
         self._pool = _MemoryPool()
 
     def get_default_memory_pool(self):
@@ -284,7 +250,9 @@ class HostCuPy(types.ModuleType):
         """Host data is copied to the device; a device array stays itself where it can."""
         if isinstance(a, ndarray):
             data = np.asarray(a._data, dtype=dtype, order=order or "K")
-            return a if data is a._data and not copy else ndarray(data if data is not a._data else data.copy())
+            if data is a._data:
+                return ndarray(data.copy()) if copy else a
+            return ndarray(data)
         return ndarray(np.array(_unwrap(a), dtype=dtype, order=order or "K", copy=True))
 
     asanyarray = asarray
@@ -305,8 +273,7 @@ class HostCuPy(types.ModuleType):
         numpy_function = getattr(np, name, None)
         if numpy_function is None:
             raise AttributeError(f"cupy.{name} exists, but the host stand-in has no NumPy twin for it")
-        function = _device_function(name, numpy_function, _checker(name, API["functions"][name]),
-                                    host_data=name in TAKE_HOST_DATA)
+        function = _device_function(name, numpy_function, _checker(name, API["functions"][name]))
         setattr(self, name, function)
         return function
 
