@@ -59,6 +59,10 @@ def density_from_histogram(counts, positions, *, bw_method="scott") -> Density |
     positions = np.asarray(positions, dtype=np.float64)
     if counts.shape != positions.shape or counts.ndim != 1:
         raise ValueError(f"counts and positions must be 1-D and alike, got {counts.shape} and {positions.shape}")
+    scale = power_of_two_scale(positions)
+    if scale != 1.0:  # positions near the ends of float64: squares would overflow; scaling is exact
+        density = density_from_histogram(counts, positions / scale, bw_method=bw_method)
+        return density and Density(positions, density.values / scale, density.bandwidth * scale)
     total = counts.sum()
     if total < 2:
         return None
@@ -73,6 +77,13 @@ def density_from_histogram(counts, positions, *, bw_method="scott") -> Density |
     offsets = np.arange(-reach, reach + 1) * step
     kernel = np.exp(-0.5 * (offsets / bandwidth) ** 2) / (total * bandwidth * math.sqrt(2 * math.pi))
     return Density(positions, np.clip(_convolve_same(counts, kernel), 0, None), float(bandwidth))
+
+
+def power_of_two_scale(values) -> float:
+    """1, or a power of two that brings finite ``values`` beyond 2**500 within 2: sums and squares
+    of them then stay finite, and dividing by it (and multiplying back) is exact."""
+    extent = float(np.max(np.abs(values))) if np.size(values) else 0.0
+    return 2.0 ** math.floor(math.log2(extent)) if math.isfinite(extent) and extent > 2.0**500 else 1.0
 
 
 def _bandwidth_factor(bw_method):

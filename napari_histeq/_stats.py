@@ -8,6 +8,7 @@ import numpy as np
 
 from ._api import histogram
 from ._backend import is_lazy_array, to_backend
+from ._density import power_of_two_scale
 from ._validate import as_image
 
 
@@ -77,9 +78,14 @@ def stats_from_counts(counts, edges, is_float: bool) -> HistogramStats:
     probability = counts / total
     occupied = probability > 0
     entropy = float(-(probability[occupied] * np.log2(probability[occupied])).sum()) + 0.0
-    values = (edges[:-1] + edges[1:]) / 2 if is_float else edges[:-1]
+    # Floats near the ends of float64 overflow in sums and squares: they are scaled by a power of
+    # two first, which is exact, and the moments scaled back.
+    scale = power_of_two_scale(edges)
+    edges = edges / scale
+    values = edges[:-1] / 2 + edges[1:] / 2 if is_float else edges[:-1]
     mean = float((probability * values).sum())
     std = float(np.sqrt(max((probability * (values - mean) ** 2).sum(), 0.0)))
+    mean, std = mean * scale, std * scale
     empirical = np.cumsum(probability)
     if edges[-1] == edges[0]:  # a constant float image: all the mass at one value, as far from uniform as can be
         uniform = np.zeros_like(empirical)

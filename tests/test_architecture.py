@@ -25,7 +25,7 @@ FLOORS = [
     {"_lazy"},
     {"_api", "_matching", "_clahe"},
     {"_rgb", "_stats", "_bleach", "_adapthist", "_adapthist_lazy"},
-    {"_plot", "_operations"},
+    {"_panel", "_plot", "_operations"},
     {"_napari"},
     {"__init__"},
     {"_cli", "__main__"},

@@ -49,7 +49,7 @@ def test_inputs_are_never_overwritten(tmp_path, capsys):
     iio.imwrite(folder / "scan.png", scan)
     iio.imwrite(folder / "scan_before.png", other)
     code = main(["--headless", "-o", str(folder), str(folder / "scan.png"), str(folder / "scan_before.png")])
-    assert code == 2 and "is one of the inputs" in capsys.readouterr().err
+    assert code == 2 and "would be written over an input" in capsys.readouterr().err
     np.testing.assert_array_equal(iio.imread(folder / "scan_before.png"), other)
     # --overwrite replaces earlier results, never an input
     code = main(["--headless", "--overwrite", "-o", str(folder), str(folder / "scan.png"), str(folder / "scan_before.png")])

@@ -20,8 +20,11 @@ from .._operations import apply_settings
 from .._plot import figure_from_panel, histogram_panel_data
 from .._samples import dark_xray
 from .._settings import SCOPES, scope_axis
-from .files import reader_messages, reader_said, write_whole
+from .files import read_image, reader_messages, reader_said, write_whole
+from .image import ImageFile, run_on_samples
+from .jobs import describe_error
 from .method_args import add_method_arguments, settings_from
+from .safety import UnsafePlan, check_writes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,26 +117,27 @@ def _result_names(paths) -> list[str]:
     return [f"{path.stem}_{path.suffix.lstrip('.')}" if stems.count(path.stem) > 1 else path.stem for path in paths]
 
 
+#: The files --headless writes per input, after its name; a 2D uint8 result is a PNG, others TIFF.
+HEADLESS_RESULTS = ("_before.png", "_before.tif", "_equalized.png", "_equalized.tif", "_histograms.png")
+
+
 def _error(message: str) -> int:
     print(f"napari-histeq: error: {message}", file=sys.stderr)
     return 2
 
 
 def run_headless(args) -> int:
+    """Equalise the sample or each file; the same safety rule and failure contract as ``batch``."""
     if args.output.exists() and not args.output.is_dir():
         return _error(f"-o {args.output}: exists and is not a folder")
     names = _result_names(args.files) if args.files else ["dark_xray"]
-    inputs = {path.resolve() for path in args.files}
-    planned = []
-    for name, path in zip(names, args.files or [None]):
-        # 2D uint8 results are written as PNG, everything else as TIFF: both are checked
-        possible = [args.output / f"{name}_{kind}{suffix}" for kind in ("before", "equalized") for suffix in (".png", ".tif")]
-        for target in [*possible, args.output / f"{name}_histograms.png"]:
-            if target.resolve() in inputs:
-                return _error(f"{target} is one of the inputs; choose another -o folder (inputs are never replaced)")
-            if target.exists() and not args.overwrite:
-                return _error(f"{target} exists; pass --overwrite to replace it, or choose another -o folder")
-        planned.append((name, path))
+    planned = list(zip(names, args.files or [None]))
+    writes = [(path or Path("the dark_xray sample"), args.output / f"{name}{tail}")
+              for name, path in planned for tail in HEADLESS_RESULTS]
+    try:
+        check_writes(writes, args.files, replace_existing=args.overwrite, skip_option=False)
+    except UnsafePlan as error:
+        return _error(str(error))
     if args.backend == "auto":
         try:
             print(f"backend: {backend_info()}")
@@ -147,16 +151,12 @@ def run_headless(args) -> int:
         return _error(f"-o {args.output}: cannot create the folder: {error}")
     failed = []
     for name, path in planned:
-        if path is not None and not path.is_file():
-            reason = "is a folder, not an image file" if path.is_dir() else "no such file"
-            print(f"napari-histeq: error: {path}: {reason}", file=sys.stderr)
-            failed.append((path, reason))
-            continue
         try:
             _equalize_file(args, name, path)
-        except _FileError as error:  # one line per bad file; the others still run
-            print(f"napari-histeq: error: {error}", file=sys.stderr)
-            failed.append((path, str(error)))
+        except Exception as error:  # noqa: BLE001 -- one line per failed file; the others still run
+            reason = str(error) if isinstance(error, _FileError) else f"{path}: {describe_error(error)}"
+            print(f"napari-histeq: error: {reason}", file=sys.stderr)
+            failed.append((path, reason))
     if failed:
         print(f"\n{len(planned) - len(failed)} of {len(planned)} files equalised; failed:", file=sys.stderr)
         for path, reason in failed:
@@ -166,44 +166,56 @@ def run_headless(args) -> int:
 
 
 class _FileError(Exception):
-    """One input that could not be read or equalised (the message names it)."""
+    """One input that could not be read, equalised or written (the message names it)."""
 
 
-def _is_colour(image) -> bool:
-    """RGB(A) as image files hold it: a last axis of 3 or 4 integer channels."""
-    return image.ndim >= 3 and image.shape[-1] in (3, 4) and image.dtype.kind in "ui"
+def _read(path):
+    """The sample, or ``path`` read as ``batch`` reads it (colour, grey+alpha and 16-bit PNG alike)."""
+    if path is None:
+        return ImageFile(Path("dark_xray"), dark_xray(), "image")
+    with reader_messages() as messages:
+        try:
+            return read_image(path, lazy_tiff_bytes=1 << 62), messages
+        except Exception as error:  # noqa: BLE001 -- any reader error: say which file, no traceback
+            raise _FileError(f"{path}: cannot read it as an image: {describe_error(error)}"
+                             + reader_said(messages)) from None
 
 
 def _equalize_file(args, name, path) -> None:
     import imageio.v3 as iio
 
-    with reader_messages() as messages:
-        try:
-            image = dark_xray() if path is None else iio.imread(path)
-        except Exception as error:  # noqa: BLE001 -- any reader error: say which file, no traceback
-            raise _FileError(f"{path}: cannot read it as an image: {type(error).__name__}: {error}"
-                             + reader_said(messages)) from None
-    colour = _is_colour(image)
+    image, messages = (_read(None), []) if path is None else _read(path)
+    colour = image.colour
     start = time.perf_counter()
+    settings = settings_from(args)
     try:
-        settings = settings_from(args)
-        axis = scope_axis(args.scope, image.ndim - colour)
-        result = apply_settings(settings, image, axis=axis, colour=colour)  # colour: each channel or the brightness
+        axis = scope_axis(args.scope, image.data.ndim - image.samples)
+        result = run_on_samples(image, lambda data: apply_settings(settings, data, axis=axis, colour=colour))
     except (TypeError, ValueError) as error:
         raise _FileError(f"{path}: {error}{reader_said(messages)}") from None
     for message in dict.fromkeys(messages):  # once each
         print(f"napari-histeq: note: {path}: {message}", file=sys.stderr)
     seconds = time.perf_counter() - start
-    suffix = ".png" if image.dtype == np.uint8 and image.ndim - colour == 2 else ".tif"
+    data = np.asarray(image.data)
+    suffix = ".png" if data.dtype == np.uint8 and data.ndim - image.samples == 2 else ".tif"
     before, after = args.output / f"{name}_before{suffix}", args.output / f"{name}_equalized{suffix}"
     plots = args.output / f"{name}_histograms.png"
-    write_whole(lambda target: iio.imwrite(target, image), before)
-    write_whole(lambda target: iio.imwrite(target, result), after)
+    for target, pixels in ((before, data), (after, result)):
+        try:
+            write_whole(lambda partial, pixels=pixels: iio.imwrite(partial, pixels, extension=suffix), target)
+        except OSError as error:
+            raise _FileError(f"{path}: cannot write {target}: {error.strerror or error}") from None
     method = settings.variant if not settings.adaptive else f"adaptive ({settings.variant})"
-    panel = histogram_panel_data(image, result, rgb=colour, title=f"{name}: {method}")
-    write_whole(lambda target: figure_from_panel(panel, target), plots)
-    kind = f"RGB{'A' if image.shape[-1] == 4 else ''} ({args.rgb_mode}), " if colour else ""
-    print(f"\n{name}: {image.shape} {image.dtype}, {kind}{method}, {seconds * 1000:.1f} ms")
+    grey = image.grey_alpha
+    panel = histogram_panel_data(data[..., 0] if grey else data, result[..., 0] if grey else result, rgb=colour,
+                                 title=f"{name}: {method}")
+    try:
+        write_whole(lambda partial: figure_from_panel(panel, partial), plots)
+    except OSError as error:
+        raise _FileError(f"{path}: cannot write {plots}: {error.strerror or error}") from None
+    kind = f"RGB{'A' if data.shape[-1] == 4 else ''} ({args.rgb_mode}), " if colour else ""
+    kind = "grey and alpha (alpha kept), " if grey else kind
+    print(f"\n{name}: {data.shape} {data.dtype}, {kind}{method}, {seconds * 1000:.1f} ms")
     print(format_stats_table(panel.before[0].stats, panel.after[0].stats))
     print(f"wrote {before}, {after} and {plots}")
 

@@ -20,10 +20,12 @@ from .._backend import BACKENDS
 from .._bleach import METHODS
 from .._matching import reference_of
 from .._settings import RGB_MODES, SCOPES
-from .files import IMAGE_SUFFIXES, output_name, read_image
+from .files import IMAGE_SUFFIXES, clean_up_after, output_name, read_image
 from .image import is_zarr
 from .jobs import Job, Operation, Options, Outcome, report, run_jobs, summary_table
 from .method_args import add_method_arguments, settings_from
+from .safety import UnsafePlan, check_writes
+from .stopping import Stopped, exit_status, stop_on_signals
 
 EXAMPLES = """examples:
   napari-histeq batch scans/ -o equalised/                 every image in scans/
@@ -124,11 +126,15 @@ def main_batch(argv) -> int:
     for outcome in outcomes:
         report(outcome, args.quiet)
     try:
-        outcomes += run_jobs(jobs, options, jobs_at_once=args.jobs, quiet=args.quiet)
-    except KeyboardInterrupt:
-        print("\nnapari-histeq batch: interrupted; finished results are complete, no partial file is left",
+        with stop_on_signals():
+            outcomes += run_jobs(jobs, options, jobs_at_once=args.jobs, quiet=args.quiet)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, SIGTERM or SIGHUP: the workers have stopped
+        for job in jobs:
+            clean_up_after(job.target)
+        how = f"stopped by {interrupt}" if isinstance(interrupt, Stopped) else "interrupted"
+        print(f"\nnapari-histeq batch: {how}; finished results are complete, no partial file is left",
               file=sys.stderr)
-        return 130
+        return exit_status(interrupt)
     if not args.quiet:
         print(summary_table(outcomes, time.perf_counter() - started, operation.name))
     return 1 if any(outcome.status == "failed" for outcome in outcomes) else 0
@@ -164,14 +170,25 @@ def plan(args) -> tuple[list[Job], list[tuple[Path, str]]]:
             seen.add(source.resolve())
             relative = source.relative_to(root) if root is not None else Path(source.name)
             jobs.append(Job(source, output / relative.parent / output_name(source)))
-    _check_targets(jobs, seen, overwrite=args.overwrite, skip_existing=args.skip_existing)
+    references = [args.match] if args.match is not None else []  # read too: never written over
+    try:
+        check_writes([(job.source, job.target) for job in jobs], [*seen, *references],
+                     replace_existing=args.overwrite or args.skip_existing)
+    except UnsafePlan as error:
+        raise PlanError(str(error)) from None
     return jobs, missing
 
 
 def _expand(argument: str, recursive: bool, output: Path) -> list[tuple[Path, Path | None]]:
-    """``(file, root)`` pairs for one argument; results keep their path below ``root``."""
+    """``(file, root)`` pairs for one argument; results keep their path below ``root``.
+
+    An argument that names an existing path is that path, whatever characters it holds
+    (``cell[1].png`` is a file name); otherwise it is a glob pattern.
+    """
     path = Path(argument)
-    if glob.has_magic(argument):
+    if not (path.exists() or path.is_symlink()):
+        if not glob.has_magic(argument):
+            return []
         root = Path(*[part for part in path.parts[:_first_magic(path.parts)]]) if path.parts else Path()
         matches = sorted(Path(match) for match in glob.glob(argument, recursive=recursive))
         return [(match, root) for match in matches if _is_image(match) and not _inside(match, output)]
@@ -180,7 +197,7 @@ def _expand(argument: str, recursive: bool, output: Path) -> list[tuple[Path, Pa
             raise PlanError(f"{path} is the -o folder or inside it: results would be written over its images; "
                             "choose another -o folder (inputs are never replaced)")
         return [(candidate, path) for candidate in _walk(path, recursive, output)]
-    return [(path, None)] if path.exists() or path.is_symlink() else []
+    return [(path, None)]
 
 
 def _walk(folder: Path, recursive: bool, output: Path) -> list[Path]:
@@ -200,7 +217,7 @@ def _walk(folder: Path, recursive: bool, output: Path) -> list[Path]:
 
 
 def _why_nothing(argument: str, recursive: bool) -> str:
-    if glob.has_magic(argument):
+    if glob.has_magic(argument) and not Path(argument).exists():
         return "the pattern matches no image file" + ("" if recursive else " (-r lets '**' look into sub-folders)")
     if Path(argument).is_dir():
         return "the folder holds no image file" + ("" if recursive else " (-r looks into sub-folders)")
@@ -219,26 +236,6 @@ def _is_image(path: Path) -> bool:
 
 def _inside(path: Path, folder: Path) -> bool:
     return folder.exists() and path.resolve().is_relative_to(folder.resolve())
-
-
-def _check_targets(jobs, inputs, *, overwrite, skip_existing) -> None:
-    by_target = {}
-    stores = [source for source in inputs if source.is_dir()]  # zarr inputs: nothing may be written inside them
-    for job in jobs:
-        target = job.target.resolve()
-        if target in inputs or any(target.is_relative_to(store) for store in stores):
-            raise PlanError(f"{job.source} would be written over an input ({job.target}); choose another -o folder "
-                            "(inputs are never replaced)")
-        if target in by_target:
-            raise PlanError(f"{by_target[target]} and {job.source} would both be written to {job.target}; "
-                            "equalise them into separate -o folders")
-        by_target[target] = job.source
-    existing = [job.target for job in jobs if job.target.exists()]
-    if existing and not (overwrite or skip_existing):
-        listed = ", ".join(str(target) for target in existing[:3])
-        more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
-        raise PlanError(f"{listed}{more} exist{'s' if len(existing) == 1 else ''}; pass --overwrite to replace, "
-                        "--skip-existing to leave them, or choose another -o folder")
 
 
 def _dry_run(jobs, missing, skipped) -> int:

@@ -16,13 +16,16 @@ import json
 import logging
 import os
 import shutil
+import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from . import tiff, zarr_store
 from .image import ImageFile, is_zarr
+from .safety import old_path, partial_path
 
 #: What a folder walk picks up (zarr stores are folders ending in .zarr).
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".npy", ".zarr")
@@ -53,9 +56,14 @@ def read_image(path: Path, *, lazy_tiff_bytes: int | None = None) -> ImageFile:
 def _read_other(path: Path) -> ImageFile:
     import imageio.v3 as iio
 
-    if path.suffix.lower() == ".npy":
+    npy = path.suffix.lower() == ".npy"
+    if npy:
         # no pickles: a file runs no code; mapped read-only, so a big array stays on disk
         data = np.load(path, mmap_mode="r", allow_pickle=False)
+    elif _png_bit_depth(path) == 16:  # Pillow keeps the high byte of 16-bit colour and grey+alpha
+        import imagecodecs
+
+        data = imagecodecs.png_decode(path.read_bytes())
     else:
         try:
             data = iio.imread(path)
@@ -66,8 +74,19 @@ def _read_other(path: Path) -> ImageFile:
     data = np.asarray(data)
     if data.ndim < 2:  # a .npy can hold anything; tifffile cannot write a 1-D result as an image
         raise ValueError(f"a {data.ndim}-D array of shape {data.shape}; an image has two axes or more")
-    colour = data.ndim >= 3 and data.shape[-1] in (3, 4) and data.dtype.kind in "ui"
-    return ImageFile(path, data, "image", colour=colour)
+    samples = data.ndim >= 3 and data.dtype.kind in "ui" and not npy  # image formats' last axis: samples
+    return ImageFile(path, data, "image", colour=samples and data.shape[-1] in (3, 4),
+                     grey_alpha=samples and data.shape[-1] == 2)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    """The bits per sample a PNG's header declares; None for other files."""
+    with open(path, "rb") as file:
+        head = file.read(25)
+    return head[24] if len(head) == 25 and head[:8] == PNG_SIGNATURE and head[12:16] == b"IHDR" else None
 
 
 def _read_with_napari_plugins(path: Path):
@@ -92,10 +111,6 @@ def _read_with_napari_plugins(path: Path):
 # --- writing ---------------------------------------------------------------------------------------
 
 
-def partial_path(target: Path) -> Path:
-    return target.with_name(f".{target.stem}.partial{target.suffix}")
-
-
 def write_whole(write, target: Path) -> None:
     """Write through a temporary name beside ``target`` and rename it when complete,
     so that an interrupt never leaves a partial file (or folder) under the final name."""
@@ -104,7 +119,7 @@ def write_whole(write, target: Path) -> None:
     try:
         write(partial)
         if target.is_dir():  # a zarr store replaced (--overwrite): a folder cannot be renamed over
-            old = target.with_name(f".{target.stem}.old{target.suffix}")
+            old = old_path(target)
             os.replace(target, old)
             os.replace(partial, target)
             _remove(old)
@@ -112,6 +127,17 @@ def write_whole(write, target: Path) -> None:
             os.replace(partial, target)
     finally:
         _remove(partial)
+
+
+def clean_up_after(target: Path) -> None:
+    """What an interrupted :func:`write_whole` of ``target`` may have left: the partial copy goes, and
+    a replaced store that was set aside but not yet succeeded comes back."""
+    _remove(partial_path(target))
+    old = old_path(target)
+    if old.exists() and not target.exists():
+        os.replace(old, target)
+    else:
+        _remove(old)
 
 
 def _remove(path: Path) -> None:
@@ -137,12 +163,18 @@ def write_result(image: ImageFile, results, target: Path, provenance: dict, *, p
 
 
 def _write_png(result, target: Path, provenance: dict) -> None:
-    import imageio.v3 as iio
-    from PIL.PngImagePlugin import PngInfo
+    """A PNG of 8 or 16 bits per sample (grey, grey+alpha, RGB, RGBA), with the record in a text chunk."""
+    import imagecodecs
 
-    info = PngInfo()
-    info.add_text("napari_histeq", json.dumps(provenance))
-    iio.imwrite(target, np.asarray(result), extension=".png", pnginfo=info)
+    encoded = imagecodecs.png_encode(np.ascontiguousarray(result))
+    target.write_bytes(with_text_chunk(encoded, "napari_histeq", json.dumps(provenance)))
+
+
+def with_text_chunk(png: bytes, keyword: str, text: str) -> bytes:
+    """``png`` with a ``tEXt`` chunk (PNG specification 11.3.4.3) before its closing ``IEND`` chunk."""
+    body = b"tEXt" + keyword.encode("latin-1") + b"\0" + text.encode("latin-1")
+    chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+    return png[:-12] + chunk + png[-12:]  # IEND: 4 bytes of length, its type, 4 of CRC
 
 
 # --- what readers say -----------------------------------------------------------------------------

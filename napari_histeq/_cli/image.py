@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ class ImageFile:
     kind: str                      # "tiff", "zarr" or "image"
     axes: str = ""                 # tifffile's axis codes where the file says them ("TZCYX", "YXS")
     colour: bool = False           # a last axis of RGB(A) samples
+    grey_alpha: bool = False       # a last axis of two samples: grey, then alpha (PNG "LA", TIFF extra sample)
     tiff: dict = field(default_factory=dict)
     levels: tuple = ()             # zarr: every pyramid level as a dask array, full resolution first
     zarr_layout: dict = field(default_factory=dict)
@@ -24,10 +25,42 @@ class ImageFile:
     close: Any = None
 
     @property
+    def samples(self) -> int:
+        """1 when the last axis holds samples of one pixel (RGB(A), or grey and alpha), else 0."""
+        return int(self.colour or self.grey_alpha)
+
+    @property
     def grey_axes(self) -> str:
-        """The axis codes of the axes before the colour samples ("" when the file names none)."""
-        ndim = self.data.ndim - self.colour
+        """The axis codes of the axes before the samples ("" when the file names none)."""
+        ndim = self.data.ndim - self.samples
         return self.axes[:ndim] if len(self.axes) >= ndim else ""
+
+    def grey_view(self) -> ImageFile:
+        """A grey+alpha image's grey sample alone (every pyramid level); others as they are."""
+        if not self.grey_alpha:
+            return self
+        return replace(self, data=self.data[..., 0], levels=tuple(level[..., 0] for level in self.levels),
+                       axes=self.grey_axes, grey_alpha=False)
+
+
+def with_alpha(result, alpha):
+    """``result`` with the image's alpha sample put back, unchanged, as its last axis."""
+    from .._backend import module_of
+
+    xp = module_of(result)
+    return xp.concatenate([result[..., None], alpha[..., None].astype(result.dtype)], axis=-1)
+
+
+def run_on_samples(image: ImageFile, operation, data=None):
+    """``operation`` of ``data`` (default: the image's pixels), alpha never counted nor changed.
+
+    Colour images go to ``operation`` whole (the colour rules keep their alpha); a grey+alpha
+    image's grey sample goes alone, and its alpha comes back as it was.
+    """
+    data = image.data if data is None else data
+    if not image.grey_alpha:
+        return operation(data)
+    return with_alpha(operation(data[..., 0]), data[..., 1])
 
 
 def is_zarr(path: Path) -> bool:

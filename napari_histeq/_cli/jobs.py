@@ -21,7 +21,8 @@ from .._matching import match_histograms
 from .._operations import apply_settings
 from .._settings import Settings
 from .files import read_image, reader_messages, reader_said, write_result
-from .image import ImageFile
+from .image import ImageFile, with_alpha
+from .stopping import Stopped, run_busy, stop_worker_on_signals, stop_workers
 
 
 @dataclass(frozen=True)
@@ -76,21 +77,25 @@ def run_jobs(jobs, options: Options, *, jobs_at_once=1, quiet=False) -> list[Out
             return outcomes
         workers = min(jobs_at_once, len(jobs))
         threads_each = max(1, num_threads() // workers)  # the cores are shared, not multiplied
-        with ProcessPoolExecutor(workers, initializer=_share_cores, initargs=(threads_each,)) as pool:
+        with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(threads_each,)) as pool:
             try:
-                futures = [pool.submit(process_file, job, options) for job in jobs]
+                futures = [pool.submit(run_busy, process_file, job, options) for job in jobs]
                 for future in as_completed(futures):
                     outcomes.append(future.result())
                     report(outcomes[-1], quiet, bar)
                 outcomes.sort(key=lambda outcome: jobs.index(outcome.job))  # the summary in the inputs' order
-            except BaseException:
+            except BaseException as error:
+                if isinstance(error, Stopped):  # Ctrl-C reaches the workers by itself; kill PID only the parent
+                    stop_workers(pool, error.signum)
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
     return outcomes
 
 
-def _share_cores(threads: int) -> None:
+def _start_worker(threads: int) -> None:
+    """A worker shares the cores with the others, and stops cleanly on SIGTERM and SIGHUP."""
     os.environ[THREADS_ENV_VAR] = str(threads)
+    stop_worker_on_signals()
 
 
 def _chunk_bars(job: Job):
@@ -116,7 +121,7 @@ def process_file(job: Job, options: Options, progress=None) -> Outcome:
             try:
                 image = read_image(job.source)
             except Exception as error:
-                raise _Failed(f"cannot read it as an image: {_describe(error)}{reader_said(messages)}") from error
+                raise _Failed(f"cannot read it as an image: {describe_error(error)}{reader_said(messages)}") from error
         try:
             with _counting_bar(image, progress):
                 results = equalized(image, options)
@@ -131,7 +136,7 @@ def process_file(job: Job, options: Options, progress=None) -> Outcome:
         return Outcome(job, "ok", seconds=time.perf_counter() - started, shape=tuple(image.data.shape),
                        dtype=str(results[0].dtype), notes=notes)
     except Exception as error:  # noqa: BLE001 -- one file's failure never stops the others
-        reason = str(error) if isinstance(error, _Failed) else f"{_describe(error)} (--debug shows the traceback)"
+        reason = str(error) if isinstance(error, _Failed) else f"{describe_error(error)} (--debug shows the traceback)"
         if options.debug:
             reason += "\n" + "".join(traceback.format_exception(error.__cause__ or error))
         return Outcome(job, "failed", reason, seconds=time.perf_counter() - started)
@@ -155,7 +160,7 @@ class _Failed(Exception):
     """A file's failure, worded for its one line."""
 
 
-def _describe(error: BaseException) -> str:
+def describe_error(error: BaseException) -> str:
     """The error in one line (readers' messages may go on with advice over several)."""
     if isinstance(error, OSError) and error.strerror and not isinstance(error, FileNotFoundError):
         return error.strerror
@@ -179,7 +184,10 @@ def histogram_axis(image: ImageFile, scope: str):
 
 
 def equalized(image: ImageFile, options: Options) -> list:
-    """The result for each pyramid level (one level for most files)."""
+    """The result for each pyramid level (one level for most files); alpha is never counted nor changed."""
+    if image.grey_alpha:
+        levels = image.levels or (image.data,)
+        return [with_alpha(result, level[..., 1]) for result, level in zip(equalized(image.grey_view(), options), levels)]
     settings, operation = options.settings, options.operation
     if operation.name != "equalize":
         if image.colour and operation.name == "match":

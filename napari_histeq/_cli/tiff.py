@@ -41,16 +41,19 @@ def read_tiff(path: Path, lazy_tiff_bytes: int) -> ImageFile:
             keep["ome"] = _ome_pixels(tif.ome_metadata)
         notes = [f"only its first image series of {len(tif.series)} is equalised"] if len(tif.series) > 1 else []
         colour = axes.endswith("S") and series.shape[-1] in (3, 4)
+        grey_alpha = axes.endswith("S") and series.shape[-1] == 2  # grey and an extra sample (alpha)
+        if page.extrasamples:
+            keep["extrasamples"] = tuple(int(sample) for sample in page.extrasamples)
         if series.nbytes > lazy_tiff_bytes and not have("dask", "zarr"):
             notes.append("read whole: pip install 'napari-histeq[big]' to read big TIFFs page by page")
         if series.nbytes <= lazy_tiff_bytes or not have("dask", "zarr"):
-            return ImageFile(path, series.asarray(), "tiff", axes, colour, keep, notes=notes)
+            return ImageFile(path, series.asarray(), "tiff", axes, colour, grey_alpha, keep, notes=notes)
     import dask.array as da
     import zarr
 
     store = tifffile.imread(path, aszarr=True)
     data = da.from_zarr(zarr.open(store, mode="r"))
-    return ImageFile(path, data, "tiff", axes, colour, keep, notes=notes, close=store.close)
+    return ImageFile(path, data, "tiff", axes, colour, grey_alpha, keep, notes=notes, close=store.close)
 
 
 def _ome_pixels(ome_xml: str) -> dict:
@@ -76,6 +79,8 @@ def write_tiff(image: ImageFile, result, target: Path, provenance: dict, progres
     keep = image.tiff
     options = {"photometric": keep.get("photometric", "rgb" if image.colour else "minisblack"),
                "compression": keep.get("compression"), "software": f"napari-histeq {__version__}"}
+    if "extrasamples" in keep:
+        options["extrasamples"] = keep["extrasamples"]
     if "XResolution" in keep and "YResolution" in keep:
         options["resolution"] = (keep["XResolution"], keep["YResolution"])
         options["resolutionunit"] = keep.get("ResolutionUnit")
@@ -93,7 +98,7 @@ def write_tiff(image: ImageFile, result, target: Path, provenance: dict, progres
     if not is_lazy_array(result):
         tifffile.imwrite(target, result, **options)
         return
-    page_ndim = 3 if image.colour else 2
+    page_ndim = 2 + image.samples
     indices = list(np.ndindex(result.shape[:-page_ndim]))
     tick = progress(len(indices)) if progress else None
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .image import ImageFile
@@ -32,7 +34,6 @@ def read_zarr(path: Path) -> ImageFile:
 
 
 def write_zarr(image: ImageFile, results, target: Path, provenance: dict, progress) -> None:
-    import dask.array as da
     import zarr
 
     arrays, attrs = image.zarr_layout["arrays"], image.zarr_layout["attrs"]
@@ -48,7 +49,19 @@ def write_zarr(image: ImageFile, results, target: Path, provenance: dict, progre
             array.attrs.update({"napari_histeq": provenance})
         if tick is not None:
             result = result.map_blocks(_ticker(tick), dtype=result.dtype)
-        da.store(result, array, lock=False)
+        _store_joined(result, array)
+
+
+def _store_joined(result, array) -> None:
+    """``da.store`` on threads of our own, all stopped and joined before an error or interrupt goes on:
+    the caller then removes the temporary store, and no writer is left to add chunks to it."""
+    import dask.array as da
+
+    pool = ThreadPoolExecutor(max(1, os.cpu_count() or 1))
+    try:
+        da.store(result, array, lock=False, scheduler="threads", pool=pool)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _in_writer_chunks(result, source):
