@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._adapthist_lazy import equalize_adapthist_lazy
-from ._backend import array_module, is_lazy_array, module_of, resolve_backend, to_backend
+from ._backend import array_module, float_to_integer, is_lazy_array, module_of, resolve_backend, to_backend
 from ._clahe import adapt_block, plan_for
 from ._validate import as_image, check_mask, check_out, check_out_range, dtype_range
 from ._wrapped import check_no_out_for_lazy, check_no_out_for_wrapped, unwrap
@@ -148,7 +148,7 @@ def _colour(image, mask, out, options):
         else:
             lo, hi = out_range
         xp = module_of(shares)
-        colour = (lo + xp.rint(shares * float(hi - lo))).astype(data.dtype)
+        colour = float_to_integer(lo + xp.rint(shares * float(hi - lo)), data.dtype)
         result = colour if data.shape[-1] == 3 else xp.concatenate([colour, data[..., 3:]], axis=-1)
     if out is None:
         return result

@@ -179,6 +179,32 @@ def is_lazy_array(array) -> bool:
     return type(array).__module__.split(".")[0] in ("dask", "zarr") and hasattr(array, "dtype")
 
 
+def float_to_integer(values, dtype):
+    """Float ``values``, already rounded as the caller's rule says, as integer ``dtype``, clipped to its range.
+
+    A plain ``clip(values, iinfo.min, iinfo.max).astype(dtype)`` wraps at the top of the
+    64-bit integers: ``float(2**63 - 1)`` is ``2**63``, which the cast overflows (to
+    ``-2**63`` for int64, to 0 for uint64). Here values at or above the float that
+    ``iinfo.max`` rounds up to become ``iinfo.max`` exactly, and the rest are clipped to
+    the largest float the cast takes. NaN is the caller's to replace first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> float_to_integer(np.array([-1e300, 0.0, 2.0**63, 1e300]), np.int64)
+    array([-9223372036854775808,                    0,  9223372036854775807,
+            9223372036854775807])
+    """
+    xp = array_module(values)
+    dtype = np.dtype(dtype)
+    info = np.iinfo(dtype)
+    top = float(info.max)
+    if int(top) <= info.max:  # up to 32 bits: every bound is a float
+        return xp.clip(values, float(info.min), top).astype(dtype)
+    result = xp.clip(values, float(info.min), np.nextafter(top, 0.0)).astype(dtype)
+    return xp.where(values >= top, dtype.type(info.max), result)
+
+
 def module_of(array):
     """dask.array for a lazy array, else NumPy or CuPy."""
     if is_lazy_array(array):

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from ._backend import array_module, is_lazy_array, module_of
+from ._backend import array_module, float_to_integer, is_lazy_array, module_of
 
 
 def gains(data, time_axis, spatial, method, reference, mask, background, only=None):
@@ -139,7 +139,5 @@ def scaled(data, time_axis, gains, background):
 def _scaled_frame(frame, gain, background, out_dtype):
     values = _frame_values(frame, background)
     if frame.dtype.kind in "ui":
-        info = np.iinfo(frame.dtype)
-        scaled = values * gain + 0.5
-        return (scaled // 1).clip(info.min, info.max).astype(out_dtype)  # ImageJ rounds half up
+        return float_to_integer((values * gain + 0.5) // 1, out_dtype)  # ImageJ rounds half up
     return (values * gain).astype(out_dtype)

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _pipeline
 from ._api import Histogram, histogram
-from ._backend import array_module, as_dask, is_lazy_array, module_of, to_backend
+from ._backend import array_module, as_dask, float_to_integer, is_lazy_array, module_of, to_backend
 from ._binning import nothing_to_count
 from ._groups import GroupLayout
 from ._lazy import apply_lazy, fit_lazy, lazy_mask
@@ -266,8 +266,7 @@ def _match_block(block, *mask_block, target, axis, variant):
 def _into_dtype(values, dtype):
     if dtype.kind == "f":
         return values.astype(dtype)
-    info = np.iinfo(dtype)
-    return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+    return float_to_integer(np.rint(values), dtype)
 
 
 def _per_channel(image, reference, channel_axis, **options):

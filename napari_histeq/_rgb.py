@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._api import equalize
-from ._backend import array_module, as_dask, is_lazy_array, to_backend
+from ._backend import array_module, as_dask, float_to_integer, is_lazy_array, to_backend
 from ._settings import RGB_MODES
 from ._validate import as_image, check_image_dtype, check_mask, normalize_axis
 
@@ -86,6 +86,5 @@ def _equalize_value(colour, spatial_axes, operation, options):
     scaled = xp.where((value_f > 0)[..., None], scaled, equalized.astype(np.float64)[..., None])
     out_dtype = equalized.dtype
     if out_dtype.kind in "ui":
-        info = np.iinfo(out_dtype)
-        scaled = xp.clip(xp.round(scaled), info.min, info.max)
+        return float_to_integer(xp.round(scaled), out_dtype)
     return scaled.astype(out_dtype)
