@@ -29,6 +29,7 @@ from ._backend import array_module, as_dask, is_lazy_array, module_of
 from ._bleach_gains import frame_mask, gains, scaled, time_point
 from ._matching import match_by_groups, match_histograms, match_to_group, reference_of
 from ._validate import as_image, check_image_dtype, check_image_shape, check_mask, is_level_dtype, normalize_axis
+from ._wrapped import unwrap
 
 METHODS = ("histogram", "ratio", "exponential")
 
@@ -84,6 +85,11 @@ def correct_bleaching(series, *, method="histogram", axis=0, reference=0, mask=N
     array([[100,  50],
            [200, 100]], dtype=uint16)
     """
+    series, mask, wrap = unwrap(series, mask)
+    if wrap is not None:  # a masked array's valid pixels are the region of interest; its mask comes back
+        return wrap(correct_bleaching(series, method=method, axis=axis, reference=reference, mask=mask,
+                                      background=background, channel_axis=channel_axis, variant=variant,
+                                      backend=backend))
     if channel_axis is not None:
         return _each_channel(correct_bleaching, series, channel_axis, axis, mask, method=method, reference=reference,
                              background=background, variant=variant, backend=backend)

@@ -8,6 +8,7 @@ from ._api import equalize
 from ._backend import array_module, as_dask, float_to_integer, is_lazy_array, to_backend
 from ._settings import RGB_MODES
 from ._validate import as_image, check_image_dtype, check_mask, normalize_axis
+from ._wrapped import unwrap_pixels
 
 
 def equalize_rgb(image, *, mode="channels", axis=None, operation=equalize, **options):
@@ -47,6 +48,9 @@ def equalize_rgb(image, *, mode="channels", axis=None, operation=equalize, **opt
     array([[[128,  64,   0],
             [255, 128,   0]]], dtype=uint8)
     """
+    image, roi, wrap = unwrap_pixels(image, options.get("mask"))
+    if wrap is not None:  # a masked array's valid pixels are the region of interest; its mask comes back
+        return wrap(equalize_rgb(image, mode=mode, axis=axis, operation=operation, **{**options, "mask": roi}))
     data = as_dask(image) if is_lazy_array(image) else as_image(image)  # dask and zarr stay lazy
     check_image_dtype(data.dtype)
     if data.ndim < 3 or data.shape[-1] not in (3, 4):

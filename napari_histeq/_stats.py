@@ -10,6 +10,7 @@ from ._api import histogram
 from ._backend import is_lazy_array, to_backend
 from ._density import power_of_two_scale
 from ._validate import as_image
+from ._wrapped import unwrap
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ def histogram_stats(image, *, nbins=None, mask=None, backend="auto") -> Histogra
     >>> stats.entropy_bits, stats.occupied_levels
     (1.0, 2)
     """
+    image, mask, _ = unwrap(image, mask)  # a masked array: its valid pixels are the region of interest
     if not is_lazy_array(image):  # dask and zarr stay lazy: histogram() reduces them chunk by chunk
         image = as_image(image)
     counts, edges = histogram(image, nbins=nbins, mask=mask, backend=backend)

@@ -42,3 +42,14 @@ def check_no_out_for_lazy(out):
             "out= takes in-memory arrays; for dask or zarr input write the lazy result "
             "with dask.array.store or dask.array.to_zarr"
         )
+
+
+def unwrap_pixels(image, mask):
+    """:func:`unwrap` for an image whose last axis holds a pixel's colour samples: a pixel is in
+    the region of interest when none of its samples is masked; the result keeps the samples' mask."""
+    if not isinstance(image, np.ma.MaskedArray):
+        return unwrap(image, mask)
+    invalid = np.ma.getmaskarray(image)
+    valid = ~invalid.any(axis=-1) if invalid.ndim > 1 else ~invalid
+    roi = valid if mask is None else valid & check_mask(mask, valid.shape)
+    return np.asarray(image.data), roi, lambda result: np.ma.MaskedArray(result, mask=invalid.copy())
