@@ -42,8 +42,9 @@ def check_counter_memory(n_groups: int, nbins: int) -> None:
     needed = n_groups * nbins * 8
     if needed > MAX_COUNTER_BYTES:
         raise ValueError(
-            f"{n_groups} histograms of {nbins} bins would need {needed / 2**30:.1f} GiB of counters; "
-            "let each histogram span more axes (axis=None or (-2, -1)), or bin coarser (nbins)"
+            f"{n_groups} histograms of {nbins} bins would need {needed / 2**30:.1f} GiB of counters "
+            f"(at most {MAX_COUNTER_BYTES / 2**30:.0f} GiB): fewer histograms (an axis that spans more of the "
+            "image's axes) or fewer bins (nbins, for float and 32/64-bit images) need less"
         )
 
 

@@ -201,6 +201,22 @@ def _checked(series, method, axis, reference, mask, background, variant):
     return data, time_axis, spatial, reference, mask
 
 
+#: Histogram bleach correction counts this many bytes of counters at most at once: a long series
+#: (10**4-10**5 time points of 16-bit data) is matched a block of time points at a time.
+BLEACH_COUNTER_BYTES = 1 << 28
+
+
+def _by_histograms_in_blocks(data, time_axis, spatial, reference, mask, backend, variant, per_block):
+    """Blocks of ``per_block`` time points, each matched to the reference time point's distribution."""
+    target = reference_of(time_point(data, time_axis, reference), frame_mask(mask, time_axis, reference))
+    out = array_module(data).empty(data.shape, dtype=data.dtype)
+    for start in range(0, data.shape[time_axis], per_block):
+        block = (slice(None),) * time_axis + (slice(start, start + per_block),)
+        out[block] = match_histograms(data[block], target, axis=spatial, mask=None if mask is None else mask[block],
+                                      variant=variant, backend=backend)
+    return out
+
+
 def _by_histograms(data, time_axis, spatial, reference, mask, backend, variant):
     if reference == "previous":
         corrected = [time_point(data, time_axis, 0)]
@@ -214,7 +230,10 @@ def _by_histograms(data, time_axis, spatial, reference, mask, backend, variant):
         return match_by_groups(data, target, axis=spatial, mask=mask, variant=variant)
     if mask is not None:
         mask = array_module(mask).broadcast_to(mask, data.shape)
-    if is_level_dtype(data.dtype):  # the reference time point is counted with the others, once
-        return match_to_group(data, reference, axis=spatial, mask=mask, variant=variant, backend=backend)
+    if is_level_dtype(data.dtype):
+        per_block = max(1, BLEACH_COUNTER_BYTES // (8 << (8 * data.dtype.itemsize)))
+        if data.shape[time_axis] <= per_block:  # the reference time point is counted with the others, once
+            return match_to_group(data, reference, axis=spatial, mask=mask, variant=variant, backend=backend)
+        return _by_histograms_in_blocks(data, time_axis, spatial, reference, mask, backend, variant, per_block)
     return match_histograms(data, time_point(data, time_axis, reference), axis=spatial, mask=mask,
                             reference_mask=frame_mask(mask, time_axis, reference), variant=variant, backend=backend)
