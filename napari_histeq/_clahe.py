@@ -200,7 +200,8 @@ def plan_for(shape, dtype, *, variant, kernel_size, clip_limit, nbins, tile_grid
             raise ValueError(f"clip_limit (OpenCV's clipLimit) must be 0 or more, got {clip_limit!r}")
         if out_range != "dtype":
             raise ValueError("variant='opencv' gives OpenCV's values in the dtype's range: out_range must be 'dtype'")
-        tiles = _per_axis("tile_grid", (8, 8) if tile_grid is None else tile_grid, sizes)
+        # OpenCV pads an image smaller than its grid (the default 8x8 grid on a 4x5 image) by reflection
+        tiles = _per_axis("tile_grid", (8, 8) if tile_grid is None else tile_grid, sizes, at_most_size=False)
         return Plan(variant, context, None, tiles, float(clip_limit), 256, out_range, dtype, len(shape))
     if not 0 <= clip_limit <= 1:
         raise ValueError(f"clip_limit (scikit-image's, a fraction of a region) must be in [0, 1], got {clip_limit!r}")
@@ -217,8 +218,8 @@ def plan_for(shape, dtype, *, variant, kernel_size, clip_limit, nbins, tile_grid
     return Plan(variant, context, kernel, None, float(clip_limit), int(nbins), out_range, dtype, len(shape))
 
 
-def _per_axis(name, value, sizes):
-    """An int or one int per context axis, each from 1 to that axis's size."""
+def _per_axis(name, value, sizes, *, at_most_size=True):
+    """An int or one int per context axis, each from 1 (to that axis's size, with ``at_most_size``)."""
     values = (value,) * len(sizes) if isinstance(value, numbers.Integral) else tuple(value)
     if len(values) != len(sizes):
         raise ValueError(f"Incorrect value of `{name}`: {value!r} needs one value per axis of the context "
@@ -226,7 +227,7 @@ def _per_axis(name, value, sizes):
     for v, size in zip(values, sizes):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
             raise ValueError(f"{name} values must be whole numbers of at least 1, got {value!r}")
-        if v > size:
+        if at_most_size and v > size:
             raise ValueError(f"{name} {value!r} is larger than the image's context {sizes}")
     return tuple(int(v) for v in values)
 

@@ -254,3 +254,12 @@ def test_a_signal_stops_workers_and_leaves_only_whole_results(big_inputs, tmp_pa
     for path in written:
         result = zarr.open(path, mode="r")[:] if path.suffix == ".zarr" else tifffile.imread(path)
         np.testing.assert_array_equal(result, expected)
+
+
+def test_a_colour_match_reference_is_refused_in_one_line(tmp_path, rng, capsys):
+    iio.imwrite(tmp_path / "ref.png", rng.integers(0, 256, (8, 8, 3)).astype(np.uint8))
+    iio.imwrite(tmp_path / "a.png", rng.integers(0, 256, (8, 8)).astype(np.uint8))
+    assert batch(tmp_path / "a.png", "--match", tmp_path / "ref.png", "-o", tmp_path / "out") == 2
+    error = capsys.readouterr().err
+    assert "a colour image; --match takes a grey reference" in error and len(error.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

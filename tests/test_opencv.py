@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from napari_histeq import dark_xray, equalize
+from napari_histeq import dark_xray, equalize, equalize_adapthist
 
 cv2 = pytest.importorskip("cv2")
 
@@ -42,3 +42,16 @@ def test_large_image_where_float32_rounding_matters(rng):
 )
 def test_random_images(image):
     np.testing.assert_array_equal(equalize(image, variant="opencv"), cv2.equalizeHist(image))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("shape", [(1, 1), (4, 5), (7, 7), (3, 16), (9, 2)])
+@pytest.mark.parametrize("grid", [(8, 8), (3, 5), (16, 2), (20, 20)])
+def test_clahe_grids_larger_than_the_image_as_opencv_pads_them(dtype, shape, grid):
+    # The default 8x8 grid on an image under 8 px was refused; OpenCV pads the image by reflection.
+    image = np.random.default_rng(sum(shape) + grid[0]).integers(0, np.iinfo(dtype).max, shape, endpoint=True)
+    image = image.astype(dtype)
+    for clip in (0.0, 2.0):
+        expected = cv2.createCLAHE(clip, grid[::-1]).apply(image)  # OpenCV's grid is (width, height)
+        np.testing.assert_array_equal(equalize_adapthist(image, variant="opencv", clip_limit=clip, tile_grid=grid),
+                                      expected)

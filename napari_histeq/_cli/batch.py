@@ -144,6 +144,9 @@ def _operation(args) -> Operation:
     """What each file gets; a --match reference is read and counted here, once for every file."""
     if args.match is not None:
         image = read_image(args.match)
+        if image.samples:  # pooling its colours (or its alpha) into one distribution would be wrong in silence
+            kind = "a colour image" if image.colour else "a grey+alpha image"
+            raise ValueError(f"{kind}; --match takes a grey reference (one histogram)")
         return Operation("match", reference=reference_of(image.data), variant=args.matching)
     if args.bleach is not None:
         return Operation("bleach", method=args.bleach, time_axis=args.time_axis, reference_frame=args.reference_frame,
