@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from .._backend import BACKENDS, backend_info
-from .._operations import apply_settings
 from .._plot import figure_from_panel, histogram_panel_data
 from .._samples import dark_xray
-from .._settings import SCOPES, scope_axis
+from .._settings import SCOPES
 from .files import read_image, reader_messages, reader_said, write_whole
-from .image import ImageFile, run_on_samples
-from .jobs import describe_error
+from .image import ImageFile
+from .jobs import Options, describe_error, equalized
 from .method_args import add_method_arguments, settings_from
 from .safety import UnsafePlan, check_writes
 
@@ -170,9 +169,9 @@ class _FileError(Exception):
 
 
 def _read(path):
-    """The sample, or ``path`` read as ``batch`` reads it (colour, grey+alpha and 16-bit PNG alike)."""
+    """``(image, what the reader said)``: the sample, or ``path`` read as ``batch`` reads it."""
     if path is None:
-        return ImageFile(Path("dark_xray"), dark_xray(), "image")
+        return ImageFile(Path("dark_xray"), dark_xray(), "image"), []
     with reader_messages() as messages:
         try:
             return read_image(path, lazy_tiff_bytes=1 << 62), messages
@@ -181,16 +180,22 @@ def _read(path):
                              + reader_said(messages)) from None
 
 
+def _write(path, target, write) -> None:
+    """``write`` ``target`` whole (a temporary name, renamed when complete); a failure names both files."""
+    try:
+        write_whole(write, target)
+    except OSError as error:
+        raise _FileError(f"{path}: cannot write {target}: {error.strerror or error}") from None
+
+
 def _equalize_file(args, name, path) -> None:
     import imageio.v3 as iio
 
-    image, messages = (_read(None), []) if path is None else _read(path)
-    colour = image.colour
+    image, messages = _read(path)
     start = time.perf_counter()
     settings = settings_from(args)
-    try:
-        axis = scope_axis(args.scope, image.data.ndim - image.samples)
-        result = run_on_samples(image, lambda data: apply_settings(settings, data, axis=axis, colour=colour))
+    try:  # as batch runs it: the file's channels apart, the colour rules, alpha kept and never counted
+        result = np.asarray(equalized(image, Options(settings))[0])
     except (TypeError, ValueError) as error:
         raise _FileError(f"{path}: {error}{reader_said(messages)}") from None
     for message in dict.fromkeys(messages):  # once each
@@ -201,19 +206,13 @@ def _equalize_file(args, name, path) -> None:
     before, after = args.output / f"{name}_before{suffix}", args.output / f"{name}_equalized{suffix}"
     plots = args.output / f"{name}_histograms.png"
     for target, pixels in ((before, data), (after, result)):
-        try:
-            write_whole(lambda partial, pixels=pixels: iio.imwrite(partial, pixels, extension=suffix), target)
-        except OSError as error:
-            raise _FileError(f"{path}: cannot write {target}: {error.strerror or error}") from None
+        _write(path, target, lambda partial, pixels=pixels: iio.imwrite(partial, pixels, extension=suffix))
     method = settings.variant if not settings.adaptive else f"adaptive ({settings.variant})"
     grey = image.grey_alpha
-    panel = histogram_panel_data(data[..., 0] if grey else data, result[..., 0] if grey else result, rgb=colour,
-                                 title=f"{name}: {method}")
-    try:
-        write_whole(lambda partial: figure_from_panel(panel, partial), plots)
-    except OSError as error:
-        raise _FileError(f"{path}: cannot write {plots}: {error.strerror or error}") from None
-    kind = f"RGB{'A' if data.shape[-1] == 4 else ''} ({args.rgb_mode}), " if colour else ""
+    panel = histogram_panel_data(data[..., 0] if grey else data, result[..., 0] if grey else result,
+                                 rgb=image.colour, title=f"{name}: {method}")
+    _write(path, plots, lambda partial: figure_from_panel(panel, partial))
+    kind = f"RGB{'A' if data.shape[-1] == 4 else ''} ({args.rgb_mode}), " if image.colour else ""
     kind = "grey and alpha (alpha kept), " if grey else kind
     print(f"\n{name}: {data.shape} {data.dtype}, {kind}{method}, {seconds * 1000:.1f} ms")
     print(format_stats_table(panel.before[0].stats, panel.after[0].stats))

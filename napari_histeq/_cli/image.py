@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .._backend import module_of
+
 
 @dataclass
 class ImageFile:
@@ -45,22 +47,8 @@ class ImageFile:
 
 def with_alpha(result, alpha):
     """``result`` with the image's alpha sample put back, unchanged, as its last axis."""
-    from .._backend import module_of
-
     xp = module_of(result)
     return xp.concatenate([result[..., None], alpha[..., None].astype(result.dtype)], axis=-1)
-
-
-def run_on_samples(image: ImageFile, operation, data=None):
-    """``operation`` of ``data`` (default: the image's pixels), alpha never counted nor changed.
-
-    Colour images go to ``operation`` whole (the colour rules keep their alpha); a grey+alpha
-    image's grey sample goes alone, and its alpha comes back as it was.
-    """
-    data = image.data if data is None else data
-    if not image.grey_alpha:
-        return operation(data)
-    return with_alpha(operation(data[..., 0]), data[..., 1])
 
 
 def is_zarr(path: Path) -> bool:
