@@ -5,11 +5,14 @@ Rows of ``python -m benchmarks``: the opencv variant on uint8 and uint16
 ``cv2.createCLAHE(...).apply``, and the skimage variant on a uint8
 64x256x256 volume and a uint8 4096x4096 image against
 ``skimage.exposure.equalize_adapthist``; then the peak memory each of ours
-allocates, as a multiple of its output.
+allocates, as a multiple of its output; and, for a grid of many tiles, the peak
+resident memory of ours and of OpenCV, each in a fresh process.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tracemalloc
 
 import numpy as np
@@ -79,3 +82,41 @@ def adaptive_memory(cases: dict) -> dict:
         tracemalloc.stop()
         out[case["name"]] = peak / case["image"].nbytes
     return out
+
+
+_PEAK = r"""
+import sys
+import numpy as np, cv2
+import napari_histeq as nh
+
+def status(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+
+side, tiles = int(sys.argv[2]), int(sys.argv[3])
+image = np.random.default_rng(0).integers(0, 65536, (side, side)).astype(np.uint16)
+if sys.argv[1] == "cv2":
+    run = lambda: cv2.createCLAHE(2.0, (tiles, tiles)).apply(image)
+else:
+    run = lambda: nh.equalize_adapthist(image, variant="opencv", clip_limit=2.0, tile_grid=(tiles, tiles))
+nh.equalize_adapthist(image[:64, :64], variant="opencv", clip_limit=2.0, tile_grid=(2, 2))  # kernels loaded
+open("/proc/self/clear_refs", "w").write("5")  # the high-water mark starts again here
+before = status("VmRSS")
+run()
+print(status("VmHWM") - before)
+"""
+
+
+def tile_memory_ratios(quick: bool) -> list[tuple[str, float, str]]:
+    """Peak resident memory above the process's level before the call, ours / OpenCV's, on a grid of
+    many tiles (uint16: one 65536-level table per tile); Linux only."""
+    side, tiles = (256, 16) if quick else (1024, 128)
+    try:
+        peaks = {who: int(subprocess.run([sys.executable, "-c", _PEAK, who, str(side), str(tiles)], check=True,
+                                         capture_output=True, text=True).stdout) for who in ("ours", "cv2")}
+    except (subprocess.CalledProcessError, ValueError, OSError):
+        return []
+    name = f"CLAHE opencv uint16 {side}x{side}, {tiles}x{tiles} tiles: peak memory ours / cv2 " \
+           f"({peaks['ours'] / 2**20:.0f} / {peaks['cv2'] / 2**20:.0f} MiB)"
+    return [(name, peaks["ours"] / peaks["cv2"], "<= 1.0")]

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _apply, _clipping, _histogram, _tiles, _transfer
+from . import _apply, _histogram, _transfer
 from ._backend import native
 from ._binning import Binning, binning_for, check_counter_memory
 from ._kernels import ENV_VAR as JIT_ENV_VAR
-from ._kernels import FLOAT_DTYPES, clahe_kernels, cpu_kernels
+from ._kernels import FLOAT_DTYPES, cpu_kernels
 from ._variants import VARIANTS
 
 #: Rows at least this long go through the CPU kernels (one call per row).
@@ -44,7 +44,7 @@ _last: dict[str, Route] = {}
 
 
 def last_route(stage: str) -> Route | None:
-    """The latest decision for ``stage`` ("range", "histogram", "transfer" or "apply") in this process."""
+    """The latest decision for ``stage`` ("range", "histogram", "transfer", "apply" or "match") in this process."""
     return _last.get(stage)
 
 
@@ -170,100 +170,34 @@ def apply_lut(xp, rows, lut_rows, binning: Binning, out_rows, out_range, max_ele
     kernels.gather_rows(as_native(rows, unsigned=True), tables, out_rows.view(tables.dtype))
 
 
-# --- adaptive equalisation: regions counted, clipped, blended ------------------------------------
-
-
-def _decide_tiles(stage, xp, values, grid):
-    """``(clahe kernels or None, Route)`` for an image of 8/16-bit values on a tile grid."""
-    if xp is not np:
-        route = Route(stage, "cupy", "array operations on the GPU")
-    elif clahe_kernels() is None:
-        route = Route(stage, "reference", f"numba kernels unavailable or off ({JIT_ENV_VAR})")
-    elif values is not None and len(grid) not in (2, 3):
-        route = Route(stage, "reference", f"no kernel for {len(grid)}D regions (2D and 3D have one)")
-    else:
-        route = Route(stage, "numba", f"{len(grid)}D regions" if values is not None else "clip loop")
-    _last[stage] = route
-    log.debug("%s", route)
-    return (clahe_kernels() if route.path == "numba" else None), route
-
-
-def region_counts(xp, values, lut, positions, nbins, counted=None):
-    """Histogram of every region (``_tiles.region_counts``), each pixel's bin ``lut[value]``.
-
-    int64 counts from the reference; int32 from the kernels (a region holds
-    far fewer than 2**31 pixels).
-    """
-    kernels, _ = _decide_tiles("histogram", xp, values, positions)
-    if kernels is None:
-        return _tiles.region_counts(xp, xp.asarray(lut)[values], positions, nbins, counted)
-    sources = [_tiles.padded(per_axis) for per_axis in positions]
-    values = as_native(values, unsigned=True)
-    if values.ndim == 2:  # the kernels' shape: one plane of a volume
-        values, sources = values[None], [np.zeros((1, 1), np.intp), *sources]
-        counted = None if counted is None else counted[None]
-    if counted is not None:
-        counted = np.ascontiguousarray(counted).view(np.uint8)
-    return kernels.region_counts(values, lut, sources, nbins, counted)
-
-
-def clipped_tables(transfer, counts, pixels=None):
-    """Each region's table (``_clipping``), numba where it can.
-
-    ``pixels``: every region's pixel count when all are known to be full
-    (no mask, no NaN), which spares a pass over the counts. The kernels clip
-    ``counts`` in place.
-    """
-    kernels, _ = _decide_tiles("transfer", np, None, ())
-    if kernels is None:
-        return transfer.tables(counts)
-    if pixels is None:
-        counts, pixels = _clipping.pixels_per_region(np.asarray(counts))
-    else:
-        pixels = np.full(counts.shape[0], pixels, dtype=np.int64)
-    if transfer.name == "clahe-opencv":
-        limits = [transfer.limit(int(n), counts.shape[1]) for n in pixels]
-        return kernels.opencv_tables(counts, limits, pixels, np.uint8 if counts.shape[1] == 256 else np.uint16)
-    limits = [transfer.limit(int(n)) for n in pixels]
-    return kernels.skimage_tables(counts, limits, pixels, _clipping.SKIMAGE_LEVELS - 1)
-
-
-def blend_skimage(xp, values, lut, tables, grid):
-    """scikit-image's blend (``_tiles.blend_skimage``): uint16 levels, and their min and max.
-
-    ``tables``: ``(regions..., nbins)``.
-    """
-    kernels, _ = _decide_tiles("apply", xp, values, grid)
-    if kernels is None:
-        levels = _tiles.blend_skimage(xp, xp.asarray(lut)[values], xp.asarray(tables), grid)
-        return levels, int(levels.min()), int(levels.max())
-    return kernels.blend_skimage(as_native(values, unsigned=True), lut, tables.astype(np.float64),
-                                 [axis.blend for axis in grid])
-
-
-def map_levels(xp, levels, table, in_place=False):
-    """``table[levels]`` (the final stretch of scikit-image's variant), in parallel on the CPU.
-
-    ``in_place``: ``levels`` is the caller's to overwrite (a uint16 result then takes its place).
-    """
-    kernels = clahe_kernels() if xp is np else None  # part of the apply stage: its route is the blend's
-    if kernels is None:
-        return xp.asarray(table)[levels]
-    return kernels.map_levels(np.ascontiguousarray(levels), table, in_place)
-
-
-def blend_opencv(xp, values, tables, grid):
-    """OpenCV's blend (``_tiles.blend_opencv``) of a 2D uint8/uint16 image, ``tables`` ``(ry, rx, nbins)``."""
-    kernels, _ = _decide_tiles("apply", xp, values, grid)
-    if kernels is None:
-        return _tiles.blend_opencv(xp, values, xp.asarray(tables), grid, values.dtype)
-    # float32 tables for 8 bits (small); 16-bit tables stay uint16, half the cache footprint
-    table_type = np.float32 if values.itemsize == 1 else np.uint16
-    return kernels.blend_opencv(as_native(values), tables.astype(table_type, copy=False),
-                                [axis.blend for axis in grid])
-
-
 # --- adapters ------------------------------------------------------------------------------------
+
+
+#: What exact matching (floats, 32/64-bit integers) runs in the kernels.
+RANK_DTYPES = tuple(np.dtype(name) for name in ("float32", "float64", "int32", "uint32", "int64", "uint64"))
+
+
+def matched_exactly(row, keep, quantiles, target_values, low, high, convert, out):
+    """One group matched to a target distribution by the kernels into ``out``: True, or False where they
+    do not run (too small a group, another dtype, no numba) and the reference must, with the same results.
+
+    ``convert`` turns float64 results into ``out``'s dtype. A group with no counted pixel gives False
+    too, for the reference to say so.
+    """
+    row = native(row)
+    if cpu_kernels() is None:
+        route = Route("match", "reference", f"numba kernels unavailable or off ({JIT_ENV_VAR})")
+    elif row.size < MIN_KERNEL_ROW or row.dtype not in RANK_DTYPES:
+        route = Route("match", "reference", f"no kernel for {row.size} pixels of {row.dtype}")
+    else:
+        route = Route("match", "numba", f"{row.dtype} values dealt into buckets")
+    _last["match"] = route
+    log.debug("%s", route)
+    if route.path != "numba" or not out.flags.c_contiguous:
+        return False
+    keep = None if keep is None else np.ascontiguousarray(keep)
+    return cpu_kernels().matched_by_ranks(np.ascontiguousarray(row), keep, quantiles, target_values, low, high,
+                                          convert, out)
 
 
 def as_native(array, unsigned=False):

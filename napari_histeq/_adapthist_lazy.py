@@ -22,12 +22,12 @@ import itertools
 
 import numpy as np
 
-from . import _accel
+from . import _accel_tiles
 from ._backend import as_dask, resolve_backend
 from ._clahe import finish, output_limits, plan_for, stages_for, stretch_table
 from ._clipping import SKIMAGE_LEVELS
 from ._lazy import counted_range, lazy_mask
-from ._validate import check_image_dtype, check_image_shape
+from ._validate import check_image_dtype, check_image_shape, check_region_tables_fit
 
 
 def equalize_adapthist_lazy(image, *, mask=None, **options):
@@ -86,6 +86,7 @@ def _region_counts(block, counted, stages):
     from dask import delayed
 
     regions = int(np.prod([axis.regions for axis in stages.grid]))
+    check_region_tables_fit(regions, stages.nbins, 16)  # int64 counts and tables
     starts = [np.cumsum((0,) + tuple(c)) for c in block.chunks]
     blocks = block.to_delayed()
     masks = None if counted is None else counted.to_delayed()
@@ -124,7 +125,7 @@ def _chunk_counts(block, counted, location, stages):
     """``{region: counts}`` for the regions this chunk holds pixels of."""
     per_axis = [_local_positions(axis, start, stop) for axis, (start, stop) in zip(stages.grid, location)]
     positions = [[inside for _, inside in axis] for axis in per_axis]
-    found = _accel.region_counts(np, stages.keys(np, block), stages.bins, positions, stages.nbins, counted)
+    found = _accel_tiles.region_counts(np, stages.keys(np, block), stages.bins, positions, stages.nbins, counted)
     touched = itertools.product(*[[region for region, _ in axis] for axis in per_axis])
     shape = tuple(axis.regions for axis in stages.grid)
     return {int(np.ravel_multi_index(regions, shape)): row for regions, row in zip(touched, found)}
@@ -135,8 +136,8 @@ def _blend_chunk(block, *, stages, tables, block_info=None):
     part = tuple(axis.part(start, stop) for axis, (start, stop) in zip(stages.grid, location))
     keys = stages.keys(np, np.asarray(block))
     if stages.rule is None:
-        return _accel.blend_opencv(np, keys, tables, part)
-    return _accel.blend_skimage(np, keys, stages.bins, tables, part)[0]
+        return _accel_tiles.blend_opencv(np, keys, tables, part)
+    return _accel_tiles.blend_skimage(np, keys, stages.bins, tables, part)[0]
 
 
 def _finish_chunk(levels, block, *, table, limits):

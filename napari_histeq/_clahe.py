@@ -1,6 +1,6 @@
 """Adaptive equalisation (CLAHE) of one contextual block: the two peers' variants, in the engine's stages.
 
-* histogram: the regions of the tile grid (``_tiles``), counted through the door (``_accel``);
+* histogram: the regions of the tile grid (``_tiles``), counted through the door (``_accel_tiles``);
 * transfer: each region's table, clipped (``_clipping``);
 * apply: every pixel blended between its nearest regions' tables.
 
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _accel
-from ._backend import native, to_backend
+from . import _accel_tiles
+from ._backend import native
 from ._clipping import SKIMAGE_LEVELS, OpenCVClip, SkimageClip
 from ._tiles import opencv_grid, skimage_axis
 from ._validate import check_out_range, dtype_range, normalize_axis, output_dtype
@@ -129,10 +129,22 @@ class Stages:
     def keys(self, xp, block):
         return native(block) if self.rule is None else self.rule.keys(xp, block)
 
+    @property
+    def region_pixels(self) -> int:
+        return int(np.prod([axis.length for axis in self.grid]))
+
     def tables(self, counts, counted):
-        """Every region's clipped table, ``(regions per axis..., nbins)``."""
-        full = None if counted is not None else int(np.prod([axis.length for axis in self.grid]))
-        tables = _accel.clipped_tables(self.transfer, counts, full)
+        """Every region's clipped table from its counts, ``(regions per axis..., nbins)``."""
+        full = None if counted is not None else self.region_pixels
+        return self._per_axis(_accel_tiles.clipped_tables(self.transfer, counts, full))
+
+    def region_tables(self, xp, keys, counted):
+        """Every region's clipped table, counted from ``keys`` (``counted``: the pixels that count)."""
+        full = None if counted is not None else self.region_pixels
+        return self._per_axis(_accel_tiles.region_tables(xp, keys, self.bins, self.positions, self.nbins, self.transfer,
+                                                   counted, full))
+
+    def _per_axis(self, tables):
         return tables.reshape(tuple(axis.regions for axis in self.grid) + (self.nbins,))
 
 
@@ -249,12 +261,10 @@ def adapt_block(xp, block, mask, plan):
     value_range = counted_range(block, counted) if needs_range else None
     stages = stages_for(plan, block.dtype, block.shape, value_range)
     keys = stages.keys(xp, block)
-    counts = _accel.region_counts(xp, keys, stages.bins, stages.positions, stages.nbins, counted)
-    tables = stages.tables(to_backend(np, counts), counted)
-    del counts  # not held while the output is made
+    tables = stages.region_tables(xp, keys, counted)
     if plan.variant == "opencv":
-        return _accel.blend_opencv(xp, keys, tables, stages.grid)
-    levels, low, high = _accel.blend_skimage(xp, keys, stages.bins, tables, stages.grid)
+        return _accel_tiles.blend_opencv(xp, keys, tables, stages.grid)
+    levels, low, high = _accel_tiles.blend_skimage(xp, keys, stages.bins, tables, stages.grid)
     del tables
     if counted is not None:  # the kernels' range covers every pixel
         low, high = counted_range(levels, counted)
@@ -269,7 +279,7 @@ def finish(xp, levels, block, table, limits, non_finite, in_place=False):
 
     ``in_place``: ``levels`` may be overwritten (a uint16 output then takes its memory).
     """
-    result = _accel.map_levels(xp, levels, table, in_place)
+    result = _accel_tiles.map_levels(xp, levels, table, in_place)
     if non_finite:
         lo, hi = limits
         result = xp.where(xp.isnan(block), xp.nan, result)

@@ -19,6 +19,32 @@ MAX_BINS = 1 << 24
 MAX_LEVEL_BITS = 16
 
 
+def available_memory() -> int | None:
+    """Bytes of memory this machine can still give (Linux's MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_fits_in_memory(needed: int, what: str, remedy: str) -> None:
+    """Refuse, before allocating, what needs more memory than the machine has free."""
+    available = available_memory()
+    if available is not None and needed > available:
+        raise ValueError(f"{what} would need {needed / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB "
+                         f"this machine has free; {remedy}")
+
+
+def check_region_tables_fit(regions: int, nbins: int, bytes_per_bin: int) -> None:
+    """Adaptive equalisation's per-region tables (and counts), refused before they outgrow the machine."""
+    check_fits_in_memory(regions * nbins * bytes_per_bin, f"{regions} regions' tables of {nbins} bins",
+                         "use fewer regions (a coarser tile_grid, or a larger kernel_size)")
+
+
 def as_image(image):
     """Return ``image`` as a NumPy or CuPy array after checking it can be equalised."""
     if not is_cupy_array(image):

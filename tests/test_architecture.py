@@ -20,7 +20,7 @@ FLOORS = [
     {"_validate", "_groups"},
     {"_binning", "_wrapped", "_request", "_settings", "_placement"},
     {"_histogram", "_apply", "_tiles"},
-    {"_accel"},
+    {"_accel", "_accel_tiles"},
     {"_pipeline"},
     {"_lazy"},
     {"_api", "_matching", "_clahe"},
