@@ -28,7 +28,7 @@ import numpy as np
 
 import napari_histeq as nh
 
-from .adaptive import adaptive_cases, adaptive_contenders, adaptive_memory, adaptive_ratios
+from .adaptive import adaptive_cases, adaptive_contenders, adaptive_memory, adaptive_ratios, tile_memory_ratios
 from .matching import matching_cases, matching_contenders, matching_ratios
 from .threads import busy_load, layers_table, print_layers, print_scaling, scaling_table, threading_facts
 
@@ -240,8 +240,9 @@ def peer_tables(args, rounds) -> dict:
 
     matching = matching_cases(args.quick) if "matching" in parts else {}
     for key, case in matching.items():
-        print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
-        timings[key] = time_interleaved(matching_contenders(case), rounds)
+        case_rounds = min(rounds, case.get("rounds", rounds))  # scikit-image takes seconds on the big float rows
+        print(f"timing {case['name']} ({case_rounds} rounds)...", file=sys.stderr)
+        timings[key] = time_interleaved(matching_contenders(case), case_rounds)
 
     adaptive = adaptive_cases(args.quick) if "adaptive" in parts else {}
     for key, case in adaptive.items():
@@ -261,7 +262,7 @@ def peer_tables(args, rounds) -> dict:
     if matching:
         found += matching_ratios(timings, matching)
     if adaptive:
-        found += adaptive_ratios(timings, adaptive)
+        found += adaptive_ratios(timings, adaptive) + tile_memory_ratios(args.quick)
         peaks.update(adaptive_memory(adaptive))
     return {"cases": [{"name": every[key]["name"], "timings": timings[key]} for key in every],
             "ratios": found, "memory": peaks}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _pipeline
+from . import _accel, _pipeline
 from ._api import Histogram, histogram
 from ._backend import array_module, as_dask, float_to_integer, is_lazy_array, module_of, to_backend
 from ._binning import nothing_to_count
@@ -213,6 +213,9 @@ def _match_exact(image, target: Reference, *, axis, mask):
     low, high = target.values[0], target.values[-1]
     for g in range(rows.shape[0]):
         row = rows[g]
+        if _accel.matched_exactly(row, None if mask_rows is None else mask_rows[g], target.quantiles, target.values,
+                                  low, high, lambda values: _into_dtype(values, out_dtype), out[g]):
+            continue
         keep = np.isfinite(row) if row.dtype.kind == "f" else np.ones(row.shape, bool)
         if mask_rows is not None:
             keep &= mask_rows[g]
