@@ -101,9 +101,15 @@ def matching_ratios(timings: dict, cases: dict) -> list[tuple[str, float, str]]:
         ours = timings[key]["napari-histeq (numpy)"]["median_ms"]
         out.append((f"{cases[key]['name']}: skimage / ours", timings[key]["skimage match_histograms"]["median_ms"] / ours,
                     ">= 3"))
-    for small, large in zip(floats[::2], floats[1::2]):  # N log N: time x4 pixels at most x4 log(4N) / log(N)
+    # N log N: time x4 pixels at most x4 log(4N) / log(N). The two sizes are timed in different
+    # cases, minutes apart, so each is read at its best round: the one least slowed by the other
+    # tenants of a shared machine (medians of the same code swung from x3.8 to x5.9 between runs)
+    for small, large in zip(floats[::2], floats[1::2]):
         pixels = cases[small]["image"].size, cases[large]["image"].size
         allowed = pixels[1] / pixels[0] * np.log2(pixels[1]) / np.log2(pixels[0])
-        grew = timings[large]["napari-histeq (numpy)"]["median_ms"] / timings[small]["napari-histeq (numpy)"]["median_ms"]
+        best = [timings[key]["napari-histeq (numpy)"].get("min_ms") for key in (small, large)]
+        if None in best:  # results recorded before min_ms was
+            best = [timings[key]["napari-histeq (numpy)"]["median_ms"] for key in (small, large)]
+        grew = best[1] / best[0]
         out.append((f"{cases[large]['name']} / {cases[small]['name']}: ours, time grew", grew, f"<= {allowed:.2f}"))
     return out
