@@ -5,17 +5,17 @@ Importing this package needs NumPy alone: napari, Qt and CuPy load only when
 they are used.
 """
 
-from ._adapthist import equalize_adapthist
-from ._api import Equalization, Histogram, equalize, fit_equalization, histogram
-from ._backend import BackendInfo, backend_info
-from ._binning import Binning
-from ._bleach import correct_bleaching
-from ._matching import match_histograms
+from ._adaptive.equalize_adapthist import equalize_adapthist
+from ._bleach.correct import correct_bleaching
+from ._engine.backend import BackendInfo, backend_info
+from ._engine.binning import Binning
+from ._equalization.colour import equalize_rgb
+from ._equalization.equalize import Equalization, Histogram, equalize, fit_equalization, histogram
+from ._inspect.plot import plot_histograms
+from ._inspect.stats import HistogramStats, histogram_stats
+from ._matching.match import match_histograms
 from ._napari.layers import add_equalized, equalize_layer
-from ._plot import plot_histograms
-from ._rgb import equalize_rgb
 from ._samples import bleaching_series, dark_stack, dark_xray
-from ._stats import HistogramStats, histogram_stats
 
 try:
     from importlib.metadata import PackageNotFoundError, version

@@ -3,7 +3,7 @@ import sys
 import numpy as np
 import pytest
 
-from napari_histeq import _backend
+from napari_histeq._engine import backend as _backend
 
 
 def pytest_addoption(parser):

@@ -119,7 +119,7 @@ def test_each_channel_is_corrected_on_its_own(rng):
 
 
 def test_channels_first_with_masks_time_points_and_dask(rng):
-    from napari_histeq._bleach import correct_time_point
+    from napari_histeq._bleach.correct import correct_time_point
 
     series = rng.integers(50, 3000, (2, 6, 10, 12)).astype(np.uint16)  # c, t, y, x
     series[1] //= np.arange(1, 7, dtype=np.uint16)[:, None, None]
@@ -233,7 +233,7 @@ def test_bad_input_is_a_clear_error(rng):
 @pytest.mark.parametrize("method, reference", [("histogram", 2), ("histogram", "previous"), ("ratio", -1),
                                                ("exponential", 0)])
 def test_one_time_point_equals_that_time_point_of_the_whole_correction(rng, method, reference):
-    from napari_histeq._bleach import correct_time_point
+    from napari_histeq._bleach.correct import correct_time_point
 
     decay = 0.2 + 0.8 * np.exp(-0.2 * np.arange(7))
     series = (rng.gamma(4.0, 500.0, (7, 20, 3, 16)) * decay[:, None, None, None]).astype(np.uint16)  # t, y, z, x

@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from napari_histeq import _accel, _backend, _kernels, equalize_adapthist
+from napari_histeq import _kernels, equalize_adapthist
+from napari_histeq._engine import accel as _accel
+from napari_histeq._engine import backend as _backend
 
 cv2 = pytest.importorskip("cv2")
 data = pytest.importorskip("skimage.data")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import napari_histeq as h
-from napari_histeq import _validate
+from napari_histeq._engine import validate as _validate
 
 cv2 = pytest.importorskip("cv2")
 

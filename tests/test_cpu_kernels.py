@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from napari_histeq import _kernels, equalize, fit_equalization, histogram
-from napari_histeq._accel import MIN_KERNEL_ROW
+from napari_histeq._engine.accel import MIN_KERNEL_ROW
 
 pytest.importorskip("numba")
 if _kernels.cpu_kernels() is None:
@@ -122,9 +122,9 @@ def test_odd_row_lengths_and_shared_tables(monkeypatch):
     empty_tail=st.integers(0, 255),
 )
 def test_standard_tables_match_the_reference_transfer(counts, out, empty_tail):
+    from napari_histeq._engine.transfer import lut_from_values
+    from napari_histeq._equalization.variants import standard_values
     from napari_histeq._kernels import cpu
-    from napari_histeq._transfer import lut_from_values
-    from napari_histeq._variants import standard_values
 
     dtype, lo, hi = out
     counts = np.array(counts, dtype=np.int64)
@@ -143,9 +143,9 @@ def test_standard_tables_match_the_reference_transfer(counts, out, empty_tail):
 def test_standard_tables_on_a_rounding_tie():
     # In exact arithmetic 255 * cdf hits x.5 at four bins; the float64 running sum decides
     # which way each goes (77 and 229 where exact half-to-even would give 76 and 230).
+    from napari_histeq._engine.transfer import lut_from_values
+    from napari_histeq._equalization.variants import standard_values
     from napari_histeq._kernels import cpu
-    from napari_histeq._transfer import lut_from_values
-    from napari_histeq._variants import standard_values
 
     counts = np.bincount([3, 2, 4, 5, 5, 6, 5, 2, 0, 3], minlength=256)[None]
     tables = np.empty(counts.shape, np.uint8)

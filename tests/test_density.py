@@ -6,8 +6,8 @@ import pytest
 stats = pytest.importorskip("scipy.stats")
 
 from napari_histeq import plot_histograms
-from napari_histeq._density import density_from_histogram
-from napari_histeq._plot import histogram_panel_data
+from napari_histeq._inspect.density import density_from_histogram
+from napari_histeq._inspect.plot import histogram_panel_data
 
 
 @pytest.mark.parametrize("bw_method", ["scott", "silverman", 0.25])

@@ -5,7 +5,8 @@ import pytest
 from oracles import textbook_table
 
 import napari_histeq
-from napari_histeq import _placement, equalize, fit_equalization, histogram
+from napari_histeq import equalize, fit_equalization, histogram
+from napari_histeq._engine import placement as _placement
 
 
 def test_fit_on_one_time_point_apply_to_another(rng):

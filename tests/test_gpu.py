@@ -7,7 +7,8 @@ every test is skipped, with the reason, where no CUDA device answers.
 import numpy as np
 import pytest
 
-from napari_histeq import _placement, equalize, fit_equalization, histogram
+from napari_histeq import equalize, fit_equalization, histogram
+from napari_histeq._engine import placement as _placement
 
 pytestmark = pytest.mark.gpu
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import napari_histeq as h
-from napari_histeq._backend import float_to_integer
+from napari_histeq._engine.backend import float_to_integer
 
 INTEGER_DTYPES = [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64]
 

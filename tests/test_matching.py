@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from napari_histeq import _kernels, histogram, match_histograms
-from napari_histeq._validate import dtype_range
+from napari_histeq._engine.validate import dtype_range
 
 exposure = pytest.importorskip("skimage.exposure")
 from skimage import data
@@ -166,9 +166,10 @@ def test_numba_matching_tables_are_the_reference_bit_for_bit():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from napari_histeq import _accel, _transfer
-    from napari_histeq._binning import binning_for
-    from napari_histeq._match_transfer import MatchTransfer
+    from napari_histeq._engine import accel as _accel
+    from napari_histeq._engine import transfer as _transfer
+    from napari_histeq._engine.binning import binning_for
+    from napari_histeq._matching.transfer import MatchTransfer
 
     if _kernels.cpu_kernels() is None:
         pytest.skip("numba kernels unavailable or off (NAPARI_HISTEQ_JIT)")

@@ -579,7 +579,7 @@ def test_widget_opens_with_a_bad_backend_variable(qtbot, viewer, monkeypatch, fr
 def test_long_messages_wrap_instead_of_widening_the_docks(qtbot, viewer, monkeypatch):
     # CuPy installed on a laptop without a driver: the backend note was one line 1350 px wide, and the
     # first window gave the canvas 0 px. Long notes and failures now wrap to the dock's width.
-    from napari_histeq._backend import BackendInfo
+    from napari_histeq._engine.backend import BackendInfo
     from napari_histeq._napari.match_widget import MatchWidget
 
     def width(widget):
@@ -878,3 +878,33 @@ def test_match_widget_refuses_to_bleach_correct_a_single_image(qtbot, viewer, ma
     finish(qtbot, match_widget)
     assert match_widget.status.value == "failed: bleach correction needs a time series: this layer is a single 2D image"
     assert "one plane bleach-corrected" not in viewer.layers
+
+
+def test_a_registered_operation_gets_its_widget_controls_without_a_branch(viewer, monkeypatch):
+    from test_registry import TOY
+
+    from napari_histeq._operations.registry import OPERATIONS
+
+    monkeypatch.setitem(OPERATIONS, "invert", TOY)
+    widget = docked(viewer, "Equalize Histogram", EqualizeWidget)
+    assert "invert" in widget.method.choices
+    widget.method.value = "invert"
+    assert widget.variant.choices == ("top", "own") and not widget.offset.native.isHidden() and widget.clip_limit.native.isHidden()
+    widget.variant.value, widget.offset.value = "own", 3
+    image = np.array([[0, 10], [20, 40]], np.uint8)
+    widget.image.value = viewer.add_image(image, name="toy")
+    data, kwargs, _ = equalize_layer(widget.image.value, **{k: v for k, v in widget.options().items()
+                                                           if k not in ("fit_level",)})
+    np.testing.assert_array_equal(data, 40 - image + 3)
+    assert kwargs["metadata"]["napari_histeq"]["offset"] == 3
+
+
+def test_multiscale_rgb_runs_each_level_as_the_command_line_does(viewer):
+    rng = np.random.default_rng(3)
+    finest = rng.integers(0, 200, (32, 48, 3)).astype(np.uint8)
+    layer = viewer.add_image([finest, finest[::2, ::2]], rgb=True, multiscale=True)
+    data, kwargs, _ = equalize_layer(layer)
+    assert kwargs["multiscale"] and len(data) == 2
+    for level, result in zip(layer.data, data):
+        np.testing.assert_array_equal(result, equalize_rgb(np.asarray(level)))
+    assert kwargs["metadata"]["napari_histeq"]["fit_level"] is None  # colour: no one fit for every level

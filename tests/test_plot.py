@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from napari_histeq import dark_stack, dark_xray, equalize, equalize_rgb, plot_histograms
-from napari_histeq._plot import histogram_panel_data, stats_text
+from napari_histeq._inspect.plot import histogram_panel_data, stats_text
 
 pytest.importorskip("matplotlib")
 

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from oracles import textbook_equalize
 
-from napari_histeq import _backend, _kernels, equalize
+from napari_histeq import _kernels, equalize
+from napari_histeq._engine import backend as _backend
 from napari_histeq._kernels import threads
 
 KERNELS = _kernels.cpu_kernels() is not None

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .._backend import BACKENDS, backend_info
-from .._plot import figure_from_panel, histogram_panel_data
+from .._engine.backend import BACKENDS, backend_info
+from .._inspect.plot import figure_from_panel, histogram_panel_data
+from .._operations.settings import SCOPES
 from .._samples import dark_xray
-from .._settings import SCOPES
 from .files import read_image, reader_messages, reader_said, write_whole
 from .image import ImageFile
 from .jobs import Options, describe_error, equalized
@@ -83,14 +83,7 @@ def run_viewer(args) -> int:
     plots_dock, plots = viewer.window.add_plugin_dock_widget("napari-histeq", "Histogram and CDF")
     arrange_first_view(viewer, controls_dock, plots_dock, remembered)
     settings = settings_from(args)
-    widget.method.value = settings.method
-    widget.variant.value = settings.variant
-    if settings.clip_limit is not None:
-        widget.clip_limit.value = settings.clip_limit
-    if isinstance(settings.kernel_size, int):
-        widget.kernel_size.value = settings.kernel_size
-    if settings.tile_grid is not None:
-        widget.tile_grid.value = settings.tile_grid[0]
+    widget.methods.show(settings)
     widget.scope.value = args.scope
     widget.backend.value = args.backend
     if args.quit_after_ready or args.screenshot:
@@ -207,7 +200,7 @@ def _equalize_file(args, name, path) -> None:
     plots = args.output / f"{name}_histograms.png"
     for target, pixels in ((before, data), (after, result)):
         _write(path, target, lambda partial, pixels=pixels: iio.imwrite(partial, pixels, extension=suffix))
-    method = settings.variant if not settings.adaptive else f"adaptive ({settings.variant})"
+    method = settings.variant if settings.operation == "global" else f"{settings.operation} ({settings.variant})"
     grey = image.grey_alpha
     panel = histogram_panel_data(data[..., 0] if grey else data, result[..., 0] if grey else result,
                                  rgb=image.colour, title=f"{name}: {method}")

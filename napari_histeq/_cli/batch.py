@@ -14,15 +14,16 @@ import glob
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from .._backend import BACKENDS
-from .._bleach import METHODS
-from .._matching import reference_of
-from .._settings import RGB_MODES, SCOPES
+from .._engine.backend import BACKENDS
+from .._equalization.colour import RGB_MODES
+from .._matching.match import reference_of
+from .._operations.settings import SCOPES, Settings
 from .files import IMAGE_SUFFIXES, clean_up_after, output_name, read_image
 from .image import is_zarr
-from .jobs import Job, Operation, Options, Outcome, report, run_jobs, summary_table
+from .jobs import Job, Options, Outcome, report, run_jobs, summary_table
 from .method_args import add_method_arguments, settings_from
 from .safety import UnsafePlan, check_writes
 from .stopping import Stopped, exit_status, stop_on_signals
@@ -63,20 +64,7 @@ def build_batch_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rgb-mode", choices=RGB_MODES, default="channels",
                         help="colour images: each channel, or the brightness only (hue kept); alpha is kept")
     parser.add_argument("--backend", choices=BACKENDS, default="auto")
-    add_method_arguments(parser)
-    operation = parser.add_argument_group("other operations (instead of equalising)")
-    chosen = operation.add_mutually_exclusive_group()
-    chosen.add_argument("--match", type=Path, metavar="REFERENCE",
-                        help="match each image's histogram to this reference image (counted once)")
-    chosen.add_argument("--bleach", choices=METHODS, metavar="METHOD",
-                        help=f"bleach-correct time series: {', '.join(METHODS)}")
-    operation.add_argument("--time-axis", type=int,
-                           help="--bleach: the time axis (default: the file's T axis; the first axis of a stack "
-                                "whose axes are not named; none for 2D images and z-stacks)")
-    operation.add_argument("--reference-frame", type=int, default=0, help="--bleach: the time point to correct to")
-    operation.add_argument("--background", type=float, default=0.0, help="--bleach ratio: background subtracted")
-    operation.add_argument("--matching", choices=("skimage", "fiji"), default="skimage",
-                           help="--match, --bleach histogram: scikit-image's interpolation or Fiji's discrete lookup")
+    add_method_arguments(parser, other_operations=True)
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace results that exist (never an input)")
     existing.add_argument("--skip-existing", action="store_true", help="leave results that exist; do the rest")
@@ -110,11 +98,11 @@ def main_batch(argv) -> int:
     if args.dry_run:
         return _dry_run(jobs, missing, skipped)
     try:
-        operation = _operation(args)
+        settings = _with_reference(settings)
     except (OSError, TypeError, ValueError) as error:
         print(f"napari-histeq batch: error: --match {args.match}: {error}", file=sys.stderr)
         return 2
-    options = Options(settings, args.debug, operation)
+    options = Options(settings, args.debug, args.time_axis)
     try:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -136,22 +124,19 @@ def main_batch(argv) -> int:
               file=sys.stderr)
         return exit_status(interrupt)
     if not args.quiet:
-        print(summary_table(outcomes, time.perf_counter() - started, operation.name))
+        print(summary_table(outcomes, time.perf_counter() - started, settings.operation))
     return 1 if any(outcome.status == "failed" for outcome in outcomes) else 0
 
 
-def _operation(args) -> Operation:
-    """What each file gets; a --match reference is read and counted here, once for every file."""
-    if args.match is not None:
-        image = read_image(args.match)
-        if image.samples:  # pooling its colours (or its alpha) into one distribution would be wrong in silence
-            kind = "a colour image" if image.colour else "a grey+alpha image"
-            raise ValueError(f"{kind}; --match takes a grey reference (one histogram)")
-        return Operation("match", reference=reference_of(image.data), variant=args.matching)
-    if args.bleach is not None:
-        return Operation("bleach", method=args.bleach, time_axis=args.time_axis, reference_frame=args.reference_frame,
-                         background=args.background, variant=args.matching if args.bleach == "histogram" else "skimage")
-    return Operation()
+def _with_reference(settings: Settings) -> Settings:
+    """The settings with a --match reference read and counted, once for every file."""
+    if settings.operation != "match":
+        return settings
+    image = read_image(Path(settings.parameters["reference"]))
+    if image.samples:  # pooling its colours (or its alpha) into one distribution would be wrong in silence
+        kind = "a colour image" if image.colour else "a grey+alpha image"
+        raise ValueError(f"{kind}; --match takes a grey reference (one histogram)")
+    return replace(settings, parameters={**settings.parameters, "reference": reference_of(image.data)})
 
 
 # --- what to do ----------------------------------------------------------------------------------
@@ -173,7 +158,7 @@ def plan(args) -> tuple[list[Job], list[tuple[Path, str]]]:
             seen.add(source.resolve())
             relative = source.relative_to(root) if root is not None else Path(source.name)
             jobs.append(Job(source, output / relative.parent / output_name(source)))
-    references = [args.match] if args.match is not None else []  # read too: never written over
+    references = [Path(args.match)] if args.match is not None else []  # read too: never written over
     try:
         check_writes([(job.source, job.target) for job in jobs], [*seen, *references],
                      replace_existing=args.overwrite or args.skip_existing)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .._backend import module_of
+from .._engine.backend import module_of
 
 
 @dataclass

@@ -10,16 +10,12 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from .._api import equalize, fit_equalization
-from .._backend import is_lazy_array, module_of
-from .._bleach import correct_bleaching
+from .._engine.backend import is_lazy_array
 from .._kernels.threads import ENV_VAR as THREADS_ENV_VAR
 from .._kernels.threads import num_threads
-from .._matching import match_histograms
-from .._operations import apply_settings
-from .._settings import Settings
+from .._operations.run import run_levels
+from .._operations.settings import Settings
 from .files import read_image, reader_messages, reader_said, write_result
 from .image import ImageFile, with_alpha
 from .stopping import Stopped, run_busy, stop_worker_on_signals, stop_workers
@@ -32,25 +28,13 @@ class Job:
 
 
 @dataclass(frozen=True)
-class Operation:
-    """Equalise (the default), match to a reference distribution, or bleach-correct along time."""
-
-    name: str = "equalize"
-    reference: Any = None          # match: the reference's distribution (counted once)
-    method: str = "histogram"      # bleach
-    time_axis: int | None = None   # bleach: None is the file's T axis, else 0
-    reference_frame: int = 0
-    background: float = 0.0
-    variant: str = "skimage"       # match, bleach histogram: the matching rule
-
-
-@dataclass(frozen=True)
 class Options:
-    """What every job is asked to do: the user's settings, the operation, and whether failures show tracebacks."""
+    """What every job is asked to do: the user's settings (operation, variant, parameters, scope...),
+    and whether failures show tracebacks."""
 
     settings: Settings = field(default_factory=Settings)
     debug: bool = False
-    operation: Operation = field(default_factory=Operation)
+    time_axis: int | None = None  # bleach: None is the file's T axis, else 0
 
 
 @dataclass
@@ -184,44 +168,25 @@ def histogram_axis(image: ImageFile, scope: str):
 
 
 def equalized(image: ImageFile, options: Options) -> list:
-    """The result for each pyramid level (one level for most files); alpha is never counted nor changed."""
+    """The result for each pyramid level (one level for most files), by the runner's rules (``run_levels``);
+    alpha is never counted nor changed."""
     if image.grey_alpha:
         levels = image.levels or (image.data,)
         return [with_alpha(result, level[..., 1]) for result, level in zip(equalized(image.grey_view(), options), levels)]
-    settings, operation = options.settings, options.operation
-    if operation.name != "equalize":
-        if image.colour and operation.name == "match":
-            raise ValueError("--match on colour images is not supported yet")
-        return [_other_operation(level, image, options) for level in image.levels or (image.data,)]
-    axis = histogram_axis(image, settings.scope)
-    if image.colour or settings.adaptive:  # adaptive: each pyramid level its own regions
-        return [apply_settings(settings, level, axis=axis, colour=image.colour)
-                for level in image.levels or (image.data,)]
-    common = settings.core()
-    if len(image.levels) > 1:  # one table from full resolution, for every level: the pyramid stays consistent
-        fitted = fit_equalization(image.levels[0], axis=axis, **common)
-        return [fitted.apply(level) for level in image.levels]
-    return [equalize(image.data, axis=axis, **common)]
-
-
-def _other_operation(data, image: ImageFile, options: Options):
-    operation = options.operation
-    if operation.name == "match":
-        return match_histograms(data, operation.reference, axis=histogram_axis(image, options.settings.scope),
-                                variant=operation.variant, backend=options.settings.backend)
-    grey_axes = image.grey_axes
-    channel_axis = grey_axes.index("C") if "C" in grey_axes else None  # each fluorophore bleaches at its own rate
-    time_axis = operation.time_axis if operation.time_axis is not None else _time_axis(grey_axes, data.ndim - image.colour)
-    if image.colour and channel_axis is not None:
-        raise ValueError(f"--bleach on colour samples with a channel axis too (axes {image.axes}) is not supported")
-    colours = data[..., :3] if image.colour else data  # RGB(A): each colour alone, alpha kept
-    corrected = correct_bleaching(colours, method=operation.method, axis=time_axis,
-                                  reference=operation.reference_frame, background=operation.background,
-                                  channel_axis=-1 if image.colour else channel_axis, variant=operation.variant,
-                                  backend=options.settings.backend)
-    if image.colour and data.shape[-1] == 4:
-        corrected = module_of(corrected).concatenate([corrected, data[..., 3:]], axis=-1)
-    return corrected
+    settings = options.settings
+    levels = image.levels or (image.data,)
+    if settings.operation == "bleach":
+        grey_axes = image.grey_axes
+        channel_axis = grey_axes.index("C") if "C" in grey_axes else None  # each fluorophore bleaches at its own rate
+        if image.colour and channel_axis is not None:
+            raise ValueError(f"--bleach on colour samples with a channel axis too (axes {image.axes}) is not supported")
+        time_axis = options.time_axis
+        if time_axis is None:
+            time_axis = _time_axis(grey_axes, image.data.ndim - image.colour)
+        return run_levels(settings, levels, colour=image.colour, channel_axis=channel_axis, time_axis=time_axis)[0]
+    if image.colour and settings.operation == "match":
+        raise ValueError("--match on colour images is not supported yet")
+    return run_levels(settings, levels, axis=histogram_axis(image, settings.scope), colour=image.colour)[0]
 
 
 def _time_axis(axes: str, ndim: int) -> int:
@@ -240,21 +205,13 @@ def _time_axis(axes: str, ndim: int) -> int:
 def provenance(image: ImageFile, options: Options) -> dict:
     from .. import __version__
 
-    settings, operation = options.settings, options.operation
-    record = {"software": f"napari-histeq {__version__}", "operation": operation.name, "source": image.path.name}
-    if operation.name == "bleach":
-        record.update(method=operation.method, reference_frame=operation.reference_frame,
-                      background=operation.background,
-                      each_channel=image.colour or "C" in image.grey_axes)
-        if operation.method == "histogram":
-            record["matching"] = operation.variant
-        return record
-    if operation.name == "equalize":
-        record.update({key: value for key, value in settings.record().items() if value is not None})
-    else:
-        record["matching"] = operation.variant
-        record.update(scope=settings.scope, **({"nbins": settings.nbins} if settings.nbins is not None else {}))
-    if image.colour:
+    settings = options.settings
+    operation = "equalize" if settings.equalizes else settings.operation
+    record = {"software": f"napari-histeq {__version__}", "operation": operation, "source": image.path.name}
+    record.update({key: value for key, value in settings.record().items() if value is not None})
+    if settings.operation == "bleach":
+        record["each_channel"] = image.colour or "C" in image.grey_axes
+    elif image.colour:
         record["rgb_mode"] = settings.rgb_mode
     return record
 
@@ -279,6 +236,7 @@ DONE = {"equalize": "equalised", "match": "matched", "bleach": "bleach-corrected
 
 
 def summary_table(outcomes, seconds: float, operation: str = "equalize") -> str:
+    operation = "equalize" if operation in ("global", "adaptive") else operation
     lines = [f"\n  {'status':8}{'seconds':>8}  file"]
     for outcome in outcomes:
         where = (f"{outcome.job.source} -> {outcome.job.target}" if outcome.status != "failed"

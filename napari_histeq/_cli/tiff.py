@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 
 import numpy as np
 
-from .._backend import is_lazy_array
+from .._engine.backend import is_lazy_array
 from .image import ImageFile, have
 
 #: TIFFs larger than this are read and written page by page instead of whole.

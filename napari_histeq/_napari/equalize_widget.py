@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, PushButton, SpinBox
 
-from .._backend import BACKENDS, backend_info
-from .._settings import OUT_RANGE_LABELS, RGB_MODE_LABELS, SCOPE_LABELS
+from .._engine.backend import BACKENDS, backend_info
+from .._operations.settings import OUT_RANGE_LABELS, RGB_MODE_LABELS, SCOPE_LABELS
 from .layers import (
     displayed_index,
     equalize_layer,
@@ -135,7 +135,7 @@ class EqualizeWidget(Container):
         self.rgb_mode.visible = layer is not None and layer.rgb
         levels = len(layer.data) if layer is not None and layer.multiscale else 1
         self.fit_level.max = levels - 1
-        self.fit_level.visible = levels > 1 and not self.methods.adaptive
+        self.fit_level.visible = levels > 1 and self.methods.spec.fit is not None and not layer.rgb
         spatial_ndim = 0 if layer is None else finest_level(layer).ndim - (1 if layer.rgb else 0)
         if self.methods.adaptive and self.variant.value == "opencv" and spatial_ndim > 2 and \
                 self.scope.value != "plane":

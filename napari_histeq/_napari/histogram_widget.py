@@ -17,7 +17,7 @@ from qtpy.QtCore import QTimer
 from qtpy.QtGui import QFont
 from qtpy.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from .._plot import draw_histogram_panel, histogram_panel_data, stats_text
+from .._inspect.plot import draw_histogram_panel, histogram_panel_data, stats_text
 from .layers import METADATA_KEY, displayed_index, find_output_layer, finest_level
 from .worker import OneWorker
 

@@ -17,11 +17,10 @@ import time
 
 import numpy as np
 
-from .._api import fit_equalization
-from .._backend import backend_info, is_lazy_array
-from .._operations import apply_settings
-from .._settings import Settings, scope_axis
-from .._validate import dtype_range
+from .._engine.backend import backend_info, is_lazy_array
+from .._engine.validate import dtype_range
+from .._operations.run import run_levels
+from .._operations.settings import Settings, scope_axis
 
 METADATA_KEY = "napari_histeq"
 #: Layer attributes the output copies from its source, so it lies exactly on top of it.
@@ -92,6 +91,7 @@ def equalize_layer(
     clip_limit=None,
     kernel_size=None,
     tile_grid=None,
+    **parameters,
 ):
     """Equalise an image layer; return a napari layer data tuple for the result.
 
@@ -121,6 +121,8 @@ def equalize_layer(
         equalisation computes every level on its own.
     clip_limit, kernel_size, tile_grid
         Adaptive only: as for :func:`napari_histeq.equalize_adapthist`.
+    **parameters
+        The parameters of another method in the registry, by name.
 
     Returns
     -------
@@ -140,8 +142,9 @@ def equalize_layer(
     >>> kwargs["name"], kwargs["scale"].tolist(), kind
     ('Image equalized', [2.0, 2.0], 'image')
     """
-    settings = Settings(variant, scope, nbins, out_range, backend, rgb_mode, method, clip_limit, kernel_size,
-                        tile_grid)  # checked at the door
+    settings = equalizing_settings(method, variant, scope=scope, nbins=nbins, out_range=out_range, backend=backend,
+                                   rgb_mode=rgb_mode, clip_limit=clip_limit, kernel_size=kernel_size,
+                                   tile_grid=tile_grid, **parameters)  # checked at the door
     start = time.perf_counter()
     mask_array = mask if mask is None or isinstance(mask, np.ndarray) else layer_mask(mask, layer)
     results, limits = _equalized_levels(layer, settings, mask_array, fit_level)
@@ -152,29 +155,33 @@ def equalize_layer(
         "out_range": out_range,
         "rgb_mode": rgb_mode if layer.rgb else None,
         "backend": backend if backend != "auto" else backend_info().name,
-        "fit_level": fit_level if layer.multiscale and not settings.adaptive else None,
+        "fit_level": fit_level if layer.multiscale and settings.spec.fit is not None and not layer.rgb else None,
         "lazy": any(is_lazy_array(level) for level in results),
         "seconds": time.perf_counter() - start,
     }
     return (results if layer.multiscale else results[0], output_kwargs(layer, record, limits=limits), "image")
 
 
+SHARED = ("scope", "nbins", "out_range", "backend", "rgb_mode")
+
+
+def equalizing_settings(method, variant, **keywords) -> Settings:
+    """The settings of :func:`equalize_layer`'s keywords: the shared ones, and the method's parameters
+    (given only when set)."""
+    shared = {name: keywords.pop(name) for name in SHARED if name in keywords}
+    return Settings(operation=method, variant=variant, **shared,
+                    parameters={name: value for name, value in keywords.items() if value is not None})
+
+
 def _equalized_levels(layer, settings: Settings, mask, fit_level):
-    """The result of every level (one for most layers) and its contrast limits."""
+    """The result of every level (one for most layers) and its contrast limits (the same rules as the
+    command line's, ``run_levels``)."""
     axis = scope_axis(settings.scope, len(_spatial_shape(layer)))
     levels = list(layer.data) if layer.multiscale else [layer.data]
-    if layer.rgb:
-        if layer.multiscale:
-            raise ValueError("multiscale RGB layers are not supported; pick one level as its own layer")
-        result = apply_settings(settings, levels[0], axis=axis, colour=True, mask=mask)
-        return [result], _contrast_limits(settings.out_range, result, levels[0][..., :3])
-    if settings.adaptive:  # each level's own tiles: no table carries over between levels
-        results = [apply_settings(settings, level, axis=axis, mask=mask) for level in levels]
-        return results, _contrast_limits(settings.out_range, results[0], levels[0])
-    if not 0 <= fit_level < len(levels):
-        raise ValueError(f"fit_level {fit_level} is not a level of this {len(levels)}-level layer")
-    fitted = fit_equalization(levels[fit_level], axis=axis, mask=mask, **settings.core())
-    return [fitted.apply(level) for level in levels], tuple(float(v) for v in fitted.out_range)
+    results, fitted_range = run_levels(settings, levels, axis=axis, colour=layer.rgb, mask=mask, fit_level=fit_level)
+    if fitted_range is not None:
+        return results, fitted_range
+    return results, _contrast_limits(settings.out_range, results[0], levels[0][..., :3] if layer.rgb else levels[0])
 
 
 def output_kwargs(layer, record, *, name=None, limits=None, multiscale=None) -> dict:
@@ -200,21 +207,17 @@ def output_kwargs(layer, record, *, name=None, limits=None, multiscale=None) -> 
 
 
 def equalize_plane(plane, *, rgb=False, rgb_mode="channels", method="global", variant=None, nbins=None,
-                   out_range="dtype", backend="auto", clip_limit=None, kernel_size=None, tile_grid=None):
+                   out_range="dtype", backend="auto", **parameters):
     """Equalise one plane for the live preview: the result and its contrast limits (no napari, any thread).
 
     The same options and outcome as :func:`equalize_layer` on a layer holding
     just ``plane`` (whole-plane histogram, no mask).
     """
-    settings = Settings(variant, "layer", nbins, out_range, backend, rgb_mode, method, clip_limit, kernel_size,
-                        tile_grid)
-    if rgb or settings.adaptive:
-        result = apply_settings(settings, plane, colour=rgb)
-        low, high = _contrast_limits(out_range, result, plane[..., :3] if rgb else plane)
-    else:
-        fitted = fit_equalization(plane, **settings.core())
-        result = fitted.apply(plane)
-        low, high = (float(v) for v in fitted.out_range)
+    settings = equalizing_settings(method, variant, nbins=nbins, out_range=out_range, backend=backend,
+                                   rgb_mode=rgb_mode, **parameters)
+    results, fitted_range = run_levels(settings, [plane], colour=rgb)
+    result = results[0]
+    low, high = fitted_range or _contrast_limits(out_range, result, plane[..., :3] if rgb else plane)
     return result, (low, high) if high > low else (low, low + 1)
 
 

@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, PushButton, SpinBox
 
-from .._bleach import METHODS, correct_bleaching, correct_time_point
-from .._matching import match_histograms, reference_of
+from .._bleach.correct import correct_time_point
+from .._matching.match import reference_of
+from .._operations.registry import OPERATIONS
+from .._operations.run import run
+from .._operations.settings import Settings
 from .layers import (
     METADATA_KEY,
     displayed_index,
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
 
 PREVIEW_KEY = "napari_histeq_bleach_preview"
 PREVIEW_SUFFIX = " bleach preview"
-MODES = [("Bleach correction (time series)", "bleach"), ("Match to another layer", "match")]
+MODES = [(f"{OPERATIONS['bleach'].label} (time series)", "bleach"), ("Match to another layer", "match")]
 TIME_LABELS = ("t", "time", "T", "frame", "frames")
 
 
@@ -51,19 +54,17 @@ def corrected_layer_data(layer, options: dict):
     data = finest_level(layer)
     if options["mode"] == "bleach":
         check_time_series(data, options)
-        result = correct_bleaching(data, method=options["method"], axis=options["time_axis"],
-                                   reference="previous" if options["previous"] else options["reference"],
-                                   background=options["background"], channel_axis=options["channel_axis"],
-                                   **_matching(options))
+        result = run(bleach_settings(options), data, time_axis=options["time_axis"], colour=layer.rgb)
         suffix = "bleach-corrected"
     else:
         reference = options["reference_layer"]
         if reference is None:
             raise ValueError("choose a reference layer to match to")
-        colours = -1 if layer.rgb and reference.rgb else None  # each colour to the reference's same colour
+        colours = layer.rgb and reference.rgb  # each colour to the reference's same colour
         # a grey reference layer's distribution, counted once, serves a source of any dimensions
-        target = finest_level(reference) if colours else reference_of(finest_level(reference))
-        result = match_histograms(data, target, channel_axis=colours, variant=options["variant"])
+        target = finest_level(reference)[..., :3] if colours else reference_of(finest_level(reference))
+        settings = Settings(operation="match", variant=options["variant"], parameters={"reference": target})
+        result = run(settings, data, colour=colours)
         suffix = f"matched to {reference.name}"
     record = {"source": layer.name, "operation": options["mode"], "seconds": time.perf_counter() - start,
               **{key: getattr(value, "name", value) for key, value in options.items() if key != "mode"}}
@@ -89,6 +90,15 @@ def preview_plane(data, time_axis, index, options):
     return plane, (low, high if high > low else low + 1)
 
 
+def bleach_settings(options) -> Settings:
+    """The widget's bleach-correction options as settings (the registry's words)."""
+    parameters = {"reference_frame": "previous" if options["previous"] else options["reference"],
+                  "background": options["background"] if options["method"] == "ratio" else None,
+                  "matching": options["variant"] if options["method"] == "histogram" else None}
+    return Settings(operation="bleach", variant=options["method"],
+                    parameters={name: value for name, value in parameters.items() if value is not None})
+
+
 def _matching(options) -> dict:
     """The matching variant, where the histogram method (or matching) uses one."""
     return {"variant": options["variant"]} if options["method"] == "histogram" else {}
@@ -109,10 +119,10 @@ class MatchWidget(Container):
         self._bar = None
         self.image = ComboBox(choices=self._image_choices, label="image")
         self.mode = ComboBox(choices=MODES, value="bleach", label="operation")
-        self.method = ComboBox(choices=list(METHODS), value="histogram", label="method")
-        self.variant = ComboBox(choices=[("scikit-image (interpolated)", "skimage"),
-                                         ("Fiji (discrete levels, 8/16-bit)", "fiji")],
-                                value="skimage", label="matching")
+        bleach, match = OPERATIONS["bleach"], OPERATIONS["match"]
+        self.method = ComboBox(choices=bleach.variant_names, value=bleach.default_variant, label="method")
+        self.variant = ComboBox(choices=[(label, name) for name, label in match.variants],
+                                value=match.default_variant, label="matching")
         self.time_axis = SpinBox(value=0, min=0, max=0, label="time axis")
         self.reference = SpinBox(value=0, min=0, max=0, label="reference time point")
         self.previous = CheckBox(value=False, text="match each time point to the previous corrected one")

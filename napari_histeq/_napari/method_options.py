@@ -1,76 +1,107 @@
-"""The Equalize widget's choice of method: global, or adaptive (CLAHE) with its own options.
+"""The Equalize widget's choice of operation, variant and parameters, made from the registry.
 
-A helper, not a widget: it makes the controls the Equalize widget lays out
-in its own column, keeps the variant list and the adaptive controls in step
-with the method, and turns them into :func:`equalize_layer` keywords.
+A helper, not a widget: it makes one control per registry entry (the
+operation, its variant, each parameter), lays none out (the Equalize widget
+places them in its column), shows a parameter only for the variants it is
+offered for, and turns the controls into :func:`equalize_layer` keywords.
 """
 
 from __future__ import annotations
 
 from magicgui.widgets import ComboBox, FloatSpinBox, SpinBox
 
-from .._clahe import DEFAULT_CLIP
-from .._settings import ADAPTIVE_VARIANTS, DEFAULT_VARIANT, METHOD_LABELS
-from .._variants import variant_choices
+from .._operations.registry import OPERATIONS, Parameter, methods, operation_choices
 
-#: The clip limit's range in each variant's units (scikit-image: a fraction; OpenCV: its clipLimit).
-CLIP_RANGE = {"skimage": (0.0, 1.0, 0.005), "opencv": (0.0, 1000.0, 0.5)}
+
+def _control(parameter: Parameter):
+    """A magicgui control for one parameter (its range set per variant by :meth:`MethodOptions._fit_ranges`)."""
+    label = parameter.label or parameter.name.replace("_", " ")
+    if parameter.kind == "choice":
+        return ComboBox(choices=parameter.choices, value=parameter.default, name=parameter.name, label=label)
+    kind = FloatSpinBox if parameter.kind == "float" else SpinBox
+    low, high, step, value = next(iter(parameter.widget.values()))
+    return kind(value=value, min=low, max=high, step=step, name=parameter.name, label=label,
+                tooltip=parameter.help)
 
 
 class MethodOptions:
-    """Method, variant and the adaptive controls (clip limit, region size or tiles)."""
+    """The operation (``method``), its variant, and one control per parameter of the operations ``names``."""
 
-    def __init__(self):
-        self.method = ComboBox(choices=[(label, value) for value, label in METHOD_LABELS.items()], value="global",
-                               name="method", label="method")
-        self.variant = ComboBox(choices=self._variant_choices, value="standard", name="variant",
+    def __init__(self, names=None):
+        self.names = methods() if names is None else tuple(names)
+        self.method = ComboBox(choices=operation_choices(self.names), value=self.names[0], name="method",
+                               label="method")
+        self.variant = ComboBox(choices=self._variant_choices, value=self.spec.default_variant, name="variant",
                                 label="variant")
-        self.clip_limit = FloatSpinBox(value=DEFAULT_CLIP["skimage"], min=0.0, max=1.0, step=0.005,
-                                       name="clip_limit", label="clip limit")
-        self.kernel_size = SpinBox(value=0, min=0, max=1 << 20, name="kernel_size", label="region size (px, 0: 1/8)")
-        self.tile_grid = SpinBox(value=8, min=1, max=512, name="tile_grid", label="tiles per side")
+        self.parameters = {}
+        for name in self.names:
+            for parameter in OPERATIONS[name].parameters:
+                self.parameters.setdefault(parameter.name, (_control(parameter), parameter))
+        for control, _ in self.parameters.values():
+            setattr(self, control.name, control)
         self.method.changed.connect(self._method_changed)
         self.variant.changed.connect(self._variant_changed)
-        self._show_adaptive()
+        self._show_parameters()
+
+    @property
+    def spec(self):
+        return OPERATIONS[self.method.value]
 
     @property
     def widgets(self) -> list:
-        return [self.method, self.variant, self.clip_limit, self.kernel_size, self.tile_grid]
+        return [self.method, self.variant, *(control for control, _ in self.parameters.values())]
 
     @property
     def adaptive(self) -> bool:
         return self.method.value == "adaptive"
 
     def _variant_choices(self, _widget=None):
-        return list(ADAPTIVE_VARIANTS) if self.adaptive else variant_choices()
+        return [(label, name) for name, label in self.spec.variants]
+
+    def _offered(self, parameter: Parameter) -> bool:
+        return parameter in self.spec.parameters and parameter.used_by(self.variant.value)
 
     def _method_changed(self, _value=None):
         self.variant.reset_choices()
-        self.variant.value = DEFAULT_VARIANT[self.method.value]
-        self._show_adaptive()
+        self.variant.value = self.spec.default_variant
+        self._variant_changed()
 
     def _variant_changed(self, _value=None):
-        if self.adaptive and self.variant.value in CLIP_RANGE:
-            low, high, step = CLIP_RANGE[self.variant.value]
-            self.clip_limit.min, self.clip_limit.max, self.clip_limit.step = low, high, step
-            self.clip_limit.value = DEFAULT_CLIP[self.variant.value]
-        self._show_adaptive()
+        self._fit_ranges()
+        self._show_parameters()
 
-    def _show_adaptive(self):
-        adaptive, variant = self.adaptive, self.variant.value
-        self.clip_limit.visible = adaptive
-        self.kernel_size.visible = adaptive and variant == "skimage"
-        self.tile_grid.visible = adaptive and variant == "opencv"
+    def _fit_ranges(self):
+        """Each shown number's range and default in the variant's own units (scikit-image's clip limit is
+        a fraction, OpenCV's its clipLimit), set whenever the variant changes."""
+        for control, parameter in self.parameters.values():
+            if self._offered(parameter) and self.variant.value in parameter.widget:
+                low, high, step, value = parameter.widget[self.variant.value]
+                control.min, control.max, control.step = low, high, step
+                control.value = value
+
+    def _show_parameters(self):
+        for control, parameter in self.parameters.values():
+            control.visible = self._offered(parameter)
 
     def options(self) -> dict:
-        """The method's keywords of :func:`napari_histeq.equalize_layer`."""
-        if not self.adaptive:
-            return {"method": "global", "variant": self.variant.value}
-        skimage = self.variant.value == "skimage"
-        return {
-            "method": "adaptive",
-            "variant": self.variant.value,
-            "clip_limit": float(self.clip_limit.value),
-            "kernel_size": int(self.kernel_size.value) if skimage and self.kernel_size.value else None,
-            "tile_grid": None if skimage else (int(self.tile_grid.value),) * 2,
-        }
+        """The operation's keywords of :func:`napari_histeq.equalize_layer`."""
+        options = {"method": self.method.value, "variant": self.variant.value}
+        for control, parameter in self.parameters.values():
+            if self._offered(parameter):
+                options[parameter.name] = _value(parameter, control.value)
+        return options
+
+    def show(self, settings) -> None:
+        """Set the controls to ``settings`` (the command line's, when it opens the viewer)."""
+        self.method.value = settings.operation
+        self.variant.value = settings.variant
+        for name, value in settings.parameters.items():
+            if name in self.parameters and value is not None:
+                self.parameters[name][0].value = value[0] if isinstance(value, tuple) else value  # one for all axes
+
+
+def _value(parameter: Parameter, value):
+    """A control's value as the function takes it: whole numbers are one for every axis, 0 the default."""
+    if parameter.kind == "ints":
+        return int(value) or None
+    return float(value) if parameter.kind == "float" else value

@@ -1,0 +1,195 @@
+"""Histogram, CDF and transfer-curve figures (matplotlib, no Qt).
+
+Computing the curves (:func:`histogram_panel_data`, any thread) is kept
+apart from drawing them (:func:`draw_histogram_panel`, the GUI thread), so
+the napari widget computes in a worker and draws on the GUI thread, and
+:func:`plot_histograms` does both for scripts. matplotlib is imported only
+when something is drawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .density import power_of_two_scale
+from .panel import PanelData, histogram_panel_data
+
+__all__ = ["draw_histogram_panel", "figure_from_panel", "histogram_panel_data", "plot_histograms", "stats_text"]
+
+#: Histograms with more bins are summed into this many for drawing.
+MAX_DRAWN_BINS = 512
+
+
+def _drawn_bins(edges, counts):
+    """Sum neighbouring bins so that at most MAX_DRAWN_BINS are drawn."""
+    factor = -(-len(counts) // MAX_DRAWN_BINS)
+    if factor == 1:
+        return edges, counts
+    padded = np.pad(counts, (0, (-len(counts)) % factor))
+    merged = padded.reshape(-1, factor).sum(axis=1)
+    merged_edges = np.append(edges[:-1:factor], edges[-1])
+    return merged_edges[: len(merged) + 1], merged
+
+
+def stats_text(data: PanelData) -> str:
+    """The numbers beside the plot, one line per curve."""
+    lines = []
+    for curves in data.before + data.after + data.reference:
+        s = curves.stats
+        lines.append(
+            f"{curves.label}: entropy {s.entropy_bits:.2f} bits, {s.occupied_levels} levels "
+            f"({100 * s.occupied_fraction:.1f}%), mean {s.mean:.4g}, std {s.std:.4g}, "
+            f"KS to uniform {s.ks_uniform:.3f}"
+        )
+    return "\n".join(lines)
+
+
+def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, foreground="black",
+                         background="white", vertical=False):
+    """Draw ``data`` into ``figure`` (cleared first): histograms (with their density curves), CDFs,
+    transfer curve.
+
+    ``vertical`` stacks the three plots (for a narrow dock) instead of a row.
+    """
+    figure.clear()
+    figure.set_facecolor(background)
+    data, unit_note = _drawable(data)
+    axes = figure.subplots(3, 1) if vertical else figure.subplots(1, 3)
+    hist_ax, cdf_ax, transfer_ax = axes
+    for curves in data.before + data.after:
+        edges, counts = _drawn_bins(curves.edges, curves.counts)
+        is_before = any(curves is c for c in data.before)
+        hist_ax.stairs(counts, edges, color=curves.color, alpha=0.5 if is_before else 0.9, fill=is_before,
+                       label=curves.label)
+        cdf_ax.plot(curves.edges[1:], curves.cdf, "-" if is_before else "--", color=curves.color,
+                    label=curves.label)
+        if density and curves.density is not None:  # in pixels per drawn bin, to lie over the bars
+            scale = curves.counts.sum() * (edges[1] - edges[0])
+            hist_ax.plot(curves.density.positions, curves.density.values * scale, "-" if is_before else "--",
+                         color=curves.color, linewidth=1.2, label=f"{curves.label}: density")
+    for curves in data.reference:  # the distribution the result was matched to: outlines only
+        edges, counts = _drawn_bins(curves.edges, curves.counts)
+        hist_ax.stairs(counts, edges, color=curves.color, linestyle=":", label=curves.label)
+        cdf_ax.plot(curves.edges[1:], curves.cdf, ":", color=curves.color, linewidth=1.5, label=curves.label)
+    reference = (data.after or data.before)[0]
+    edges, counts = _drawn_bins(reference.edges, reference.counts)
+    hist_ax.axhline(counts.sum() / len(counts), color=foreground, linestyle=":", linewidth=1, label="uniform")
+    low, high = reference.edges[0], reference.edges[-1]
+    for curves in data.before[:1]:
+        low, high = min(low, curves.edges[0]), max(high, curves.edges[-1])
+    cdf_ax.plot([low, high], [0, 1], ":", color=foreground, linewidth=1, label="uniform")
+    for x, y, color in data.transfer:
+        transfer_ax.plot(x, y, color=color)
+    if log:
+        hist_ax.set_yscale("log")
+    hist_ax.set_title("histogram" + (" (log)" if log else ""), fontsize="small")
+    cdf_ax.set_title("cumulative distribution", fontsize="small")
+    transfer_ax.set_title("transfer curve", fontsize="small")
+    transfer_ax.set_xlabel(data.transfer_label + unit_note, fontsize="x-small")
+    if unit_note:
+        for ax in (hist_ax, cdf_ax):
+            ax.set_xlabel(unit_note.strip(), fontsize="x-small")
+    hist_ax.legend(fontsize="x-small", frameon=False, labelcolor=foreground)
+    for ax in axes:
+        ax.set_facecolor(background)
+        ax.tick_params(colors=foreground, labelsize="x-small")
+        ax.title.set_color(foreground)
+        ax.xaxis.label.set_color(foreground)
+        for spine in ax.spines.values():
+            spine.set_color(foreground)
+    if data.title:
+        figure.suptitle(data.title, color=foreground, fontsize="small")
+    if figure.get_layout_engine() is None:
+        figure.tight_layout()
+    return axes
+
+
+def _drawable(data: PanelData):
+    """``data`` in values matplotlib can draw: floats near the ends of float64 overflow its axis
+    arithmetic, so such values are divided by a power of two (exact), and the axes say so."""
+    curves = data.before + data.after + data.reference
+    unit = max([power_of_two_scale(c.edges) for c in curves]
+               + [power_of_two_scale(np.asarray(x, dtype=np.float64)) for x, _, _ in data.transfer], default=1.0)
+    y_unit = max([power_of_two_scale(np.asarray(y, dtype=np.float64)) for _, y, _ in data.transfer], default=1.0)
+    if unit == 1.0 and y_unit == 1.0:
+        return data, ""
+
+    def scaled(c):
+        density = c.density and c.density._replace(positions=c.density.positions / unit,
+                                                   values=c.density.values * unit)
+        return replace(c, edges=c.edges / unit, density=density)
+
+    transfer = [(np.asarray(x) / unit, np.asarray(y) / y_unit, color) for x, y, color in data.transfer]
+    note = f" (values / 2**{int(np.log2(unit))})" if unit != 1.0 else ""
+    note += f" (results / 2**{int(np.log2(y_unit))})" if y_unit != 1.0 else ""
+    return replace(data, before=[scaled(c) for c in data.before], after=[scaled(c) for c in data.after],
+                   reference=[scaled(c) for c in data.reference], transfer=transfer), note
+
+
+def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbins=None, title="", density=True,
+                    bw_method="scott", reference=None):
+    """Histograms with density curves, cumulative distributions and transfer curve, before and after.
+
+    The headless version of the napari Histogram widget: what the user's
+    document plots, with the ideal uniform distribution for reference and
+    the numbers (:func:`histogram_stats`) printed beneath.
+
+    Parameters
+    ----------
+    before : array
+        The source image.
+    after : array, optional
+        The equalised image (same shape). Without it the transfer curve
+        shows what the standard equalisation would do.
+    path : str or Path, optional
+        Save the figure there (PNG, PDF, SVG, ... by extension).
+    rgb : bool
+        The last axis holds colour channels.
+    log : bool
+        Log-scale counts.
+    nbins : int, optional
+        Bins for float images.
+    title : str
+    density : bool
+        Draw each histogram's Gaussian kernel density estimate over it, as
+        the user's document does (seaborn's ``distplot``). It is computed
+        from the histogram (O(bins), never O(pixels)) and for 8/16-bit
+        images equals ``scipy.stats.gaussian_kde`` of the pixels.
+    bw_method : {"scott", "silverman"} or float
+        The bandwidth rule, as scipy and seaborn name it: the pixels'
+        standard deviation times ``n ** (-1/5)`` (Scott), ``(3n/4) ** (-1/5)``
+        (Silverman), or times the number given.
+    reference : array, optional
+        The image ``before`` was matched to: its histogram and CDF are drawn
+        dotted, for ``after`` to follow.
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from napari_histeq import dark_xray, equalize, plot_histograms
+    >>> image = dark_xray()
+    >>> figure = plot_histograms(image, equalize(image))
+    >>> len(figure.axes)
+    3
+    """
+    data = histogram_panel_data(before, after, rgb=rgb, nbins=nbins, title=title, bw_method=bw_method,
+                                reference=reference)
+    return figure_from_panel(data, path, log=log, density=density)
+
+
+def figure_from_panel(data: PanelData, path=None, *, log=False, density=True):
+    """The :func:`plot_histograms` figure for curves already computed (saved to ``path`` if given)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(11, 3.6))
+    draw_histogram_panel(figure, data, log=log, density=density)
+    figure.text(0.01, 0.01, stats_text(data), fontsize="x-small", family="monospace", va="bottom")
+    figure.subplots_adjust(bottom=0.2 + 0.035 * len(data.before + data.after))
+    if path is not None:
+        figure.savefig(path, dpi=110)
+    return figure

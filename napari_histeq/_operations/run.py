@@ -1,0 +1,70 @@
+"""One runner for both wings: a user's settings over an image's pyramid levels, colour and channels.
+
+The napari layer functions, the widgets' previews and both commands hold a
+:class:`~.settings.Settings`; this is the one place that turns it into calls
+of the operation's function, with one set of rules:
+
+* **colour** (RGB or RGBA, the last axis): an operation whose colour rule is
+  ``"rgb"`` runs through :func:`napari_histeq.equalize_rgb` in the settings'
+  rgb mode; one whose rule is ``"channels"`` runs on each colour alone.
+  Alpha is never counted nor changed.
+* **pyramid levels**: a grey image whose operation has a fit (global
+  equalisation) is fitted on one level and every level is mapped with that
+  one table, so the pyramid stays consistent; otherwise (colour, adaptive,
+  matching, bleach correction) each level runs on its own.
+"""
+
+from __future__ import annotations
+
+from .._engine.backend import module_of
+from .._equalization.colour import equalize_rgb
+from .settings import Settings
+
+
+def run(settings: Settings, data, *, axis=None, colour=False, mask=None, channel_axis=None, time_axis=None):
+    """``data`` processed as ``settings`` say.
+
+    ``axis``: the axes one histogram spans; ``time_axis``: the time axis of an
+    operation that needs one (bleach correction); ``channel_axis``: channels
+    processed one by one (grey images); ``colour``: the last axis holds RGB(A).
+    """
+    spec, keywords = settings.spec, settings.keywords()
+    if "time axis" in spec.needs:
+        if time_axis is None:
+            raise ValueError(f"{spec.label.lower()} needs a time axis")
+        keywords["axis"] = time_axis
+    else:
+        keywords["axis"] = axis
+    if mask is not None:
+        keywords["mask"] = mask
+    if "reference" in spec.needs and settings.parameters.get("reference") is None:
+        raise ValueError(f"{spec.label.lower()} needs a reference image")
+    if colour and spec.colour == "rgb":
+        return equalize_rgb(data, mode=settings.rgb_mode, operation=spec.function, **keywords)
+    if colour:  # each colour on its own; alpha as it was
+        result = spec.function(data[..., :3], channel_axis=-1, **keywords)
+        if data.shape[-1] == 4:
+            result = module_of(result).concatenate([result, data[..., 3:]], axis=-1)
+        return result
+    if channel_axis is not None:
+        keywords["channel_axis"] = channel_axis
+    return spec.function(data, **keywords)
+
+
+def run_levels(settings: Settings, levels, *, axis=None, colour=False, mask=None, channel_axis=None,
+               time_axis=None, fit_level=0):
+    """Every pyramid level's result, and the output range of the one fit (None where each level ran alone).
+
+    ``levels``: finest first (one for most images); ``fit_level``: the level
+    whose histogram makes the table of a grey image's fit.
+    """
+    levels = list(levels)
+    spec = settings.spec
+    if not 0 <= fit_level < len(levels):
+        raise ValueError(f"fit_level {fit_level} is not a level of this {len(levels)}-level image")
+    if spec.fit is None or colour or channel_axis is not None:
+        results = [run(settings, level, axis=axis, colour=colour, mask=mask, channel_axis=channel_axis,
+                       time_axis=time_axis) for level in levels]
+        return results, None
+    fitted = spec.fit(levels[fit_level], axis=axis, mask=mask, **settings.keywords())
+    return [fitted.apply(level) for level in levels], tuple(float(v) for v in fitted.out_range)
