@@ -90,3 +90,30 @@ def test_transfer_curve_of_an_rgb_channel_and_floats():
     data = histogram_panel_data(floats, equalize(floats))
     x, y, _ = data.transfer[0]
     assert np.all(np.isfinite(y)) and np.all(np.diff(y) > 0)
+
+
+def _twelve_bit(shape=(256, 256), seed=4):
+    rng = np.random.default_rng(seed)
+    return np.clip(rng.gamma(4.0, 300.0, shape), 0, 4095).astype(np.uint16)  # a 12-bit camera, 16-bit container
+
+
+@pytest.mark.parametrize("out_range", [None, "image"])
+def test_the_axes_fit_the_values_a_twelve_bit_image_occupies(out_range):
+    image = _twelve_bit()
+    after = None if out_range is None else equalize(image, out_range=out_range)
+    figure = plot_histograms(image, after)
+    hist_ax, cdf_ax, transfer_ax = figure.axes[:3]
+    low, high = int(min(image.min(), image.max())), int(image.max()) + 1
+    for ax in (hist_ax, cdf_ax, transfer_ax):
+        left, right = ax.get_xlim()
+        assert left <= low and right >= high  # nothing occupied is cut off
+        assert (high - low) / (right - left) > 0.9, (ax.get_title(), left, right)
+    drawn = [patch for patch in hist_ax.patches]  # the before histogram: hundreds of bars, not a spike
+    assert drawn and len(drawn[0].get_data()[0]) > 200
+
+
+def test_full_dtype_range_shows_the_container():
+    image = _twelve_bit()
+    hist_ax = plot_histograms(image, span="dtype").axes[0]
+    left, right = hist_ax.get_xlim()
+    assert left <= 0 and right >= 65535

@@ -13,7 +13,7 @@ from napari_histeq import dark_xray, equalize
 
 
 def seed_numpy(image):
-    """The user's document's own NumPy steps (histogram, pdf, cdf, x255, round, map)."""
+    """The textbook's NumPy steps, written out (histogram, pdf, cdf, x255, round, map)."""
     hist, _ = np.histogram(image.ravel(), 256, [0, 256])
     pdf = hist / hist.sum()
     rounded = np.round(pdf.cumsum() * 255)

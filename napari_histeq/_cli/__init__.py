@@ -9,6 +9,7 @@ statistics; ``napari-histeq batch`` equalises files and folders (``batch.py``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -64,7 +65,22 @@ def main(argv=None) -> int:
     return run_viewer(args)
 
 
+def no_display() -> str | None:
+    """Why no window can open here, or None: on Linux, Qt needs an X or Wayland display (or a platform
+    chosen with QT_QPA_PLATFORM); without one it aborts the process with a list of its plugins."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return "no display to open a window on (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+
+
 def run_viewer(args) -> int:
+    reason = no_display()
+    if reason is not None:
+        print(f"napari-histeq: {reason}; run 'napari-histeq --headless' to write the results and figures to "
+              "files, or 'xvfb-run napari-histeq' for a virtual screen", file=sys.stderr)
+        return 2
     try:
         import napari
     except ImportError:

@@ -22,8 +22,48 @@ __all__ = ["draw_histogram_panel", "figure_from_panel", "histogram_panel_data", 
 MAX_DRAWN_BINS = 512
 
 
-def _drawn_bins(edges, counts):
-    """Sum neighbouring bins so that at most MAX_DRAWN_BINS are drawn."""
+#: The margin on either side of the occupied values, as a share of their span.
+SPAN_MARGIN = 0.03
+
+
+def _occupied(curves_list):
+    """``(low, high)``: from the first occupied bin's low edge to the last one's high edge, over all
+    the curves; None when no bin is occupied."""
+    lows, highs = [], []
+    for curves in curves_list:
+        occupied = np.flatnonzero(curves.counts)
+        if occupied.size:
+            lows.append(curves.edges[occupied[0]])
+            highs.append(curves.edges[occupied[-1] + 1])
+    return (min(lows), max(highs)) if lows else None
+
+
+def _with_margin(span):
+    low, high = span
+    margin = (high - low) * SPAN_MARGIN or 0.5
+    return low - margin, high + margin
+
+
+def _axis_span(data: PanelData, span: str):
+    """The x-axis of the histogram and CDF plots: the occupied values of before, after and the
+    reference with a small margin (``span="data"``), or the full range of the bins (``"dtype"``:
+    the dtype's range for 8/16-bit images, the binned range for floats)."""
+    curves = data.before + data.after + data.reference
+    if span == "dtype":
+        return min(c.edges[0] for c in curves), max(c.edges[-1] for c in curves)
+    occupied = _occupied(curves)
+    return None if occupied is None else _with_margin(occupied)
+
+
+def _drawn_bins(edges, counts, span=None):
+    """The bins within ``span`` (all of them without one), neighbours summed so that at most
+    MAX_DRAWN_BINS are drawn: a 12-bit image in a 16-bit container gets 512 bars over its 4096
+    levels, not 32 over the container's 65536."""
+    if span is not None:
+        first = max(int(np.searchsorted(edges, span[0], side="right")) - 1, 0)
+        last = min(int(np.searchsorted(edges, span[1], side="left")), len(counts))
+        if last > first:
+            edges, counts = edges[first : last + 1], counts[first:last]
     factor = -(-len(counts) // MAX_DRAWN_BINS)
     if factor == 1:
         return edges, counts
@@ -47,19 +87,22 @@ def stats_text(data: PanelData) -> str:
 
 
 def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, foreground="black",
-                         background="white", vertical=False):
+                         background="white", vertical=False, span="data"):
     """Draw ``data`` into ``figure`` (cleared first): histograms (with their density curves), CDFs,
     transfer curve.
 
     ``vertical`` stacks the three plots (for a narrow dock) instead of a row.
+    ``span``: ``"data"`` fits the x-axes to the occupied values (with a
+    little margin), ``"dtype"`` shows the whole range of the bins.
     """
     figure.clear()
     figure.set_facecolor(background)
     data, unit_note = _drawable(data)
     axes = figure.subplots(3, 1) if vertical else figure.subplots(1, 3)
     hist_ax, cdf_ax, transfer_ax = axes
+    x_span = _axis_span(data, span)
     for curves in data.before + data.after:
-        edges, counts = _drawn_bins(curves.edges, curves.counts)
+        edges, counts = _drawn_bins(curves.edges, curves.counts, x_span)
         is_before = any(curves is c for c in data.before)
         hist_ax.stairs(counts, edges, color=curves.color, alpha=0.5 if is_before else 0.9, fill=is_before,
                        label=curves.label)
@@ -70,18 +113,24 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
             hist_ax.plot(curves.density.positions, curves.density.values * scale, "-" if is_before else "--",
                          color=curves.color, linewidth=1.2, label=f"{curves.label}: density")
     for curves in data.reference:  # the distribution the result was matched to: outlines only
-        edges, counts = _drawn_bins(curves.edges, curves.counts)
+        edges, counts = _drawn_bins(curves.edges, curves.counts, x_span)
         hist_ax.stairs(counts, edges, color=curves.color, linestyle=":", label=curves.label)
         cdf_ax.plot(curves.edges[1:], curves.cdf, ":", color=curves.color, linewidth=1.5, label=curves.label)
     reference = (data.after or data.before)[0]
-    edges, counts = _drawn_bins(reference.edges, reference.counts)
+    edges, counts = _drawn_bins(reference.edges, reference.counts, x_span)
     hist_ax.axhline(counts.sum() / len(counts), color=foreground, linestyle=":", linewidth=1, label="uniform")
-    low, high = reference.edges[0], reference.edges[-1]
-    for curves in data.before[:1]:
-        low, high = min(low, curves.edges[0]), max(high, curves.edges[-1])
+    low, high = _occupied([reference]) or (reference.edges[0], reference.edges[-1])
+    if span == "dtype":
+        low, high = reference.edges[0], reference.edges[-1]
     cdf_ax.plot([low, high], [0, 1], ":", color=foreground, linewidth=1, label="uniform")
     for x, y, color in data.transfer:
         transfer_ax.plot(x, y, color=color)
+    if x_span is not None and x_span[1] > x_span[0]:
+        hist_ax.set_xlim(*x_span)
+        cdf_ax.set_xlim(*x_span)
+        inputs = _axis_span(replace(data, after=[], reference=[]), span)
+        if inputs is not None and inputs[1] > inputs[0]:
+            transfer_ax.set_xlim(*inputs)
     if log:
         hist_ax.set_yscale("log")
     hist_ax.set_title("histogram" + (" (log)" if log else ""), fontsize="small")
@@ -129,12 +178,13 @@ def _drawable(data: PanelData):
 
 
 def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbins=None, title="", density=True,
-                    bw_method="scott", reference=None):
+                    bw_method="scott", reference=None, span="data"):
     """Histograms with density curves, cumulative distributions and transfer curve, before and after.
 
-    The headless version of the napari Histogram widget: what the user's
-    document plots, with the ideal uniform distribution for reference and
-    the numbers (:func:`histogram_stats`) printed beneath.
+    The headless version of the napari Histogram widget: the histograms and
+    their densities, the cumulative distributions with the ideal uniform one
+    for reference, the transfer curve, and the numbers
+    (:func:`histogram_stats`) printed beneath.
 
     Parameters
     ----------
@@ -154,7 +204,7 @@ def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbin
     title : str
     density : bool
         Draw each histogram's Gaussian kernel density estimate over it, as
-        the user's document does (seaborn's ``distplot``). It is computed
+        seaborn's ``distplot`` does. It is computed
         from the histogram (O(bins), never O(pixels)) and for 8/16-bit
         images equals ``scipy.stats.gaussian_kde`` of the pixels.
     bw_method : {"scott", "silverman"} or float
@@ -164,6 +214,10 @@ def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbin
     reference : array, optional
         The image ``before`` was matched to: its histogram and CDF are drawn
         dotted, for ``after`` to follow.
+    span : {"data", "dtype"}
+        The x-axes: the values the images occupy, with a little margin (a
+        12-bit camera image in a 16-bit container fills the plot), or the
+        whole range of the dtype (of the bins, for floats).
 
     Returns
     -------
@@ -179,15 +233,15 @@ def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbin
     """
     data = histogram_panel_data(before, after, rgb=rgb, nbins=nbins, title=title, bw_method=bw_method,
                                 reference=reference)
-    return figure_from_panel(data, path, log=log, density=density)
+    return figure_from_panel(data, path, log=log, density=density, span=span)
 
 
-def figure_from_panel(data: PanelData, path=None, *, log=False, density=True):
+def figure_from_panel(data: PanelData, path=None, *, log=False, density=True, span="data"):
     """The :func:`plot_histograms` figure for curves already computed (saved to ``path`` if given)."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(11, 3.6))
-    draw_histogram_panel(figure, data, log=log, density=density)
+    draw_histogram_panel(figure, data, log=log, density=density, span=span)
     figure.text(0.01, 0.01, stats_text(data), fontsize="x-small", family="monospace", va="bottom")
     figure.subplots_adjust(bottom=0.2 + 0.035 * len(data.before + data.after))
     if path is not None:

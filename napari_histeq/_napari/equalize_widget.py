@@ -22,6 +22,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, PushButton, SpinBox
 
 from .._engine.backend import BACKENDS, backend_info
+from .._operations.run import warm_up_in_background
 from .._operations.settings import OUT_RANGE_LABELS, RGB_MODE_LABELS, SCOPE_LABELS
 from .layers import (
     displayed_index,
@@ -78,6 +79,7 @@ class EqualizeWidget(Container):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
+        self.warm_up = warm_up_in_background()  # kernels compiled off the GUI thread: a fast first click
         self._viewer = viewer
         self._runs = OneWorker()
         self._run = None  # (source layer, its data when the run started, progress bar)

@@ -61,9 +61,12 @@ class HistogramWidget(QWidget):
 
         self.scope = ComboBox(choices=SCOPE_CHOICES, value="plane", label="scope")
         self.log = CheckBox(value=False, text="log counts")
+        self.full_range = CheckBox(value=False, text="full dtype range",
+                                   tooltip="the x-axes over the dtype's whole range, not the values the images occupy")
         self.density = CheckBox(value=True, text="density", tooltip="kernel density estimate (Scott's rule) "
                                 "over each histogram, from its counts")
-        controls = Container(widgets=[self.scope, self.log, self.density], layout="horizontal", labels=False)
+        controls = Container(widgets=[self.scope, self.log, self.full_range, self.density], layout="horizontal",
+                             labels=False)
         self.figure = Figure(figsize=(7, 2.6), layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumHeight(ROW_MIN_HEIGHT)
@@ -98,6 +101,7 @@ class HistogramWidget(QWidget):
         self.canvas.mpl_connect("resize_event", self._redraw)
         self.scope.changed.connect(self.schedule_update)
         self.log.changed.connect(self._redraw)
+        self.full_range.changed.connect(self._redraw)
         self.density.changed.connect(self._redraw)
         self.schedule_update()
 
@@ -192,6 +196,7 @@ class HistogramWidget(QWidget):
         self.canvas.setMinimumHeight(COLUMN_MIN_HEIGHT if vertical else ROW_MIN_HEIGHT)
         draw_histogram_panel(
             self.figure, self.data, log=self.log.value, density=self.density.value, vertical=vertical,
+            span="dtype" if self.full_range.value else "data",
             foreground=theme.text.as_hex(), background=theme.background.as_hex(),
         )
         self.canvas.draw()

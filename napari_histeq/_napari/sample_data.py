@@ -6,8 +6,14 @@ from .._samples import bleaching_series, dark_stack, dark_xray
 
 
 def dark_xray_sample():
-    """A dark, noisy X-ray-like 2D uint8 image."""
-    return [(dark_xray(), {"name": "dark X-ray", "colormap": "gray"}, "image")]
+    """A dark, noisy X-ray-like 2D uint8 image, 0.1 mm pixels.
+
+    Every sample has physical units, so that any of them open together
+    without napari's "inconsistent units" warning (a unitless layer beside
+    one in micrometres is inconsistent).
+    """
+    return [(dark_xray(), {"name": "dark X-ray", "colormap": "gray", "scale": (0.1, 0.1), "units": ("mm", "mm"),
+                           "axis_labels": ("y", "x")}, "image")]
 
 
 def dark_stack_sample():

@@ -16,6 +16,10 @@ of the operation's function, with one set of rules:
 
 from __future__ import annotations
 
+import threading
+
+import numpy as np
+
 from .._engine.backend import module_of
 from .._equalization.colour import equalize_rgb
 from .settings import Settings
@@ -68,3 +72,36 @@ def run_levels(settings: Settings, levels, *, axis=None, colour=False, mask=None
         return results, None
     fitted = spec.fit(levels[fit_level], axis=axis, mask=mask, **settings.keywords())
     return [fitted.apply(level) for level in levels], tuple(float(v) for v in fitted.out_range)
+
+
+_warm = threading.Event()
+_warming = threading.Lock()
+
+
+def warm_up(dtypes=("uint8", "uint16")) -> None:
+    """Load (or, on a fresh install, compile) the kernels a first equalisation and its histogram use.
+
+    numba compiles a kernel on its first call, about a second on a fresh
+    install; the napari widgets call this in a background thread as they
+    open, so that the first click is as fast as the next ones. Each call
+    after the first returns at once. Images of at least the kernels'
+    smallest row are used, so that the kernels, not the reference, run.
+    """
+    with _warming:
+        if _warm.is_set():
+            return
+        from .._equalization.equalize import equalize, histogram
+
+        for dtype in dtypes:
+            image = np.zeros((256, 256), dtype)  # 65536 pixels: past the kernels' smallest row
+            image[::7] = np.iinfo(dtype).max // 3
+            histogram(image)
+            equalize(image)
+        _warm.set()
+
+
+def warm_up_in_background() -> threading.Thread:
+    """:func:`warm_up` in a daemon thread (never the GUI thread); returns the thread."""
+    thread = threading.Thread(target=warm_up, name="napari-histeq warm-up", daemon=True)
+    thread.start()
+    return thread
