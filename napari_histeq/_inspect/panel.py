@@ -144,11 +144,11 @@ def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="",
         if after_channel is not None and after_channel.shape == channel.shape and not is_lazy_array(channel):
             x, y = _mean_output_per_input_bin(channel, after_channel, curves.edges)
             data.transfer.append((x, y, color or "#f0a030"))
-            data.transfer_label = "input level -> output level (from the data)"
+            data.transfer_label = "transfer curve"
         else:  # the standard transform, from the counts already made: no new pass
             low, high = _dtype_range(channel.dtype)
             data.transfer.append((curves.edges[:-1], low + curves.cdf * (high - low), color or "#f0a030"))
-            data.transfer_label = "what standard equalisation would do"
+            data.transfer_label = "what standard equalisation would do"  # no result yet: predicted
     if reference is not None:
         for channel, name, _ in _channels(reference, rgb):
             label = f"reference ({name})" if name else "reference"

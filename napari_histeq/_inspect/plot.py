@@ -135,8 +135,11 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
         hist_ax.set_yscale("log")
     hist_ax.set_title("histogram" + (" (log)" if log else ""), fontsize="small")
     cdf_ax.set_title("cumulative distribution", fontsize="small")
-    transfer_ax.set_title("transfer curve", fontsize="small")
-    transfer_ax.set_xlabel(data.transfer_label + unit_note, fontsize="x-small")
+    # short titles and labels: in a narrow dock a label wider than its plot is cut off
+    predicted = data.transfer_label != "transfer curve"
+    transfer_ax.set_title("predicted (standard)" if predicted else "transfer curve", fontsize="small")
+    transfer_ax.set_xlabel("input" + unit_note, fontsize="x-small")
+    transfer_ax.set_ylabel("output", fontsize="x-small")
     if unit_note:
         for ax in (hist_ax, cdf_ax):
             ax.set_xlabel(unit_note.strip(), fontsize="x-small")
@@ -146,6 +149,7 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
         ax.tick_params(colors=foreground, labelsize="x-small")
         ax.title.set_color(foreground)
         ax.xaxis.label.set_color(foreground)
+        ax.yaxis.label.set_color(foreground)
         for spine in ax.spines.values():
             spine.set_color(foreground)
     if data.title:

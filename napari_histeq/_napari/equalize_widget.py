@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, PushButton, SpinBox
+from qtpy.QtWidgets import QSizePolicy
 
 from .._engine.backend import BACKENDS, backend_info
 from .._operations.run import warm_up_in_background
@@ -80,6 +81,8 @@ class EqualizeWidget(Container):
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
         self.warm_up = warm_up_in_background()  # kernels compiled off the GUI thread: a fast first click
+        # the height its controls need, not the whole column: a widget docked under it keeps the rest
+        self.native.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self._viewer = viewer
         self._runs = OneWorker()
         self._run = None  # (source layer, its data when the run started, progress bar)

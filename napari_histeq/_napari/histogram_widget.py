@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from magicgui.widgets import CheckBox, ComboBox, Container
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QFont
-from qtpy.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from .._inspect.plot import draw_histogram_panel, histogram_panel_data, stats_text
 from .layers import METADATA_KEY, displayed_index, find_output_layer, finest_level
+from .window import give_plots_the_bottom, remembered_dock_areas
 from .worker import OneWorker
 
 if TYPE_CHECKING:
@@ -29,7 +30,11 @@ SCOPE_CHOICES = [("Displayed plane", "plane"), ("Whole layer", "layer")]
 THROTTLE_MS = 150
 #: Smallest plot heights: three plots in a row (a bottom dock on a 1280x800 screen), or stacked.
 ROW_MIN_HEIGHT = 170
-COLUMN_MIN_HEIGHT = 480
+COLUMN_MIN_HEIGHT = 420
+#: Smallest canvas width; the numbers' column beside the plots in a wide dock.
+CANVAS_MIN_SIZE = (300, ROW_MIN_HEIGHT)
+STATS_COLUMN_WIDTH = 330
+QWIDGETSIZE_MAX = (1 << 24) - 1
 
 
 def _panel_data(before, after, rgb, title, reference=None):
@@ -67,25 +72,31 @@ class HistogramWidget(QWidget):
                                 "over each histogram, from its counts")
         controls = Container(widgets=[self.scope, self.log, self.full_range, self.density], layout="horizontal",
                              labels=False)
+        controls.native.layout().setContentsMargins(0, 0, 0, 0)
         self.figure = Figure(figsize=(7, 2.6), layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(ROW_MIN_HEIGHT)
+        self.canvas.setMinimumSize(CANVAS_MIN_SIZE[0], ROW_MIN_HEIGHT)
+        self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.note = QLabel("")
         self.note.setWordWrap(True)
         self.stats = QLabel("")
         self.stats.setWordWrap(True)
         self.stats.setFont(QFont("monospace", 8))
-        # a scroll area, so that a short dock scrolls instead of squeezing the plots
-        content = QWidget()
-        content_layout = QVBoxLayout(content)
-        for widget in (controls.native, self.canvas, self.note, self.stats):
-            content_layout.addWidget(widget)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(content)
+        self.stats.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.stats.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        # the plots and their numbers side by side in a wide dock, one above the other in a tall one
+        # (_follow_shape); no scroll area: every text stays in view, the plots take what is left
+        self.body = QBoxLayout(QBoxLayout.Direction.TopToBottom)
+        self.body.addWidget(self.canvas, 1)
+        self.body.addWidget(self.stats, 0)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(scroll)
+        layout.setContentsMargins(4, 0, 4, 4)
+        layout.addWidget(controls.native)
+        layout.addWidget(self.note)
+        layout.addLayout(self.body, 1)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self._placed = False
+        self._remembered = remembered_dock_areas()  # before napari docks it (and records where)
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -194,6 +205,7 @@ class HistogramWidget(QWidget):
         theme = get_theme(self._viewer.theme)
         vertical = self.canvas.width() < 1.6 * self.canvas.height()
         self.canvas.setMinimumHeight(COLUMN_MIN_HEIGHT if vertical else ROW_MIN_HEIGHT)
+        self._follow_shape()
         draw_histogram_panel(
             self.figure, self.data, log=self.log.value, density=self.density.value, vertical=vertical,
             span="dtype" if self.full_range.value else "data",
@@ -202,6 +214,28 @@ class HistogramWidget(QWidget):
         self.canvas.draw()
         self.stats.setText(stats_text(self.data))
         self.draws += 1
+
+    def _follow_shape(self):
+        """The numbers beside the plots when the dock is wide, beneath them when it is tall."""
+        wide = self.width() >= 1.8 * self.height() and self.width() >= 760
+        direction = QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        if self.body.direction() != direction:
+            self.body.setDirection(direction)
+            self.stats.setMinimumWidth(STATS_COLUMN_WIDTH if wide else 0)
+            self.stats.setMaximumWidth(STATS_COLUMN_WIDTH if wide else QWIDGETSIZE_MAX)
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self._follow_shape()
+
+    def showEvent(self, event):
+        """The first time it is shown: out of a side column it would share with other widgets, to the
+        bottom of the window, unless the user has put it somewhere before (napari remembers)."""
+        super().showEvent(event)
+        if not self._placed:
+            self._placed = True
+            # once napari has finished docking it: moving a dock inside its own docking crashes Qt
+            QTimer.singleShot(0, lambda: give_plots_the_bottom(self, self._remembered))
 
     @property
     def busy(self) -> bool:

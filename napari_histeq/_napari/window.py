@@ -32,7 +32,6 @@ def arrange_first_view(viewer, controls_dock, plots_dock, remembered: dict) -> N
     :func:`remembered_dock_areas` as it was before they were docked.
     """
     from napari.settings import get_settings
-    from qtpy.QtCore import Qt
     from qtpy.QtWidgets import QApplication, QSizePolicy
 
     settings = get_settings().application
@@ -47,33 +46,82 @@ def arrange_first_view(viewer, controls_dock, plots_dock, remembered: dict) -> N
         window.move(screen.x() + (screen.width() - width) // 2, screen.y() + (screen.height() - height) // 2)
     # the controls take the height they need, not the whole column
     controls_dock.widget().setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-    # the layer list keeps the full height on the left; the plots span the canvas and the controls
-    window.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
-    window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
     if remembered.get(plots_dock.name, "bottom") != "bottom":
         return  # where the user last put the plots
-    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, plots_dock)
-    window.resizeDocks([plots_dock], [int(window.height() * PLOTS_SHARE)], Qt.Orientation.Vertical)
+    _to_the_bottom(window, plots_dock)
+
+
+def _to_the_bottom(window, dock) -> None:
+    """``dock`` along the bottom of ``window``, under the canvas and the right column, with a share of its height;
+    the layer list keeps the full height on the left."""
+    from qtpy.QtCore import Qt
+
+    window.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+    window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    window.resizeDocks([dock], [int(window.height() * PLOTS_SHARE)], Qt.Orientation.Vertical)
+
+
+def give_plots_the_bottom(plots, remembered: dict) -> None:
+    """The plots' dock moved from a side column to the bottom, the first time it is shown.
+
+    napari docks every plugin widget in the right column, where the plots
+    would share a 330-pixel-wide column with the Equalize widget and show
+    three panels a few pixels high. Along the bottom their panels fit in a
+    row. Where napari remembered a place for the dock before docking it
+    (``remembered``, :func:`remembered_dock_areas`: the user put it there),
+    or where the dock is floating or already at the bottom, nothing moves.
+    """
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QDockWidget, QMainWindow
+
+    dock = plots.parentWidget()
+    while dock is not None and not isinstance(dock, QDockWidget):
+        dock = dock.parentWidget()
+    window = dock.parentWidget() if dock is not None else None
+    if not isinstance(window, QMainWindow) or dock.isFloating():
+        return
+    if window.dockWidgetArea(dock) not in (Qt.DockWidgetArea.RightDockWidgetArea,
+                                           Qt.DockWidgetArea.LeftDockWidgetArea):
+        return
+    if dock.objectName() in remembered:
+        return
+    _to_the_bottom(window, dock)
 
 
 def layout_report(viewer, controls_dock, plots_dock) -> dict:
-    """Sizes of what the user sees first, in pixels (for tests and the README)."""
-    from qtpy.QtWidgets import QApplication, QScrollArea
+    """Sizes of what the user sees first, in pixels (for tests and the docs): the window, the canvas, the
+    controls, each plot's axes, and whether every text of the plots' dock is in view."""
+    from qtpy.QtWidgets import QApplication, QLabel
 
     window = viewer.window._qt_window
     canvas = viewer.window._qt_viewer.canvas.native
     screen = (window.screen() or QApplication.primaryScreen()).availableGeometry()
     controls = controls_dock.widget()
-    scrolls = plots_dock.widget().findChildren(QScrollArea)
+    plots = plots_dock.widget()
+    figure = getattr(plots_dock.inner_widget(), "figure", None) if hasattr(plots_dock, "inner_widget") else None
+    axes = [] if figure is None else [[round(ax.bbox.width), round(ax.bbox.height)] for ax in figure.axes]
+    labels = [label for label in plots.findChildren(QLabel) if label.isVisible() and label.text()]
+    hidden = [label.text()[:40] for label in labels
+              if label.visibleRegion().boundingRect().height() < min(label.height(), label.sizeHint().height())
+              or label.height() < label.heightForWidth(label.width())]
     return {
         "screen": [screen.width(), screen.height()],
         "window": [window.width(), window.height()],
         "canvas": [canvas.width(), canvas.height()],
         "controls": {"dock": [controls_dock.width(), controls_dock.height()],
                      "needs_height": controls.minimumSizeHint().height()},
-        "plots": {"dock": [plots_dock.width(), plots_dock.height()],
-                  "scrolls": any(scroll.verticalScrollBar().isVisible() for scroll in scrolls)},
+        "plots": {"dock": [plots_dock.width(), plots_dock.height()], "area": _area(window, plots_dock),
+                  "axes": axes, "texts_cut": hidden},
     }
+
+
+def _area(window, dock) -> str:
+    from qtpy.QtCore import Qt
+
+    names = {Qt.DockWidgetArea.BottomDockWidgetArea: "bottom", Qt.DockWidgetArea.RightDockWidgetArea: "right",
+             Qt.DockWidgetArea.LeftDockWidgetArea: "left", Qt.DockWidgetArea.TopDockWidgetArea: "top"}
+    return "floating" if dock.isFloating() else names.get(window.dockWidgetArea(dock), "none")
 
 
 def screenshot_after_equalize(viewer, widget, plots, path) -> None:
