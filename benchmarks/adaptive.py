@@ -110,7 +110,8 @@ print(status("VmHWM") - before)
 
 def tile_memory_ratios(quick: bool) -> list[tuple[str, float, str]]:
     """Peak resident memory above the process's level before the call, ours / OpenCV's, on a grid of
-    many tiles (uint16: one 65536-level table per tile); Linux only."""
+    many tiles (uint16: one 65536-level table per tile); Linux only.
+    """
     side, tiles = (256, 16) if quick else (1024, 128)
     try:
         peaks = {who: int(subprocess.run([sys.executable, "-c", _PEAK, who, str(side), str(tiles)], check=True,

@@ -43,7 +43,7 @@ def naive_numpy(image, axis=None):
 
 
 def contenders(image, case):
-    """name -> zero-argument callable, for one benchmark case."""
+    """Name -> zero-argument callable, for one benchmark case."""
     import cv2
     from skimage import exposure
 

@@ -66,7 +66,7 @@ def tbb_version() -> str | None:
         from importlib.metadata import version
 
         return version("tbb")
-    except Exception:  # noqa: BLE001 -- not installed, or broken metadata: no tbb
+    except Exception:
         return None
 
 
@@ -106,7 +106,7 @@ def _child(calls: int, side: int, env: dict | None = None, cpus: set | None = No
 
 
 def _interleaved(configs: dict, rounds: int, calls: int, side: int) -> dict:
-    """name -> {timing name -> samples}, the children run in rotating order each round."""
+    """Name -> {timing name -> samples}, the children run in rotating order each round."""
     samples = {name: {} for name in configs}
     layers = {}
     names = list(configs)

@@ -1,4 +1,4 @@
-"""Make the README's figures from the built-in samples: python docs/make_figures.py"""
+"""Make the README's figures from the built-in samples: ``python docs/make_figures.py``."""
 
 from pathlib import Path
 

@@ -1,6 +1,6 @@
 """Equalise a dark 16-bit z-stack plane by plane in a scripted napari session.
 
-    python examples/equalize_stack.py
+python examples/equalize_stack.py
 """
 
 import napari

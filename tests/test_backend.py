@@ -67,7 +67,7 @@ def test_broken_cupy_falls_back_with_the_reason(broken_cupy):
 
 def test_asking_for_cupy_without_a_gpu_raises(broken_cupy, monkeypatch):
     image = np.arange(16, dtype=np.uint8)
-    with pytest.raises(RuntimeError, match="GPU cannot be used.*driver version"):
+    with pytest.raises(RuntimeError, match=r"GPU cannot be used.*driver version"):
         equalize(image, backend="cupy")
     monkeypatch.setenv("NAPARI_HISTEQ_BACKEND", "cupy")
     with pytest.raises(RuntimeError, match="NAPARI_HISTEQ_BACKEND=cupy"):

@@ -38,7 +38,8 @@ def test_imagej_hyperstack_keeps_axes_calibration_and_records_the_operation(tmp_
     source = tmp_path / "in" / "cells.tif"
     source.parent.mkdir()
     tifffile.imwrite(source, hyperstack, imagej=True, resolution=(1 / 0.25, 1 / 0.25),
-                     metadata={"axes": "ZCYX", "spacing": 1.5, "unit": "um", "Info": "scope 3", "min": 100, "max": 3000})
+                     metadata={"axes": "ZCYX", "spacing": 1.5, "unit": "um", "Info": "scope 3", "min": 100,
+                               "max": 3000})
     assert batch(source.parent, "-o", tmp_path / "out") == 0
     with tifffile.TiffFile(tmp_path / "out" / "cells.tif") as tif:
         result, axes, info = tif.series[0].asarray(), tif.series[0].axes, tif.imagej_metadata
@@ -171,7 +172,8 @@ def test_a_numpy_file_that_is_not_an_image_is_refused_with_its_shape(tmp_path, c
 def test_a_pickled_numpy_file_is_refused_and_runs_no_code(tmp_path, capsys):
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}, None], dtype=object))
     assert batch(tmp_path / "objects.npy", "-o", tmp_path / "out") == 1
-    assert "objects.npy: cannot read it as an image: Array can't be memory-mapped: Python objects" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "objects.npy: cannot read it as an image: Array can't be memory-mapped: Python objects" in said
     assert not (tmp_path / "out" / "objects.tif").exists()
 
 
@@ -395,7 +397,8 @@ def test_bleach_corrects_each_channel_and_each_colour_on_its_own(tmp_path, rng):
 
     exposure = pytest.importorskip("skimage.exposure")
     fade = 0.3 + 0.7 * np.exp(-0.3 * np.arange(5))
-    channels = (rng.gamma(3.0, 300.0, (5, 2, 20, 24)) * fade[:, None, None, None] ** np.array([1.0, 0.3])[:, None, None])
+    rates = np.array([1.0, 0.3])[:, None, None]
+    channels = rng.gamma(3.0, 300.0, (5, 2, 20, 24)) * fade[:, None, None, None] ** rates
     channels = channels.astype(np.uint16)  # t, c, y, x: the second fluorophore fades slower
     tifffile.imwrite(tmp_path / "two.tif", channels, metadata={"axes": "TCYX"})
     assert batch(tmp_path / "two.tif", "--bleach", "histogram", "-o", tmp_path / "out") == 0

@@ -1,5 +1,6 @@
 """Bleach correction against independent oracles: Fiji's simple-ratio rules written out, scikit-image's
-match_histograms per time point, and a series that bleaches along a known exponential."""
+match_histograms per time point, and a series that bleaches along a known exponential.
+"""
 
 import math
 import warnings

@@ -52,7 +52,8 @@ def test_inputs_are_never_overwritten(tmp_path, capsys):
     assert code == 2 and "would be written over an input" in capsys.readouterr().err
     np.testing.assert_array_equal(iio.imread(folder / "scan_before.png"), other)
     # --overwrite replaces earlier results, never an input
-    code = main(["--headless", "--overwrite", "-o", str(folder), str(folder / "scan.png"), str(folder / "scan_before.png")])
+    code = main(["--headless", "--overwrite", "-o", str(folder), str(folder / "scan.png"),
+                 str(folder / "scan_before.png")])
     assert code == 2
     np.testing.assert_array_equal(iio.imread(folder / "scan_before.png"), other)
 

@@ -66,8 +66,14 @@ def test_plot_histograms_draws_density_curves_before_and_after_unless_asked_not_
 
 
 def test_density_over_the_bars_is_in_pixels_per_drawn_bin(rng):
-    # 65536 levels are drawn as 512 bins of 128: the curve is scaled to those bars
+    # the occupied levels (or all 65536) are drawn as at most 512 bars of many levels each: the curve
+    # is scaled to those bars
     image = rng.normal(30000, 3000, (100, 100)).clip(0, 65535).astype(np.uint16)
-    axes = plot_histograms(image).axes[0]
-    curve = next(line for line in axes.lines if line.get_label() == "before: density")
-    assert curve.get_ydata().max() == pytest.approx(image.size * 128 / (3000 * np.sqrt(2 * np.pi)), rel=0.1)
+    for span, levels_per_bar in (("dtype", 128), ("data", None)):
+        axes = plot_histograms(image, span=span).axes[0]
+        bars = axes.patches[0].get_data()  # (heights, edges, baseline) of the before histogram
+        width = np.diff(bars.edges)[0]
+        assert levels_per_bar is None or width == levels_per_bar
+        assert len(bars.values) > 200  # the occupied span is drawn in hundreds of bars, not a few
+        curve = next(line for line in axes.lines if line.get_label() == "before: density")
+        assert curve.get_ydata().max() == pytest.approx(image.size * width / (3000 * np.sqrt(2 * np.pi)), rel=0.1)

@@ -22,7 +22,8 @@ exposure = pytest.importorskip("skimage.exposure")
 
 def matched_by_formula(image, reference, mask=None):
     """scikit-image's rule, with a mask: counted values' CDF interpolated onto the reference's
-    quantiles; an uncounted pixel takes the result of the last counted value at or below it."""
+    quantiles; an uncounted pixel takes the result of the last counted value at or below it.
+    """
     values = image.ravel()
     keep = np.isfinite(values.astype(np.float64))
     if mask is not None:

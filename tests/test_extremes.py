@@ -145,7 +145,7 @@ def test_non_finite_out_range_is_a_clear_error(bad, dtype):
 
 
 def test_out_range_beyond_the_output_dtype_is_a_clear_error():
-    with pytest.raises(ValueError, match="out_range .* float32"):
+    with pytest.raises(ValueError, match=r"out_range .* float32"):
         equalize(np.arange(16, dtype=np.float32), out_range=(0, 1e39))
     with pytest.raises(ValueError, match="out_range"):
         equalize(np.arange(16, dtype=np.float64), out_range=(0, 10**400))

@@ -1,5 +1,6 @@
 """Float images: nbins bins over the finite range, output in [0, 1];
-compared with scikit-image's equalize_hist."""
+compared with scikit-image's equalize_hist.
+"""
 
 import numpy as np
 import pytest

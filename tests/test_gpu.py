@@ -108,7 +108,8 @@ def test_out_on_the_device(cupy):
         equalize(on_device, out=host_out)
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32, np.float64],
+                         ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("axis", [None, (-2, -1)], ids=["pooled", "planes"])
 def test_match_histograms_parity(cupy, dtype, axis):
     from napari_histeq import match_histograms

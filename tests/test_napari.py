@@ -408,45 +408,16 @@ def _assert_readable(view):
     assert view["plots"]["texts_cut"] == [], view["plots"]
 
 
-PLUGINS_MENU = """
-import json, sys, time
-import napari
-from napari.qt import get_qapp
-from qtpy.QtWidgets import QApplication
-from napari_histeq._napari.window import layout_report
-
-viewer = napari.Viewer()
-screen = QApplication.primaryScreen().availableGeometry()
-viewer.window._qt_window.resize(int(screen.width() * 0.92), int(screen.height() * 0.92))
-viewer.open_sample("napari-histeq", "dark_xray")
-# as a user does from the Plugins menu: each widget docked where napari docks it (the right column)
-controls, widget = viewer.window.add_plugin_dock_widget("napari-histeq", "Equalize Histogram")
-plots_dock, plots = viewer.window.add_plugin_dock_widget("napari-histeq", "Histogram and CDF")
-app = get_qapp()
-widget.warm_up.join(60)
-source = widget.image.value
-widget()
-while widget.running:
-    app.processEvents()
-viewer.layers.selection.active = source
-for _ in range(40):
-    app.processEvents()
-    time.sleep(0.02)
-while plots.busy:
-    app.processEvents()
-for _ in range(10):
-    app.processEvents()
-    time.sleep(0.02)
-print("layout: " + json.dumps(layout_report(viewer, controls, plots_dock)))
-viewer.close()
-"""
+PLUGINS_MENU = ("import json; from napari_histeq._napari.window import plugins_menu_view; "
+                "print('layout: ' + json.dumps(plugins_menu_view()))")
 
 
 @pytest.mark.parametrize("screen", ["1280x800", "1600x1000"])
 def test_plots_opened_from_the_plugins_menu_are_readable(tmp_path, screen):
-    """napari docks every plugin widget in the right column, where the plots were a sliver under the
+    """Napari docks every plugin widget in the right column, where the plots were a sliver under the
     Equalize widget: the first time they are shown they go to the bottom (unless the user put them
-    somewhere before, which napari remembers)."""
+    somewhere before, which napari remembers).
+    """
     import json
     import shutil
 
@@ -657,7 +628,8 @@ def test_widget_opens_with_a_bad_backend_variable(qtbot, viewer, monkeypatch, fr
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Equalize Histogram")
     assert "NAPARI_HISTEQ_BACKEND" in widget.backend_note.value
     run(qtbot, widget, backend="numpy")
-    np.testing.assert_array_equal(viewer.layers[-1].data, textbook_equalize(np.arange(64, dtype=np.uint8).reshape(8, 8)))
+    expected = textbook_equalize(np.arange(64, dtype=np.uint8).reshape(8, 8))
+    np.testing.assert_array_equal(viewer.layers[-1].data, expected)
 
 
 
@@ -871,7 +843,8 @@ def test_match_widget_matches_one_layer_to_another(qtbot, viewer, match_widget):
     match_widget.reference_layer.value = reference
     match_widget()
     finish(qtbot, match_widget)
-    np.testing.assert_array_equal(viewer.layers["dim matched to bright"].data, match_histograms(stack[:4], stack[-4:] * 3))
+    expected = match_histograms(stack[:4], stack[-4:] * 3)
+    np.testing.assert_array_equal(viewer.layers["dim matched to bright"].data, expected)
     plane = viewer.add_image(stack[-1] * 2, name="one plane")  # a 2D reference for a 3D source: its distribution
     match_widget.reference_layer.value = plane
     match_widget()
@@ -974,7 +947,8 @@ def test_a_registered_operation_gets_its_widget_controls_without_a_branch(viewer
     widget = docked(viewer, "Equalize Histogram", EqualizeWidget)
     assert "invert" in widget.method.choices
     widget.method.value = "invert"
-    assert widget.variant.choices == ("top", "own") and not widget.offset.native.isHidden() and widget.clip_limit.native.isHidden()
+    assert widget.variant.choices == ("top", "own")
+    assert not widget.offset.native.isHidden() and widget.clip_limit.native.isHidden()
     widget.variant.value, widget.offset.value = "own", 3
     image = np.array([[0, 10], [20, 40]], np.uint8)
     widget.image.value = viewer.add_image(image, name="toy")
@@ -1021,7 +995,8 @@ print(f"warm-up {warmed:.2f} s; first click {elapsed:.3f} s")
 def test_the_first_click_on_a_fresh_install_is_fast(tmp_path):
     """An empty numba cache is a fresh install: the widget compiles its kernels in the background as it
     opens, and the first Equalize on the sample returns within a second (half of one here: a cold first
-    click took about 0.95 s on the 2-core CI machine, a warm one 0.06 s)."""
+    click took about 0.95 s on the 2-core CI machine, a warm one 0.06 s).
+    """
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
     result = subprocess.run([sys.executable, "-c", FIRST_CLICK], check=False, env=env, capture_output=True,
                             text=True,

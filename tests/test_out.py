@@ -128,9 +128,9 @@ def test_float16_cannot_be_equalised_in_place():
 def test_out_is_refused_for_lazy_input():
     da = pytest.importorskip("dask.array")
     lazy = da.zeros((8, 8), dtype=np.uint8, chunks=4)
-    with pytest.raises(TypeError, match="dask.array.store"):
+    with pytest.raises(TypeError, match=r"dask\.array\.store"):
         equalize(lazy, out=np.empty((8, 8), np.uint8))
-    with pytest.raises(TypeError, match="dask.array.store"):
+    with pytest.raises(TypeError, match=r"dask\.array\.store"):
         fit_equalization(np.arange(4, dtype=np.uint8)).apply(lazy, out=np.empty((8, 8), np.uint8))
 
 

@@ -1,5 +1,6 @@
 """Inputs that are more than a plain array: masked arrays, xarray DataArrays, dask RGB,
-unknown dask chunks, all-NaN planes and longdouble. Each gives the obvious result or a clear error."""
+unknown dask chunks, all-NaN planes and longdouble. Each gives the obvious result or a clear error.
+"""
 
 import numpy as np
 import pytest

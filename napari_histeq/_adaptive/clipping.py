@@ -127,6 +127,7 @@ class OpenCVClip:
 
     def region_tables_kernel(self, kernels, values, lut, sources, nbins, pixels) -> np.ndarray:
         """Every region's table, each counted and made into its table at once (every pixel counted,
-        each region ``pixels`` in size): the memory of the tables alone, as ``cv2.createCLAHE`` needs."""
+        each region ``pixels`` in size): the memory of the tables alone, as ``cv2.createCLAHE`` needs.
+        """
         return kernels.opencv_region_tables(values, lut, sources, nbins, self.limit(pixels, nbins), pixels,
                                             np.uint8 if nbins == 256 else np.uint16)

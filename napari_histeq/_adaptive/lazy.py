@@ -82,7 +82,8 @@ def _context(block, mask, plan):
 
 def _region_counts(block, counted, stages):
     """The regions' histograms ``(regions, nbins)``: each chunk counts its parts of the regions it touches
-    (a sparse dict, about the size of the chunk), and the parts are summed in a tree."""
+    (a sparse dict, about the size of the chunk), and the parts are summed in a tree.
+    """
     from dask import delayed
 
     regions = int(np.prod([axis.regions for axis in stages.grid]))

@@ -54,7 +54,7 @@ class GridAxis:
     inverse: np.ndarray   # 1 - weight, in the same float type
 
     def part(self, start: int, stop: int) -> GridAxis:
-        """This axis for its pixels ``start .. stop`` alone (a chunk's): the same regions, their weights."""
+        """The axis for its pixels ``start .. stop`` alone (a chunk's): the same regions, their weights."""
         return dataclasses.replace(self, size=stop - start, first=self.first[start:stop],
                                    second=self.second[start:stop], weight=self.weight[start:stop],
                                    inverse=self.inverse[start:stop])
@@ -66,7 +66,9 @@ class GridAxis:
 
 
 def skimage_axis(size: int, kernel: int) -> GridAxis:
-    """scikit-image's grid: regions of ``kernel`` from pixel 0; blend weights ``(i + kernel // 2) % kernel / kernel``."""
+    """scikit-image's grid: regions of ``kernel`` from pixel 0, blend weights
+    ``(i + kernel // 2) % kernel / kernel``.
+    """
     regions = -(-size // kernel)
     sources = reflect(np.arange(regions * kernel), size).reshape(regions, kernel)
     padded = np.arange(size) + kernel // 2

@@ -124,7 +124,8 @@ def _exponential_fit(means):
 
 def scaled(data, time_axis, gains, background):
     """Each time point minus the background, times its gain, in the input's dtype (one time point at a time)."""
-    out_dtype = data.dtype if data.dtype.kind in "ui" else np.dtype(np.float32 if data.dtype.itemsize < 8 else data.dtype)
+    floats = np.float32 if data.dtype.itemsize < 8 else data.dtype
+    out_dtype = data.dtype if data.dtype.kind in "ui" else np.dtype(floats)
     if is_lazy_array(data):
         shape = [1] * data.ndim
         shape[time_axis] = gains.size

@@ -67,7 +67,8 @@ def main(argv=None) -> int:
 
 def no_display() -> str | None:
     """Why no window can open here, or None: on Linux, Qt needs an X or Wayland display (or a platform
-    chosen with QT_QPA_PLATFORM); without one it aborts the process with a list of its plugins."""
+    chosen with QT_QPA_PLATFORM); without one it aborts the process with a list of its plugins.
+    """
     if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
         return None
     if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
@@ -161,7 +162,7 @@ def run_headless(args) -> int:
     for name, path in planned:
         try:
             _equalize_file(args, name, path)
-        except Exception as error:  # noqa: BLE001 -- one line per failed file; the others still run
+        except Exception as error:
             reason = str(error) if isinstance(error, _FileError) else f"{path}: {describe_error(error)}"
             print(f"napari-histeq: error: {reason}", file=sys.stderr)
             failed.append((path, reason))
@@ -184,7 +185,7 @@ def _read(path):
     with reader_messages() as messages:
         try:
             return read_image(path, lazy_tiff_bytes=1 << 62), messages
-        except Exception as error:  # noqa: BLE001 -- any reader error: say which file, no traceback
+        except Exception as error:
             raise _FileError(f"{path}: cannot read it as an image: {describe_error(error)}"
                              + reader_said(messages)) from None
 

@@ -113,7 +113,8 @@ def _read_with_napari_plugins(path: Path):
 
 def write_whole(write, target: Path) -> None:
     """Write through a temporary name beside ``target`` and rename it when complete,
-    so that an interrupt never leaves a partial file (or folder) under the final name."""
+    so that an interrupt never leaves a partial file (or folder) under the final name.
+    """
     partial = partial_path(target)
     _remove(partial)
     try:
@@ -131,7 +132,8 @@ def write_whole(write, target: Path) -> None:
 
 def clean_up_after(target: Path) -> None:
     """What an interrupted :func:`write_whole` of ``target`` may have left: the partial copy goes, and
-    a replaced store that was set aside but not yet succeeded comes back."""
+    a replaced store that was set aside but not yet succeeded comes back.
+    """
     _remove(partial_path(target))
     old = old_path(target)
     if old.exists() and not target.exists():

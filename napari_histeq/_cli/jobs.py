@@ -30,7 +30,8 @@ class Job:
 @dataclass(frozen=True)
 class Options:
     """What every job is asked to do: the user's settings (operation, variant, parameters, scope...),
-    and whether failures show tracebacks."""
+    and whether failures show tracebacks.
+    """
 
     settings: Settings = field(default_factory=Settings)
     debug: bool = False
@@ -119,7 +120,7 @@ def process_file(job: Job, options: Options, progress=None) -> Outcome:
         notes = image.notes + list(dict.fromkeys(messages))
         return Outcome(job, "ok", seconds=time.perf_counter() - started, shape=tuple(image.data.shape),
                        dtype=str(results[0].dtype), notes=notes)
-    except Exception as error:  # noqa: BLE001 -- one file's failure never stops the others
+    except Exception as error:
         reason = str(error) if isinstance(error, _Failed) else f"{describe_error(error)} (--debug shows the traceback)"
         if options.debug:
             reason += "\n" + "".join(traceback.format_exception(error.__cause__ or error))
@@ -169,10 +170,12 @@ def histogram_axis(image: ImageFile, scope: str):
 
 def equalized(image: ImageFile, options: Options) -> list:
     """The result for each pyramid level (one level for most files), by the runner's rules (``run_levels``);
-    alpha is never counted nor changed."""
+    alpha is never counted nor changed.
+    """
     if image.grey_alpha:
         levels = image.levels or (image.data,)
-        return [with_alpha(result, level[..., 1]) for result, level in zip(equalized(image.grey_view(), options), levels)]
+        results = equalized(image.grey_view(), options)
+        return [with_alpha(result, level[..., 1]) for result, level in zip(results, levels)]
     settings = options.settings
     levels = image.levels or (image.data,)
     if settings.operation == "bleach":

@@ -85,7 +85,8 @@ def add_method_arguments(parser: argparse.ArgumentParser, *, other_operations=Fa
 
 def settings_from(args, *, out_range="dtype") -> Settings:
     """The command's settings (ValueError for a variant of another operation, a parameter of another
-    operation). A ``--match`` reference is named, not read: ``parameters["reference"]`` is its path."""
+    operation). A ``--match`` reference is named, not read: ``parameters["reference"]`` is its path.
+    """
     operation = ("match" if getattr(args, "match", None) is not None
                  else "bleach" if getattr(args, "bleach", None) is not None else args.method or "global")
     if operation not in methods() and (args.method or args.variant):

@@ -63,7 +63,7 @@ def check_writes(writes, inputs, *, replace_existing: bool, skip_option: bool = 
     >>> check_writes([(Path("a.png"), Path("a.png"))], [Path("a.png")], replace_existing=True)
     Traceback (most recent call last):
     ...
-    napari_histeq._cli.safety.UnsafePlan: a.png would be written over an input (a.png); choose another -o folder (inputs are never replaced)
+    napari_histeq._cli.safety.UnsafePlan: a.png would be written over an input (a.png); choose another -o ...
     """
     writes = list(writes)
     real_inputs = {_real(path): path for path in inputs}

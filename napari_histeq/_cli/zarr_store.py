@@ -54,7 +54,8 @@ def write_zarr(image: ImageFile, results, target: Path, provenance: dict, progre
 
 def _store_joined(result, array) -> None:
     """``da.store`` on threads of our own, all stopped and joined before an error or interrupt goes on:
-    the caller then removes the temporary store, and no writer is left to add chunks to it."""
+    the caller then removes the temporary store, and no writer is left to add chunks to it.
+    """
     import dask.array as da
 
     pool = ThreadPoolExecutor(max(1, os.cpu_count() or 1))

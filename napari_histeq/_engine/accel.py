@@ -56,7 +56,8 @@ def _decide(stage, xp, rows=None, binning=None, floats_only=False):
     elif cpu_kernels() is None:
         route = Route(stage, "reference", f"numba kernels unavailable or off ({JIT_ENV_VAR})")
     elif rows is not None and rows.shape[1] < MIN_KERNEL_ROW:
-        route = Route(stage, "reference", f"rows of {rows.shape[1]} pixels: under {MIN_KERNEL_ROW}, the kernels' minimum")
+        route = Route(stage, "reference",
+                      f"rows of {rows.shape[1]} pixels: under {MIN_KERNEL_ROW}, the kernels' minimum")
     elif rows is not None and (dtype := rows.dtype.newbyteorder("=")) in FLOAT_DTYPES and (
             binning is None or binning.is_float):
         route = Route(stage, "numba", f"{dtype} rows")

@@ -182,7 +182,8 @@ def _resolve_out_range(out_range, binning: Binning, counts, out_dtype):
         return float(min(g.start for g, _ in counted)), float(max(g.stop for g, _ in counted))
     if all(g.width == 1 for g, _ in counted):
         occupied = [(int(g.start), np.flatnonzero(row)) for g, row in counted]
-        return min(start + int(bins[0]) for start, bins in occupied), max(start + int(bins[-1]) for start, bins in occupied)
+        return (min(start + int(bins[0]) for start, bins in occupied),
+                max(start + int(bins[-1]) for start, bins in occupied))
     return int(min(g.start for g, _ in counted)), int(max(g.stop for g, _ in counted))
 
 

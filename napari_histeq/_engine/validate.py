@@ -1,5 +1,6 @@
 """Input checks shared by the public functions: each raises a TypeError or
-ValueError that says what was wrong and what is accepted."""
+ValueError that says what was wrong and what is accepted.
+"""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def as_image(image):
 
 
 def _check_fits_float64(image) -> None:
-    """longdouble images are binned in float64: refuse values that do not survive the conversion."""
+    """Longdouble images are binned in float64: refuse values that do not survive the conversion."""
     with np.errstate(over="ignore"):
         lost = np.isfinite(image) & ~np.isfinite(image.astype(np.float64))
     if lost.any():

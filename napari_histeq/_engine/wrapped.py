@@ -1,5 +1,6 @@
 """Wrapped arrays: masked arrays and xarray DataArrays in, the same kind out; the contract every public
-operation keeps (:func:`array_contract`)."""
+operation keeps (:func:`array_contract`).
+"""
 
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ def check_no_out_for_lazy(out):
 
 def unwrap_pixels(image, mask):
     """:func:`unwrap` for an image whose last axis holds a pixel's colour samples: a pixel is in
-    the region of interest when none of its samples is masked; the result keeps the samples' mask."""
+    the region of interest when none of its samples is masked; the result keeps the samples' mask.
+    """
     if not isinstance(image, np.ma.MaskedArray):
         return unwrap(image, mask)
     invalid = np.ma.getmaskarray(image)

@@ -81,7 +81,8 @@ def density_from_histogram(counts, positions, *, bw_method="scott") -> Density |
 
 def power_of_two_scale(values) -> float:
     """1, or a power of two that brings finite ``values`` beyond 2**500 within 2: sums and squares
-    of them then stay finite, and dividing by it (and multiplying back) is exact."""
+    of them then stay finite, and dividing by it (and multiplying back) is exact.
+    """
     extent = float(np.max(np.abs(values))) if np.size(values) else 0.0
     return 2.0 ** math.floor(math.log2(extent)) if math.isfinite(extent) and extent > 2.0**500 else 1.0
 

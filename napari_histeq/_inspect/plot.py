@@ -28,7 +28,8 @@ SPAN_MARGIN = 0.03
 
 def _occupied(curves_list):
     """``(low, high)``: from the first occupied bin's low edge to the last one's high edge, over all
-    the curves; None when no bin is occupied."""
+    the curves; None when no bin is occupied.
+    """
     lows, highs = [], []
     for curves in curves_list:
         occupied = np.flatnonzero(curves.counts)
@@ -47,7 +48,8 @@ def _with_margin(span):
 def _axis_span(data: PanelData, span: str):
     """The x-axis of the histogram and CDF plots: the occupied values of before, after and the
     reference with a small margin (``span="data"``), or the full range of the bins (``"dtype"``:
-    the dtype's range for 8/16-bit images, the binned range for floats)."""
+    the dtype's range for 8/16-bit images, the binned range for floats).
+    """
     curves = data.before + data.after + data.reference
     if span == "dtype":
         return min(c.edges[0] for c in curves), max(c.edges[-1] for c in curves)
@@ -58,7 +60,8 @@ def _axis_span(data: PanelData, span: str):
 def _drawn_bins(edges, counts, span=None):
     """The bins within ``span`` (all of them without one), neighbours summed so that at most
     MAX_DRAWN_BINS are drawn: a 12-bit image in a 16-bit container gets 512 bars over its 4096
-    levels, not 32 over the container's 65536."""
+    levels, not 32 over the container's 65536.
+    """
     if span is not None:
         first = max(int(np.searchsorted(edges, span[0], side="right")) - 1, 0)
         last = min(int(np.searchsorted(edges, span[1], side="left")), len(counts))
@@ -161,7 +164,8 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
 
 def _drawable(data: PanelData):
     """``data`` in values matplotlib can draw: floats near the ends of float64 overflow its axis
-    arithmetic, so such values are divided by a power of two (exact), and the axes say so."""
+    arithmetic, so such values are divided by a power of two (exact), and the axes say so.
+    """
     curves = data.before + data.after + data.reference
     unit = max([power_of_two_scale(c.edges) for c in curves]
                + [power_of_two_scale(np.asarray(x, dtype=np.float64)) for x, _, _ in data.transfer], default=1.0)

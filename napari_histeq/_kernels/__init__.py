@@ -1,5 +1,6 @@
 """Optional accelerated kernels; the plain array code in ``_histogram`` and
-``_apply`` is the reference they are tested against."""
+``_apply`` is the reference they are tested against.
+"""
 
 from __future__ import annotations
 

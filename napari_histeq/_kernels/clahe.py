@@ -24,7 +24,8 @@ from .threads import num_threads, run_parallel, split
 def _count_region(values, counted, lut, src_z, src_y, src_x, region, hist):
     """Add region ``region``'s pixels to ``hist``. ``counted``: None (every pixel), or a uint8 array of
     the values' shape (non-zero: count it). A source index of -1 ends a region's list early (a chunk
-    holds part of a region)."""
+    holds part of a region).
+    """
     regions_y, regions_x = src_y.shape[0], src_x.shape[0]
     length_z, length_y = src_z.shape[1], src_y.shape[1]
     jz = region // (regions_y * regions_x)
@@ -188,7 +189,8 @@ def _count_and_table_regions(values, lut, src_z, src_y, src_x, limit, pixels, fi
 def opencv_region_tables(values, lut, sources, nbins, limit, pixels, dtype):
     """OpenCV's table of every region of a 3D uint8/uint16 array with every pixel counted (no mask),
     counted and turned into its table one region at a time per thread: the tables' memory alone,
-    as ``cv2.createCLAHE`` needs, instead of every region's counts besides."""
+    as ``cv2.createCLAHE`` needs, instead of every region's counts besides.
+    """
     src_z, src_y, src_x = (np.ascontiguousarray(s, dtype=np.intp) for s in sources)
     regions = src_z.shape[0] * src_y.shape[0] * src_x.shape[0]
     out = np.empty((regions, nbins), dtype=dtype)

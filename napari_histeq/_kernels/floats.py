@@ -84,14 +84,16 @@ def float_counts(values, bin_rule, nbins, mask=None):
     ranges = task_ranges(values.size, 2)
     partial = np.zeros((len(ranges), nbins), np.int32)
     rule = tuple(float(v) for v in bin_rule)
-    run_parallel(_float_counts, [(*sliced, *rule, partial[t]) for t, sliced in enumerate(_with_mask(values, mask, ranges))])
+    parts = enumerate(_with_mask(values, mask, ranges))
+    run_parallel(_float_counts, [(*sliced, *rule, partial[t]) for t, sliced in parts])
     return total_counts(partial)
 
 
 def float_gather(values, bin_rule, table, low, high, out):
     """``out = table[bin(values)]``; values below the range and -inf become ``low``, +inf ``high``, NaN stays."""
     rule = tuple(float(v) for v in bin_rule)
-    run_parallel(_float_gather, [(values[a:b], *rule, table, low, high, out[a:b]) for a, b in task_ranges(values.size, 4)])
+    ranges = task_ranges(values.size, 4)
+    run_parallel(_float_gather, [(values[a:b], *rule, table, low, high, out[a:b]) for a, b in ranges])
 
 
 _NO_MASK = np.ones(1, dtype=bool)

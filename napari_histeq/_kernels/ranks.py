@@ -34,7 +34,8 @@ _INSERTION_SORT_MAX = 48
 @numba.njit(nogil=True, inline="always")
 def _coarse(x, half_low, scale, last):
     """``x``'s position on the coarse scale (its bin, and where in the bin): non-decreasing in ``x``;
-    halves keep +-1e308 finite."""
+    halves keep +-1e308 finite.
+    """
     position = (np.float64(x) * 0.5 - half_low) * scale
     if position >= last:
         return last, min(position - last, 1.0)
@@ -47,7 +48,8 @@ def _coarse(x, half_low, scale, last):
 def _bucket(x, half_low, scale, first_bucket, buckets_in):
     """``x``'s bucket: its coarse bin's share of buckets (by how many values the bin holds),
     cut evenly across the bin. Non-decreasing in ``x``: all of a bin's buckets come after the
-    buckets of the bins below it."""
+    buckets of the bins below it.
+    """
     coarse, within = _coarse(x, half_low, scale, first_bucket.size - 1)
     share = buckets_in[coarse]
     fine = int(within * share)
@@ -109,7 +111,8 @@ def _sort_bucket(dealt, where, start, end):
 def _sort_groups(dealt, where, group_start, group_bucket, half_low, scale, first_bucket, buckets_in, bounds,
                  first, stop):
     """Groups ``first..stop-1``: each group's values dealt into its buckets (a counting sort, in
-    cache), each bucket sorted; bucket starts into ``bounds[0]``, distinct values into ``bounds[1, b + 1]``."""
+    cache), each bucket sorted; bucket starts into ``bounds[0]``, distinct values into ``bounds[1, b + 1]``.
+    """
     for g in range(first, stop):
         start, end = group_start[g], group_start[g + 1]
         low_bucket, high_bucket = group_bucket[g], group_bucket[g + 1]
@@ -167,7 +170,8 @@ def _write_counted(dealt, where, bounds, first, stop, results, out):
 def _write_uncounted(values, mask, use_mask, half_low, scale, first_bucket, buckets_in, starts, distinct, results,
                      low, high, out):
     """NaN stays NaN, +inf is the top, -inf the bottom; a pixel outside the mask gets the result of
-    the last counted value at or below it (searched inside its bucket)."""
+    the last counted value at or below it (searched inside its bucket).
+    """
     for i in range(values.size):
         x = values[i]
         f = np.float64(x)

@@ -107,7 +107,7 @@ def run_parallel(function, tasks) -> list:
                 return
             try:
                 results[index] = function(*tasks[index])
-            except BaseException as error:  # noqa: BLE001 -- handed to the caller below
+            except BaseException as error:
                 errors.append(error)
             with lock:
                 unfinished[0] -= 1

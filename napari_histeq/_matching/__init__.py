@@ -1,2 +1,3 @@
 """Histogram matching (``match_histograms``): the target's transfer (``transfer``) and the
-operation over levels, exact floats, and dask (``match``)."""
+operation over levels, exact floats, and dask (``match``).
+"""

@@ -60,7 +60,8 @@ class MatchTransfer:
 @dataclass(frozen=True)
 class FijiMatchTransfer:
     """Fiji's discrete matching (``HistogramMatcher.matchHistograms``): the lowest reference level whose
-    cumulative share reaches the level's own; a level below every counted pixel (share 0) maps to level 0."""
+    cumulative share reaches the level's own; a level below every counted pixel (share 0) maps to level 0.
+    """
 
     values_at: np.ndarray  # the reference's occupied values, ascending
     quantiles: np.ndarray  # their cumulative shares, each ``count / total`` in float64 as Fiji divides

@@ -28,9 +28,10 @@ if TYPE_CHECKING:
 SCOPE_CHOICES = [("Displayed plane", "plane"), ("Whole layer", "layer")]
 #: Quiet time after the last change before the histograms are recomputed.
 THROTTLE_MS = 150
-#: Smallest plot heights: three plots in a row (a bottom dock on a 1280x800 screen), or stacked.
-ROW_MIN_HEIGHT = 170
-COLUMN_MIN_HEIGHT = 420
+#: Smallest canvas height. Small on purpose: a minimum the dock cannot give would resize the user's
+#: window, where they put the plots in a crowded column themselves; the layouts this plugin picks (the
+#: bottom of the window) give the plots far more (tests/test_napari.py measures them).
+ROW_MIN_HEIGHT = 100
 #: Smallest canvas width; the numbers' column beside the plots in a wide dock.
 CANVAS_MIN_SIZE = (300, ROW_MIN_HEIGHT)
 STATS_COLUMN_WIDTH = 330
@@ -83,7 +84,7 @@ class HistogramWidget(QWidget):
         self.stats.setWordWrap(True)
         self.stats.setFont(QFont("monospace", 8))
         self.stats.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.stats.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.stats.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         # the plots and their numbers side by side in a wide dock, one above the other in a tall one
         # (_follow_shape); no scroll area: every text stays in view, the plots take what is left
         self.body = QBoxLayout(QBoxLayout.Direction.TopToBottom)
@@ -204,7 +205,6 @@ class HistogramWidget(QWidget):
 
         theme = get_theme(self._viewer.theme)
         vertical = self.canvas.width() < 1.6 * self.canvas.height()
-        self.canvas.setMinimumHeight(COLUMN_MIN_HEIGHT if vertical else ROW_MIN_HEIGHT)
         self._follow_shape()
         draw_histogram_panel(
             self.figure, self.data, log=self.log.value, density=self.density.value, vertical=vertical,
@@ -230,7 +230,8 @@ class HistogramWidget(QWidget):
 
     def showEvent(self, event):
         """The first time it is shown: out of a side column it would share with other widgets, to the
-        bottom of the window, unless the user has put it somewhere before (napari remembers)."""
+        bottom of the window, unless the user has put it somewhere before (napari remembers).
+        """
         super().showEvent(event)
         if not self._placed:
             self._placed = True

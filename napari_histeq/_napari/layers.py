@@ -167,7 +167,8 @@ SHARED = ("scope", "nbins", "out_range", "backend", "rgb_mode")
 
 def equalizing_settings(method, variant, **keywords) -> Settings:
     """The settings of :func:`equalize_layer`'s keywords: the shared ones, and the method's parameters
-    (given only when set)."""
+    (given only when set).
+    """
     shared = {name: keywords.pop(name) for name in SHARED if name in keywords}
     return Settings(operation=method, variant=variant, **shared,
                     parameters={name: value for name, value in keywords.items() if value is not None})
@@ -175,7 +176,8 @@ def equalizing_settings(method, variant, **keywords) -> Settings:
 
 def _equalized_levels(layer, settings: Settings, mask, fit_level):
     """The result of every level (one for most layers) and its contrast limits (the same rules as the
-    command line's, ``run_levels``)."""
+    command line's, ``run_levels``).
+    """
     axis = scope_axis(settings.scope, len(_spatial_shape(layer)))
     levels = list(layer.data) if layer.multiscale else [layer.data]
     results, fitted_range = run_levels(settings, levels, axis=axis, colour=layer.rgb, mask=mask, fit_level=fit_level)

@@ -72,7 +72,8 @@ class MethodOptions:
 
     def _fit_ranges(self):
         """Each shown number's range and default in the variant's own units (scikit-image's clip limit is
-        a fraction, OpenCV's its clipLimit), set whenever the variant changes."""
+        a fraction, OpenCV's its clipLimit), set whenever the variant changes.
+        """
         for control, parameter in self.parameters.values():
             if self._offered(parameter) and self.variant.value in parameter.widget:
                 low, high, step, value = parameter.widget[self.variant.value]

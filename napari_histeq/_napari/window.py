@@ -53,7 +53,8 @@ def arrange_first_view(viewer, controls_dock, plots_dock, remembered: dict) -> N
 
 def _to_the_bottom(window, dock) -> None:
     """``dock`` along the bottom of ``window``, under the canvas and the right column, with a share of its height;
-    the layer list keeps the full height on the left."""
+    the layer list keeps the full height on the left.
+    """
     from qtpy.QtCore import Qt
 
     window.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -91,7 +92,8 @@ def give_plots_the_bottom(plots, remembered: dict) -> None:
 
 def layout_report(viewer, controls_dock, plots_dock) -> dict:
     """Sizes of what the user sees first, in pixels (for tests and the docs): the window, the canvas, the
-    controls, each plot's axes, and whether every text of the plots' dock is in view."""
+    controls, each plot's axes, and whether every text of the plots' dock is in view.
+    """
     from qtpy.QtWidgets import QApplication, QLabel
 
     window = viewer.window._qt_window
@@ -126,6 +128,39 @@ def _area(window, dock) -> str:
 
 def screenshot_after_equalize(viewer, widget, plots, path) -> None:
     """Press Equalize, wait for the result and its plots, and save the whole window to ``path``."""
+    _press(viewer, widget, plots)  # the plots show the source and its result
+    viewer.screenshot(str(path), canvas_only=False)
+
+
+def plugins_menu_view(screenshot=None) -> dict:
+    """Plain napari with both widgets added as its Plugins menu adds them, Equalize pressed on the X-ray
+    sample: the layout report (:func:`layout_report`), and the window saved to ``screenshot`` if given.
+
+    For the tests and the docs' screenshots: what a user of plain napari sees.
+    """
+    import time
+
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    viewer = napari.Viewer()
+    screen = QApplication.primaryScreen().availableGeometry()
+    viewer.window._qt_window.resize(int(screen.width() * SCREEN_SHARE), int(screen.height() * SCREEN_SHARE))
+    viewer.open_sample("napari-histeq", "dark_xray")
+    controls, widget = viewer.window.add_plugin_dock_widget("napari-histeq", "Equalize Histogram")
+    plots_dock, plots = viewer.window.add_plugin_dock_widget("napari-histeq", "Histogram and CDF")
+    widget.warm_up.join(60)
+    app = QApplication.instance()
+    for _ in range(20):  # the plots move to the bottom once napari has docked them
+        app.processEvents()
+        time.sleep(0.01)
+    screenshot_after_equalize(viewer, widget, plots, screenshot) if screenshot else _press(viewer, widget, plots)
+    report = layout_report(viewer, controls, plots_dock)
+    viewer.close()
+    return report
+
+
+def _press(viewer, widget, plots) -> None:
     from napari.qt import get_qapp
 
     app = get_qapp()
@@ -133,8 +168,7 @@ def screenshot_after_equalize(viewer, widget, plots, path) -> None:
     widget()
     while widget.running:
         app.processEvents()
-    viewer.layers.selection.active = source  # the plots show the source and its result
+    viewer.layers.selection.active = source
     app.processEvents()
     while plots.busy:
         app.processEvents()
-    viewer.screenshot(str(path), canvas_only=False)

@@ -1,2 +1,3 @@
 """The operations as the front ends see them: what a user picks (``settings``), the registry of
-operations and their parameters (``registry``), and one runner for both wings (``run``)."""
+operations and their parameters (``registry``), and one runner for both wings (``run``).
+"""

@@ -123,7 +123,8 @@ class Operation:
 
     def keywords(self, variant: str, values: dict) -> dict:
         """The function's keywords for ``variant`` and the parameters' ``values`` (by name): each value
-        given, and the defaults of the parameters offered for the variant."""
+        given, and the defaults of the parameters offered for the variant.
+        """
         unknown = set(values) - {parameter.name for parameter in self.parameters}
         if unknown:
             raise ValueError(f"{self.name} has no parameter {', '.join(sorted(unknown))}; its parameters: "
@@ -159,7 +160,8 @@ OPERATIONS: dict[str, Operation] = {
                                   "opencv": (0.0, 1000.0, 0.5, DEFAULT_CLIP["opencv"])}),
                 Parameter("kernel_size", "ints", "region size per axis (default 1/8 of each)",
                           "region size (px, 0: 1/8)", variants=("skimage",), widget={"*": (0, 1 << 20, 1, 0)}),
-                Parameter("tile_grid", "ints", "regions per axis (OpenCV's tileGridSize; default 8,8)", "tiles per side", variants=("opencv",), widget={"*": (1, 512, 1, 8)}),
+                Parameter("tile_grid", "ints", "regions per axis (OpenCV's tileGridSize; default 8,8)",
+                          "tiles per side", variants=("opencv",), widget={"*": (1, 512, 1, 8)}),
             ),
             noun="adaptive equalisation",
         ),
@@ -182,7 +184,8 @@ OPERATIONS: dict[str, Operation] = {
                           default=0, keyword="reference", widget={"*": (0, 1 << 20, 1, 0)}),
                 Parameter("background", "float", "the background subtracted before the ratio", "background",
                           default=0.0, variants=("ratio",), widget={"*": (-1e9, 1e9, 1.0, 0.0)}),
-                Parameter("matching", "choice", "scikit-image's interpolation or Fiji's discrete lookup", "matching", default="skimage", choices=MATCH_VARIANTS, variants=("histogram",),
+                Parameter("matching", "choice", "scikit-image's interpolation or Fiji's discrete lookup",
+                          "matching", default="skimage", choices=MATCH_VARIANTS, variants=("histogram",),
                           keyword="variant"),
             ),
             needs=("time axis",), colour="channels", takes=("mask", "axis"), noun="bleach correction",
@@ -195,7 +198,8 @@ assert tuple(name for name, _ in OPERATIONS["bleach"].variants) == BLEACH_METHOD
 
 def methods() -> tuple[str, ...]:
     """The operations that need nothing but the image, the *methods*: the Equalize widget's choices and the
-    command line's ``--method`` (those that need a reference or a time axis have their own widget and flags)."""
+    command line's ``--method`` (those that need a reference or a time axis have their own widget and flags).
+    """
     return tuple(name for name, operation in OPERATIONS.items() if not operation.needs)
 
 
