@@ -16,6 +16,8 @@ from ._inspect.stats import HistogramStats, histogram_stats
 from ._matching.match import match_histograms
 from ._napari.layers import add_equalized, equalize_layer
 from ._samples import bleaching_series, dark_stack, dark_xray
+from ._stretch.limits import CT_WINDOWS
+from ._stretch.stretch import fit_stretch, stretch_contrast
 
 try:
     from importlib.metadata import PackageNotFoundError, version
@@ -25,6 +27,7 @@ except PackageNotFoundError:  # a source tree on PYTHONPATH, never installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "CT_WINDOWS",
     "BackendInfo",
     "Binning",
     "Equalization",
@@ -41,8 +44,10 @@ __all__ = [
     "equalize_layer",
     "equalize_rgb",
     "fit_equalization",
+    "fit_stretch",
     "histogram",
     "histogram_stats",
     "match_histograms",
     "plot_histograms",
+    "stretch_contrast",
 ]

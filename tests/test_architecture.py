@@ -21,7 +21,7 @@ FLOORS = [
     {"_kernels", "_samples"},  # numba kernels; the built-in images
     {"_engine"},  # histogram -> transfer -> apply, in memory and lazy; the door to the kernels
     {"_equalization"},  # the operation families, each in its folder
-    {"_adaptive", "_matching"},
+    {"_adaptive", "_matching", "_stretch"},
     {"_bleach"},
     {"_inspect"},  # statistics, densities, plots
     {"_operations"},  # settings, the registry, the runner both wings share
@@ -100,7 +100,7 @@ def test_the_engine_names_no_operation():
     from napari_histeq._adaptive.clipping import OpenCVClip, SkimageClip
     from napari_histeq._matching.transfer import FijiMatchTransfer, MatchTransfer
 
-    names = {*VARIANTS, "global", "adaptive", "match", "matching", "bleach", "ratio", "exponential",
+    names = {*VARIANTS, "global", "adaptive", "match", "matching", "bleach", "ratio", "exponential", "stretch",
              OpenCVClip.name, SkimageClip.name, MatchTransfer.name, FijiMatchTransfer.name}
     for path in (PACKAGE / "_engine").glob("*.py"):
         tree = ast.parse(path.read_text())

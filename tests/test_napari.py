@@ -1004,3 +1004,18 @@ def test_the_first_click_on_a_fresh_install_is_fast(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     first_click = float(result.stdout.split("first click ")[1].split(" s")[0])
     assert first_click < 0.5, result.stdout
+
+
+def test_the_stretch_is_a_method_of_the_equalize_widget(viewer, widget):
+    from napari_histeq import stretch_contrast
+
+    image = np.random.default_rng(8).gamma(2.0, 300.0, (40, 50)).astype(np.uint16)
+    widget.image.value = viewer.add_image(image, name="cells")
+    widget.method.value = "stretch"
+    assert not widget.saturated.native.isHidden() and widget.percentiles.native.isHidden()
+    widget.variant.value = "percentile"
+    widget.percentiles.value = "2, 98"
+    options = {k: v for k, v in widget.options().items() if k != "fit_level"}
+    data, kwargs, _ = equalize_layer(widget.image.value, **options)
+    np.testing.assert_array_equal(data, stretch_contrast(image, percentiles=(2, 98)))
+    assert kwargs["metadata"]["napari_histeq"]["percentiles"] == (2.0, 98.0)

@@ -109,4 +109,4 @@ def test_registry_words_are_the_functions_keywords():
 def test_the_registry_refuses_an_unknown_parameter_kind():
     with pytest.raises(ValueError, match="kind"):
         Parameter("x", "complex", "no such kind")
-    assert registry.KINDS == ("float", "int", "ints", "choice", "image")
+    assert set(registry.KINDS) >= {"float", "int", "ints", "floats", "choice", "text", "image"}

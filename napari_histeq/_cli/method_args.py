@@ -28,6 +28,18 @@ def whole_numbers(text: str):
 
 
 _TYPES = {"float": float, "int": int, "ints": whole_numbers}
+
+
+def _parsed_by(parameter: Parameter):
+    """Argparse's ``type=`` for a parameter with its own parser: its ValueError becomes a usage error."""
+    def parse(text):
+        try:
+            return parameter.parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.__name__ = parameter.name
+    return parse
 _METAVARS = {"ints": "N[,N...]"}
 
 
@@ -40,7 +52,7 @@ def _add_parameters(group, names, taken: set) -> None:
             taken.add(parameter.flag)
             group.add_argument(parameter.flag, dest=_dest(name, parameter), help=_help(name, parameter),
                                **({"choices": parameter.choices} if parameter.kind == "choice" else
-                                  {"type": _TYPES[parameter.kind],
+                                  {"type": _parsed_by(parameter) if parameter.parse else _TYPES[parameter.kind],
                                    "metavar": _METAVARS.get(parameter.kind, parameter.name.upper())}))
 
 

@@ -130,6 +130,8 @@ def tables_from_counts(counts, binning: Binning, transfer, lo, hi, out_dtype):
     reference's float64 operations in their order.
     """
     out_dtype = np.dtype(out_dtype)
+    if hasattr(transfer, "for_output"):  # a transfer that needs the output's range gets it first
+        transfer = transfer.for_output(lo, hi)
     small_integers = out_dtype.kind in "ui" and out_dtype.itemsize <= 4
     build = getattr(transfer, "table_kernel", lambda binning: None)(binning) if small_integers else None
     name = getattr(transfer, "name", type(transfer).__name__)

@@ -12,7 +12,9 @@ returns float64 values in ``[0, span]``, whole numbers when the output is an
 integer type; :func:`lut_from_values` then shifts them to ``lo`` and casts.
 A transfer may also declare the numba kernel that builds the same integer
 tables faster: ``table_kernel(binning)`` returns a builder
-``(kernels, counts, lo, hi, tables)`` or None. The engine asks; it never
+``(kernels, counts, lo, hi, tables)`` or None; and one whose values depend
+on where the output range starts (a stretch between pixel values) has
+``for_output(lo, hi)`` give it a copy that knows. The engine asks; it never
 tests which operation it runs.
 """
 

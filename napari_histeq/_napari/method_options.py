@@ -8,7 +8,7 @@ offered for, and turns the controls into :func:`equalize_layer` keywords.
 
 from __future__ import annotations
 
-from magicgui.widgets import ComboBox, FloatSpinBox, SpinBox
+from magicgui.widgets import ComboBox, FloatSpinBox, LineEdit, SpinBox
 
 from .._operations.registry import OPERATIONS, Parameter, methods, operation_choices
 
@@ -18,6 +18,9 @@ def _control(parameter: Parameter):
     label = parameter.label or parameter.name.replace("_", " ")
     if parameter.kind == "choice":
         return ComboBox(choices=parameter.choices, value=parameter.default, name=parameter.name, label=label)
+    if parameter.kind in ("floats", "text"):
+        return LineEdit(value=next(iter(parameter.widget.values())), name=parameter.name, label=label,
+                        tooltip=parameter.help)
     kind = FloatSpinBox if parameter.kind == "float" else SpinBox
     low, high, step, value = next(iter(parameter.widget.values()))
     return kind(value=value, min=low, max=high, step=step, name=parameter.name, label=label,
@@ -75,7 +78,8 @@ class MethodOptions:
         a fraction, OpenCV's its clipLimit), set whenever the variant changes.
         """
         for control, parameter in self.parameters.values():
-            if self._offered(parameter) and self.variant.value in parameter.widget:
+            if self._offered(parameter) and self.variant.value in parameter.widget and parameter.kind not in (
+                    "floats", "text", "choice"):
                 low, high, step, value = parameter.widget[self.variant.value]
                 control.min, control.max, control.step = low, high, step
                 control.value = value
@@ -105,4 +109,6 @@ def _value(parameter: Parameter, value):
     """A control's value as the function takes it: whole numbers are one for every axis, 0 the default."""
     if parameter.kind == "ints":
         return int(value) or None
+    if parameter.parse is not None:
+        return parameter.parse(value)
     return float(value) if parameter.kind == "float" else value

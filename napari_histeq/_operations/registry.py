@@ -29,9 +29,11 @@ from .._equalization.equalize import equalize, fit_equalization
 from .._equalization.variants import VARIANTS
 from .._matching.match import VARIANTS as MATCH_VARIANTS
 from .._matching.match import match_histograms
+from .._stretch.limits import CT_WINDOWS
+from .._stretch.stretch import stretch_contrast
 
-#: A parameter's kinds: a number, whole numbers (one, or one per axis), a choice, an image.
-KINDS = ("float", "int", "ints", "choice", "image")
+#: A parameter's kinds: a number, whole numbers (one, or one per axis), numbers, a choice, words, an image.
+KINDS = ("float", "int", "ints", "floats", "choice", "text", "image")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Parameter:
     variants: tuple[str, ...] | None = None
     keyword: str | None = None
     widget: dict = field(default_factory=dict)
+    parse: Callable | None = None  # text (a flag's, a text box's) into the value; None: by its kind
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -139,6 +142,20 @@ class Operation:
         return out
 
 
+def parse_numbers(text):
+    """``"1, 99"`` -> (1.0, 99.0)."""
+    try:
+        return tuple(float(part) for part in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"expected numbers separated by commas, got {text!r}") from None
+
+
+def parse_window(text):
+    """A CT window: a preset's name, or ``"centre,width"``."""
+    text = str(text).strip()
+    return text if text in CT_WINDOWS else parse_numbers(text)
+
+
 _CLIP_HELP = "scikit-image's fraction of a region (0.01) or OpenCV's clipLimit (40); 0: no clipping"
 
 OPERATIONS: dict[str, Operation] = {
@@ -164,6 +181,22 @@ OPERATIONS: dict[str, Operation] = {
                           "tiles per side", variants=("opencv",), widget={"*": (1, 512, 1, 8)}),
             ),
             noun="adaptive equalisation",
+        ),
+        Operation(
+            "stretch", "Contrast stretch", stretch_contrast,
+            (("imagej", "ImageJ (saturated %)"), ("percentile", "Percentiles"), ("window", "CT window (DICOM)"),
+             ("window-exact", "CT window (DICOM, exact)")),
+            "a linear map between two limits: ImageJ's saturated pixels, two percentiles, or a CT window",
+            parameters=(
+                Parameter("saturated", "float", "percent of the pixels saturated, half at each end",
+                          "saturated %", default=0.35, variants=("imagej",), widget={"*": (0.0, 99.9, 0.05, 0.35)}),
+                Parameter("percentiles", "floats", "the low and high percentiles, as 'low,high'", "percentiles",
+                          default=(1.0, 99.0), variants=("percentile",), widget={"*": "1, 99"}, parse=parse_numbers),
+                Parameter("window", "text", f"'centre,width' in the image's units, or a CT preset: "
+                          f"{', '.join(CT_WINDOWS)}", "window", variants=("window", "window-exact"),
+                          widget={"*": "brain"}, parse=parse_window),
+            ),
+            takes=("out_range", "mask", "axis"), noun="the contrast stretch",
         ),
         Operation(
             "match", "Match to a reference", match_histograms,

@@ -59,12 +59,17 @@ def main() -> int:
             arrays[f"{name}/input"] = image
             arrays[f"{name}/imagej"] = tifffile.imread(tmp / f"{name}_imagej.tif")
             arrays[f"{name}/imagej-classic"] = tifffile.imread(tmp / f"{name}_imagej-classic.tif")
+    return save(arrays, HERE / "imagej_reference.npz")
+
+
+def save(arrays: dict, path: Path) -> int:
+    """Pack the arrays with the version of the ImageJ that made them."""
     version = subprocess.run(
         ["dpkg-query", "-W", "-f=${Version}", "imagej"], check=False, capture_output=True, text=True
     ).stdout
     arrays["imagej_version"] = np.array(version or "unknown")
-    np.savez_compressed(HERE / "imagej_reference.npz", **arrays)
-    print(f"wrote {len(inputs)} cases from ImageJ {version} to {HERE / 'imagej_reference.npz'}")
+    np.savez_compressed(path, **arrays)
+    print(f"wrote {len(arrays) - 1} arrays from ImageJ {version} to {path}")
     return 0
 
 

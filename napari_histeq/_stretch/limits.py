@@ -1,0 +1,84 @@
+"""Where a stretch starts and ends: ImageJ's saturated pixels, NumPy's percentiles, a CT window.
+
+Each function takes one histogram group's counts over integer levels (one
+bin per level) and returns the low and high limits as values, computed as the
+peer computes them: ImageJ's ``ContrastEnhancer.getMinAndMax`` (a threshold of
+``int(pixels * saturated / 200)`` from each end), ``numpy.percentile``'s
+linear method (the virtual index ``(n - 1) * q`` and its two-sided lerp), and
+the presets of a CT window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: CT windows as (centre, width) in Hounsfield units, as radiology references tabulate them
+#: (Radiopaedia, "Windowing (CT)"; subdural: the middle of its usual range).
+CT_WINDOWS = {
+    "brain": (40.0, 80.0),
+    "subdural": (75.0, 215.0),
+    "stroke": (40.0, 40.0),
+    "lung": (-600.0, 1500.0),
+    "mediastinum": (50.0, 350.0),
+    "abdomen": (50.0, 400.0),
+    "liver": (30.0, 150.0),
+    "bone": (400.0, 1800.0),
+}
+
+
+def imagej_bins(counts, saturated: float) -> tuple[int, int]:
+    """ImageJ's ``hmin, hmax``: the first bin from each end where the running count passes the threshold."""
+    total = int(counts.sum())
+    threshold = int(total * saturated / 200.0) if saturated > 0.0 else 0
+    running = np.cumsum(counts)
+    last = counts.size - 1
+    low = min(int(np.searchsorted(running, threshold, side="right")), last)
+    from_top = np.cumsum(counts[::-1])
+    high = max(last - int(np.searchsorted(from_top, threshold, side="right")), 0)
+    return low, high
+
+
+def percentile_of_counts(values, counts, percent: float) -> float:
+    """``numpy.percentile(pixels, percent)`` (linear method) of the pixels ``counts`` holds at ``values``
+    (ascending), without the pixels: the two order statistics come from the running counts.
+    """
+    running = np.cumsum(counts)
+    n = int(running[-1])
+    q = np.true_divide(percent, 100)
+    virtual = (n - 1) * q
+    if virtual >= n - 1:
+        return float(values[np.searchsorted(running, n - 1, side="right")])
+    if virtual < 0:
+        return float(values[0])
+    previous = int(np.floor(virtual))
+    a = values[np.searchsorted(running, previous, side="right")]
+    b = values[np.searchsorted(running, previous + 1, side="right")]
+    gamma = virtual - previous
+    return float(_lerp(a, b, gamma))
+
+
+def _lerp(a, b, t):
+    """NumPy's ``_lerp``: from the nearer end, so that ``t`` of 0 and 1 give ``a`` and ``b`` exactly.
+
+    The difference is taken in the values' own type for floats, as NumPy does; for integers it is
+    exact (NumPy's wraps in int16 and int8 when the two values are further apart than the type holds).
+    """
+    difference = b - a if np.asarray(a).dtype.kind == "f" else float(int(b) - int(a))
+    if t >= 0.5:
+        return np.float64(b) - difference * (1 - t)
+    return np.float64(a) + difference * t
+
+
+def window_of(window) -> tuple[float, float]:
+    """``(centre, width)`` from a pair or a preset's name (ValueError naming the presets)."""
+    if isinstance(window, str):
+        if window not in CT_WINDOWS:
+            raise ValueError(f"window must be (centre, width) or one of {tuple(CT_WINDOWS)}, got {window!r}")
+        return CT_WINDOWS[window]
+    try:
+        centre, width = (float(v) for v in window)
+    except (TypeError, ValueError):
+        raise ValueError(f"window must be (centre, width) or one of {tuple(CT_WINDOWS)}, got {window!r}") from None
+    if not (np.isfinite(centre) and np.isfinite(width)) or width <= 0:
+        raise ValueError(f"a window's width must be a finite number above 0 and its centre finite, got {window!r}")
+    return centre, width
