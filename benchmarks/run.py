@@ -30,6 +30,7 @@ import napari_histeq as nh
 
 from .adaptive import adaptive_cases, adaptive_contenders, adaptive_memory, adaptive_ratios, tile_memory_ratios
 from .matching import matching_cases, matching_contenders, matching_ratios
+from .stretch import stretch_cases, stretch_contenders, stretch_ratios
 from .threads import busy_load, layers_table, print_layers, print_scaling, scaling_table, threading_facts
 
 
@@ -231,7 +232,7 @@ def print_table(results, extra):
 
 def peer_tables(args, rounds) -> dict:
     """The side-by-side tables of the cases against their peers, with ratios and memory."""
-    parts = set(args.only or ("equalize", "matching", "adaptive"))
+    parts = set(args.only or ("equalize", "matching", "adaptive", "stretch"))
     cases = make_cases(args.quick) if "equalize" in parts else {}
     timings = {}
     for key, case in cases.items():
@@ -250,11 +251,16 @@ def peer_tables(args, rounds) -> dict:
         print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
         timings[key] = time_interleaved(adaptive_contenders(case), rounds)
 
+    stretch = stretch_cases(args.quick) if "stretch" in parts else {}
+    for key, case in stretch.items():
+        print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
+        timings[key] = time_interleaved(stretch_contenders(case), rounds)
+
     def memory(key, **options):
         image = cases[key]["image"]
         return peak_extra_memory(image, **options) / image.nbytes
 
-    every = {**cases, **matching, **adaptive}
+    every = {**cases, **matching, **adaptive, **stretch}
     found, peaks = [], {}
     if cases:
         found += ratios(timings, cases["u8"]["name"])
@@ -262,6 +268,8 @@ def peer_tables(args, rounds) -> dict:
                       cases["stack per plane"]["name"]: memory("stack per plane", axis=(-2, -1))})
     if matching:
         found += matching_ratios(timings, matching)
+    if stretch:
+        found += stretch_ratios(timings, stretch)
     if adaptive:
         found += adaptive_ratios(timings, adaptive) + tile_memory_ratios(args.quick)
         peaks.update(adaptive_memory(adaptive))
@@ -282,7 +290,7 @@ def main(argv=None) -> int:
                         help="time ours and cv2 under each numba threading layer installed (child processes)")
     parser.add_argument("--scaling", action="store_true", help="time ours on 1 core and on 2 (no added load)")
     parser.add_argument("--threads-only", action="store_true", help="skip the peer tables")
-    parser.add_argument("--only", nargs="+", choices=("equalize", "matching", "adaptive"),
+    parser.add_argument("--only", nargs="+", choices=("equalize", "matching", "adaptive", "stretch"),
                         help="time only these operations' rows against their peers")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 15)
