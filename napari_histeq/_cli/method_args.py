@@ -18,28 +18,18 @@ from .._operations.settings import Settings
 VARIANT_FLAG = {"global": "--variant", "adaptive": "--variant", "match": "--matching", "bleach": "--bleach"}
 
 
-def whole_numbers(text: str):
-    """``"16"`` -> 16; ``"8,32,32"`` -> (8, 32, 32)."""
-    try:
-        values = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
-    return values[0] if len(values) == 1 else values
-
-
-_TYPES = {"float": float, "int": int, "ints": whole_numbers}
-
-
-def _parsed_by(parameter: Parameter):
-    """Argparse's ``type=`` for a parameter with its own parser: its ValueError becomes a usage error."""
+def _flag_type(parameter: Parameter):
+    """Argparse's ``type=`` for a parameter: the registry reads the text; its ValueError is a usage error."""
     def parse(text):
         try:
-            return parameter.parse(text)
+            return parameter.from_text(text)
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 
-    parse.__name__ = parameter.name
+    parse.__name__ = parameter.name  # argparse names the flag's type in its message
     return parse
+
+
 _METAVARS = {"ints": "N[,N...]"}
 
 
@@ -52,7 +42,7 @@ def _add_parameters(group, names, taken: set) -> None:
             taken.add(parameter.flag)
             group.add_argument(parameter.flag, dest=_dest(name, parameter), help=_help(name, parameter),
                                **({"choices": parameter.choices} if parameter.kind == "choice" else
-                                  {"type": _parsed_by(parameter) if parameter.parse else _TYPES[parameter.kind],
+                                  {"type": _flag_type(parameter),
                                    "metavar": _METAVARS.get(parameter.kind, parameter.name.upper())}))
 
 

@@ -147,7 +147,9 @@ class EqualizeWidget(Container):
             self.scope.value = "plane"  # OpenCV's CLAHE is 2D: each plane alone, as it would be run
 
     def _uses_nbins(self) -> bool:
-        """Float data are binned; scikit-image's CLAHE bins every dtype."""
+        """Float data are binned, where the method takes bins at all; scikit-image's CLAHE bins every dtype."""
+        if "nbins" not in self.methods.spec.takes:  # a contrast stretch finds its limits without bins
+            return False
         layer = self.image.value
         is_float = layer is not None and np.dtype(finest_level(layer).dtype).kind == "f"
         return is_float or (self.methods.adaptive and self.variant.value == "skimage")

@@ -183,7 +183,9 @@ def _equalized_levels(layer, settings: Settings, mask, fit_level):
     results, fitted_range = run_levels(settings, levels, axis=axis, colour=layer.rgb, mask=mask, fit_level=fit_level)
     if fitted_range is not None:
         return results, fitted_range
-    return results, _contrast_limits(settings.out_range, results[0], levels[0][..., :3] if layer.rgb else levels[0])
+    if layer.rgb:
+        return results, _contrast_limits(settings.out_range, results[0], levels[0][..., :3])
+    return results, _contrast_limits(settings.out_range, results[0], levels[0], mask)
 
 
 def output_kwargs(layer, record, *, name=None, limits=None, multiscale=None) -> dict:
@@ -223,12 +225,16 @@ def equalize_plane(plane, *, rgb=False, rgb_mode="channels", method="global", va
     return result, (low, high) if high > low else (low, low + 1)
 
 
-def _contrast_limits(out_range, result, source):
-    """The output range of a result (RGB, or adaptive), as contrast limits."""
+def _contrast_limits(out_range, result, source, mask=None):
+    """The output range of a result, as contrast limits: ``"image"`` is the counted pixels' own range
+    (within ``mask``, broadcast to the source), as the operations take it.
+    """
     if isinstance(out_range, tuple):
         return tuple(float(v) for v in out_range)
     if out_range == "dtype":
         return tuple(float(v) for v in dtype_range(result.dtype))
+    if mask is not None:
+        source = source[np.broadcast_to(np.asarray(mask, dtype=bool), source.shape)]
     if is_lazy_array(source):
         import dask
 

@@ -81,10 +81,9 @@ def preview_plane(data, time_axis, index, options):
     """The displayed plane of time point ``index[time_axis]``, corrected (any thread): ``(plane, limits)``."""
     check_time_series(data, options)
     t = index[time_axis]
-    frame = correct_time_point(data, t, method=options["method"], axis=time_axis,
-                               reference="previous" if options["previous"] else options["reference"],
-                               background=options["background"], channel_axis=options["channel_axis"],
-                               **_matching(options))
+    colour = options["channel_axis"] is not None  # RGB(A): each colour alone, as the run corrects it
+    frame = correct_time_point(data[..., :3] if colour else data, t, axis=time_axis,
+                               channel_axis=-1 if colour else None, **bleach_settings(options).keywords())
     plane = np.asarray(frame[index[:time_axis] + index[time_axis + 1 :]])
     low, high = float(np.nanmin(plane)), float(np.nanmax(plane))
     return plane, (low, high if high > low else low + 1)
@@ -97,11 +96,6 @@ def bleach_settings(options) -> Settings:
                   "matching": options["variant"] if options["method"] == "histogram" else None}
     return Settings(operation="bleach", variant=options["method"],
                     parameters={name: value for name, value in parameters.items() if value is not None})
-
-
-def _matching(options) -> dict:
-    """The matching variant, where the histogram method (or matching) uses one."""
-    return {"variant": options["variant"]} if options["method"] == "histogram" else {}
 
 
 def _run(layer, options):

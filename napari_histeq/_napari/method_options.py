@@ -18,13 +18,17 @@ def _control(parameter: Parameter):
     label = parameter.label or parameter.name.replace("_", " ")
     if parameter.kind == "choice":
         return ComboBox(choices=parameter.choices, value=parameter.default, name=parameter.name, label=label)
-    if parameter.kind in ("floats", "text"):
+    if parameter.kind in TEXT_KINDS:
         return LineEdit(value=next(iter(parameter.widget.values())), name=parameter.name, label=label,
                         tooltip=parameter.help)
     kind = FloatSpinBox if parameter.kind == "float" else SpinBox
     low, high, step, value = next(iter(parameter.widget.values()))
     return kind(value=value, min=low, max=high, step=step, name=parameter.name, label=label,
                 tooltip=parameter.help)
+
+
+#: Parameters typed into a text box (numbers separated by commas, a preset's name).
+TEXT_KINDS = ("floats", "text")
 
 
 class MethodOptions:
@@ -78,8 +82,8 @@ class MethodOptions:
         a fraction, OpenCV's its clipLimit), set whenever the variant changes.
         """
         for control, parameter in self.parameters.values():
-            if self._offered(parameter) and self.variant.value in parameter.widget and parameter.kind not in (
-                    "floats", "text", "choice"):
+            if (self._offered(parameter) and self.variant.value in parameter.widget
+                    and parameter.kind not in (*TEXT_KINDS, "choice")):
                 low, high, step, value = parameter.widget[self.variant.value]
                 control.min, control.max, control.step = low, high, step
                 control.value = value
@@ -106,9 +110,11 @@ class MethodOptions:
 
 
 def _value(parameter: Parameter, value):
-    """A control's value as the function takes it: whole numbers are one for every axis, 0 the default."""
+    """A control's value as the function takes it: whole numbers are one for every axis (0: the default);
+    a text box is read as the command line reads the flag.
+    """
     if parameter.kind == "ints":
         return int(value) or None
-    if parameter.parse is not None:
-        return parameter.parse(value)
+    if parameter.kind in TEXT_KINDS:
+        return parameter.from_text(value)
     return float(value) if parameter.kind == "float" else value

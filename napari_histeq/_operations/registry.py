@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._adaptive.clahe import DEFAULT_CLIP
+from .._adaptive.clahe import VARIANTS as ADAPTIVE_VARIANTS
 from .._adaptive.equalize_adapthist import equalize_adapthist
 from .._bleach.correct import METHODS as BLEACH_METHODS
 from .._bleach.correct import correct_bleaching
@@ -30,6 +31,7 @@ from .._equalization.variants import VARIANTS
 from .._matching.match import VARIANTS as MATCH_VARIANTS
 from .._matching.match import match_histograms
 from .._stretch.limits import CT_WINDOWS
+from .._stretch.stretch import VARIANTS as STRETCH_VARIANTS
 from .._stretch.stretch import stretch_contrast
 
 #: A parameter's kinds: a number, whole numbers (one, or one per axis), numbers, a choice, words, an image.
@@ -46,8 +48,10 @@ class Parameter:
     lists the variants it is offered for (None: every one): the widget shows
     it, and its default applies, for those; a value given for another
     variant still goes to the function, which says whether it applies
-    there. ``widget`` gives the
-    widget control's ``(min, max, step, value)`` per variant (``"*"``: any).
+    there. ``widget`` gives the widget control's ``(min, max, step, value)``
+    per variant (``"*"``: any), or its starting text for text kinds.
+    ``parse`` turns text (a flag's, a text box's) into the value; without it,
+    the kind does (:meth:`from_text`).
     """
 
     name: str
@@ -59,7 +63,7 @@ class Parameter:
     variants: tuple[str, ...] | None = None
     keyword: str | None = None
     widget: dict = field(default_factory=dict)
-    parse: Callable | None = None  # text (a flag's, a text box's) into the value; None: by its kind
+    parse: Callable | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -76,9 +80,9 @@ class Parameter:
     def used_by(self, variant: str) -> bool:
         return self.variants is None or variant in self.variants
 
-    def widget_range(self, variant: str):
-        """The widget control's ``(min, max, step, value)`` for ``variant``, or None."""
-        return self.widget.get(variant, self.widget.get("*"))
+    def from_text(self, text):
+        """The value ``text`` stands for (ValueError when it stands for none)."""
+        return (self.parse or _PARSE_BY_KIND[self.kind])(text)
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,26 @@ def parse_numbers(text):
         raise ValueError(f"expected numbers separated by commas, got {text!r}") from None
 
 
+def parse_whole_numbers(text):
+    """``"16"`` -> 16; ``"8,32,32"`` -> (8, 32, 32)."""
+    try:
+        values = tuple(int(part) for part in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"expected whole numbers separated by commas, got {text!r}") from None
+    return values[0] if len(values) == 1 else values
+
+
+_PARSE_BY_KIND = {"float": float, "int": int, "ints": parse_whole_numbers, "floats": parse_numbers, "text": str,
+                  "choice": str}
+
+
+def _labelled(names, labels) -> tuple[tuple[str, str], ...]:
+    """``(name, label)`` pairs of an operation's variants, the names from its own module."""
+    if len(names) != len(labels):
+        raise ValueError(f"a label for each variant of {names}, got {labels}")
+    return tuple(zip(names, labels))
+
+
 def parse_window(text):
     """A CT window: a preset's name, or ``"centre,width"``."""
     text = str(text).strip()
@@ -169,7 +193,7 @@ OPERATIONS: dict[str, Operation] = {
         ),
         Operation(
             "adaptive", "Adaptive (CLAHE)", equalize_adapthist,
-            (("skimage", "scikit-image"), ("opencv", "OpenCV")),
+            _labelled(ADAPTIVE_VARIANTS, ("scikit-image", "OpenCV")),
             "contrast-limited adaptive equalisation: a table per region, blended between regions",
             parameters=(
                 Parameter("clip_limit", "float", _CLIP_HELP, "clip limit",
@@ -184,14 +208,14 @@ OPERATIONS: dict[str, Operation] = {
         ),
         Operation(
             "stretch", "Contrast stretch", stretch_contrast,
-            (("imagej", "ImageJ (saturated %)"), ("percentile", "Percentiles"), ("window", "CT window (DICOM)"),
-             ("window-exact", "CT window (DICOM, exact)")),
+            _labelled(STRETCH_VARIANTS, ("ImageJ (saturated %)", "Percentiles", "CT window (DICOM)",
+                                         "CT window (DICOM, exact)")),
             "a linear map between two limits: ImageJ's saturated pixels, two percentiles, or a CT window",
             parameters=(
                 Parameter("saturated", "float", "percent of the pixels saturated, half at each end",
                           "saturated %", default=0.35, variants=("imagej",), widget={"*": (0.0, 99.9, 0.05, 0.35)}),
                 Parameter("percentiles", "floats", "the low and high percentiles, as 'low,high'", "percentiles",
-                          default=(1.0, 99.0), variants=("percentile",), widget={"*": "1, 99"}, parse=parse_numbers),
+                          default=(1.0, 99.0), variants=("percentile",), widget={"*": "1, 99"}),
                 Parameter("window", "text", f"'centre,width' in the image's units, or a CT preset: "
                           f"{', '.join(CT_WINDOWS)}", "window", variants=("window", "window-exact"),
                           widget={"*": "brain"}, parse=parse_window),
@@ -200,8 +224,7 @@ OPERATIONS: dict[str, Operation] = {
         ),
         Operation(
             "match", "Match to a reference", match_histograms,
-            tuple((name, label) for name, label in zip(MATCH_VARIANTS, ("scikit-image (interpolated)",
-                                                                        "Fiji (discrete levels, 8/16-bit)"))),
+            _labelled(MATCH_VARIANTS, ("scikit-image (interpolated)", "Fiji (discrete levels, 8/16-bit)")),
             "each image's histogram matched to a reference image's",
             parameters=(Parameter("reference", "image", "the image (or its counted distribution) to match to",
                                   "reference"),),
@@ -209,7 +232,7 @@ OPERATIONS: dict[str, Operation] = {
         ),
         Operation(
             "bleach", "Bleach correction", correct_bleaching,
-            (("histogram", "histogram matching"), ("ratio", "simple ratio"), ("exponential", "exponential fit")),
+            _labelled(BLEACH_METHODS, ("histogram matching", "simple ratio", "exponential fit")),
             "photobleaching corrected along time: each time point matched or scaled to a reference time point",
             variant_keyword="method",
             parameters=(
@@ -225,8 +248,6 @@ OPERATIONS: dict[str, Operation] = {
         ),
     )
 }
-assert tuple(name for name, _ in OPERATIONS["bleach"].variants) == BLEACH_METHODS
-
 
 
 def methods() -> tuple[str, ...]:

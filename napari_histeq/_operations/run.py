@@ -60,13 +60,15 @@ def run_levels(settings: Settings, levels, *, axis=None, colour=False, mask=None
     """Every pyramid level's result, and the output range of the one fit (None where each level ran alone).
 
     ``levels``: finest first (one for most images); ``fit_level``: the level
-    whose histogram makes the table of a grey image's fit.
+    whose histogram makes the table of a grey image's fit. A single level runs
+    the operation itself, which fits and applies in one staging of the image
+    (to a GPU it travels once, not twice).
     """
     levels = list(levels)
     spec = settings.spec
     if not 0 <= fit_level < len(levels):
         raise ValueError(f"fit_level {fit_level} is not a level of this {len(levels)}-level image")
-    if spec.fit is None or colour or channel_axis is not None:
+    if spec.fit is None or colour or channel_axis is not None or len(levels) == 1:
         results = [run(settings, level, axis=axis, colour=colour, mask=mask, channel_axis=channel_axis,
                        time_axis=time_axis) for level in levels]
         return results, None

@@ -11,17 +11,27 @@ from __future__ import annotations
 import numpy as np
 
 from .._engine import pipeline as _pipeline
-from .._engine.backend import array_module, float_to_integer, to_backend
+from .._engine.backend import array_module, float_to_integer, is_lazy_array, to_backend
 from .._engine.groups import GroupLayout
 from .._engine.lazy import apply_lazy, fit_lazy
 from .._engine.request import request_for
-from .._engine.validate import as_image, check_mask, check_out_range, is_level_dtype, normalize_axis, output_dtype
+from .._engine.validate import (
+    as_image,
+    check_mask,
+    check_out_range,
+    dtype_range,
+    is_level_dtype,
+    normalize_axis,
+    output_dtype,
+)
 from .._engine.wrapped import array_contract
 from .._equalization.equalize import Equalization
 from .limits import imagej_bins, window_of
-from .transfer import StretchTransfer, window_shares
+from .transfer import StretchTransfer, between, window_shares
 
 VARIANTS = ("imagej", "percentile", "window", "window-exact")
+#: Where each variant takes its limits from (the first variant of each source is its default).
+LIMITS_OF = {"imagej": "saturated", "percentile": "percentiles", "window": "window", "window-exact": "window"}
 #: ImageJ's histogram of a 32-bit image: 256 bins over its min..max.
 IMAGEJ_FLOAT_BINS = 256
 
@@ -33,15 +43,12 @@ def stretch_transfer(*, saturated=None, percentiles=None, window=None, variant=N
     if len(given) > 1:
         raise ValueError(f"give one of saturated, percentiles or window, not {' and '.join(given)}")
     family = given[0] if given else "saturated"
-    default = {"saturated": "imagej", "percentiles": "percentile", "window": "window"}[family]
-    variant = default if variant is None else variant
-    allowed = {"saturated": ("imagej",), "percentiles": ("percentile",), "window": ("window", "window-exact")}
+    if variant is None:
+        variant = next(name for name in VARIANTS if LIMITS_OF[name] == family)
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    if variant not in allowed[family]:
-        raise ValueError(f"variant {variant!r} takes its limits from "
-                         f"{ {'imagej': 'saturated', 'percentile': 'percentiles'}.get(variant, 'window') }, "
-                         f"not {family}")
+    if LIMITS_OF[variant] != family:
+        raise ValueError(f"variant {variant!r} takes its limits from {LIMITS_OF[variant]}, not {family}")
     if family == "saturated":
         saturated = 0.35 if saturated is None else float(saturated)
         if not 0.0 <= saturated < 100.0:
@@ -150,7 +157,7 @@ def fit_stretch(image, *, saturated=None, percentiles=None, window=None, variant
 
 def _stretch_values(image, transfer: StretchTransfer, *, axis, mask, out_range, out):
     """Floats and 32/64-bit integers, in memory: each group's limits, then every value mapped."""
-    if hasattr(image, "dask") or type(image).__module__.startswith("zarr"):
+    if is_lazy_array(image):
         raise TypeError("stretch_contrast of dask or zarr arrays takes 8/16-bit images; compute a float or "
                         "32/64-bit one first (np.asarray), or stretch it in blocks")
     xp = array_module(image)
@@ -159,18 +166,18 @@ def _stretch_values(image, transfer: StretchTransfer, *, axis, mask, out_range, 
     layout = GroupLayout(tuple(host.shape), normalize_axis(axis, host.ndim))
     mask = check_mask(None if mask is None else to_backend(np, mask), host.shape)
     out_dtype = output_dtype(host.dtype)
-    lo, hi = _output_range(out_range, host, out_dtype, mask)
-    rows = layout.to_rows(np, host)
-    mask_rows = layout.mask_rows(np, mask)
+    counted = np.isfinite(host) if host.dtype.kind == "f" else np.ones(host.shape, bool)
+    if mask is not None:
+        counted &= mask
+    lo, hi = _output_range(out_range, host, counted)
+    rows, counted_rows = layout.to_rows(np, host), layout.to_rows(np, counted)
     result = np.empty(rows.shape, out_dtype)
     for g in range(rows.shape[0]):
+        # integers as exact float64 (NumPy's percentile of int16 wraps); floats as they are
         row = rows[g].astype(np.float64) if host.dtype.kind in "iu" else rows[g]
-        counted = np.isfinite(row) if row.dtype.kind == "f" else np.ones(row.shape, bool)
-        if mask_rows is not None:
-            counted &= mask_rows[g]
-        if not counted.any():
+        if not counted_rows[g].any():
             raise ValueError("the mask selects no pixel" if mask is not None else "there is no finite pixel")
-        shares = _shares(row, row[counted], transfer, out_dtype)
+        shares = _shares(row, row[counted_rows[g]], transfer, out_dtype)
         result[g] = _into(shares, lo, hi, out_dtype, rows[g], truncate=transfer.variant == "imagej")
     stretched = layout.from_rows(np, result)
     if out is not None:
@@ -186,12 +193,11 @@ def _shares(row, counted, transfer: StretchTransfer, out_dtype):
         if high is None:
             return None  # ImageJ leaves the image as it is
         scale = 1.0 / (high - low)  # ContrastEnhancer.normalizeFloat, in double as Java computes it
-        return np.minimum(np.maximum(row.astype(np.float64) - low, 0.0) * scale, 1.0)
+        return np.minimum(np.maximum(row.astype(np.float64, copy=False) - low, 0.0) * scale, 1.0)
     if transfer.variant == "percentile":
         low, high = (np.percentile(counted, p) for p in transfer.percentiles)  # one at a time, as MONAI asks:
         # together NumPy returns float32 limits for float32 pixels, alone float64
-        row = row.astype(np.float64)
-        shares = row - low if high == low else (row - low) / (high - low)
+        shares = between(row.astype(np.float64, copy=False), low, high)
         return np.clip(shares, 0.0, 1.0) if transfer.clip or out_dtype.kind in "iu" else shares
     centre, width = transfer.window
     shares = window_shares(row, centre, width, exact=transfer.variant == "window-exact")
@@ -213,19 +219,14 @@ def _imagej_float_limits(values, saturated):
     return minimum + low * size, minimum + high * size
 
 
-def _output_range(out_range, image, out_dtype, mask):
+def _output_range(out_range, image, counted):
+    """``(lo, hi)``: as given, the output dtype's, or the counted pixels' own (as ``equalize`` takes it)."""
     checked = check_out_range(out_range, image.dtype)
     if isinstance(checked, tuple):
         return checked
     if checked == "dtype":
-        if out_dtype.kind == "f":
-            return 0.0, 1.0
-        info = np.iinfo(out_dtype)
-        return info.min, info.max
-    counted = np.isfinite(image) if image.dtype.kind == "f" else np.ones(image.shape, bool)
-    if mask is not None:
-        counted &= mask
-    return image[counted].min(), image[counted].max()  # the counted pixels' own range, as equalize takes it
+        return dtype_range(output_dtype(image.dtype))
+    return image[counted].min(), image[counted].max()
 
 
 def _into(shares, lo, hi, out_dtype, row, *, truncate):

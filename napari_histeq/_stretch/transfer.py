@@ -47,11 +47,7 @@ class StretchTransfer:
             return self._imagej(counts, level_values, span, integer)
         if self.variant == "percentile":
             low, high = (percentile_of_counts(level_values, counts, p) for p in self.percentiles)
-            if high == low:  # MONAI: a flat image is shifted to the bottom, not divided by zero
-                shares = level_values - low
-            else:
-                shares = (level_values - low) / (high - low)
-            return _finish(shares, span, integer, clip=self.clip, lo=self.lo)
+            return _finish(between(level_values, low, high), span, integer, clip=self.clip, lo=self.lo)
         centre, width = self.window
         return _finish(window_shares(level_values, centre, width, exact=self.variant == "window-exact"), span,
                        integer, clip=True, lo=self.lo)
@@ -69,6 +65,11 @@ class StretchTransfer:
             return np.clip(shares, 0.0, 1.0)
         stretched = np.trunc(shares * span)
         return np.where(level_values <= minimum, 0.0, np.where(level_values >= maximum, float(span), stretched))
+
+
+def between(values, low, high):
+    """MONAI's ``(v - low) / (high - low)``; a flat image (``low == high``) is shifted to 0, not divided by it."""
+    return values - low if high == low else (values - low) / (high - low)
 
 
 def window_shares(x, centre, width, *, exact=False):
