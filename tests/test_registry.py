@@ -110,3 +110,16 @@ def test_the_registry_refuses_an_unknown_parameter_kind():
     with pytest.raises(ValueError, match="kind"):
         Parameter("x", "complex", "no such kind")
     assert set(registry.KINDS) >= {"float", "int", "ints", "floats", "choice", "text", "image"}
+
+
+@pytest.mark.parametrize("method", methods())
+def test_every_method_runs_through_batch_to_its_summary(tmp_path, capsys, method):
+    """A method the registry adds runs from the command line to the end of the summary (stretch once
+    failed there, the summary knowing only equalisation's word)."""
+    iio = pytest.importorskip("imageio.v3")
+    from napari_histeq import dark_xray
+    from napari_histeq._cli.batch import main_batch
+
+    iio.imwrite(tmp_path / "scan.png", dark_xray()[:64, :64])
+    assert main_batch([str(tmp_path / "scan.png"), "-o", str(tmp_path / "out"), "--method", method]) == 0
+    assert f"1 of 1 files {OPERATIONS[method].done}, 0 failed" in capsys.readouterr().out

@@ -124,7 +124,7 @@ def main_batch(argv) -> int:
               file=sys.stderr)
         return exit_status(interrupt)
     if not args.quiet:
-        print(summary_table(outcomes, time.perf_counter() - started, settings.operation))
+        print(summary_table(outcomes, time.perf_counter() - started, settings.spec.done))
     return 1 if any(outcome.status == "failed" for outcome in outcomes) else 0
 
 

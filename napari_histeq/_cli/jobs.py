@@ -234,12 +234,8 @@ def report(outcome: Outcome, quiet: bool, bar=None) -> None:
         bar.update()
 
 
-#: What the summary says was done to the files, per operation.
-DONE = {"equalize": "equalised", "match": "matched", "bleach": "bleach-corrected"}
-
-
-def summary_table(outcomes, seconds: float, operation: str = "equalize") -> str:
-    operation = "equalize" if operation in ("global", "adaptive") else operation
+def summary_table(outcomes, seconds: float, done: str = "equalised") -> str:
+    """The summary of a run; ``done``: what was done to the files (the operation's word)."""
     lines = [f"\n  {'status':8}{'seconds':>8}  file"]
     for outcome in outcomes:
         where = (f"{outcome.job.source} -> {outcome.job.target}" if outcome.status != "failed"
@@ -247,6 +243,6 @@ def summary_table(outcomes, seconds: float, operation: str = "equalize") -> str:
         time_text = f"{outcome.seconds:.2f}" if outcome.status == "ok" else "-"
         lines.append(f"  {outcome.status:8}{time_text:>8}  {where}")
     counts = {status: sum(outcome.status == status for outcome in outcomes) for status in ("ok", "failed", "skipped")}
-    lines.append(f"{counts['ok']} of {len(outcomes)} files {DONE[operation]}, {counts['failed']} failed, "
+    lines.append(f"{counts['ok']} of {len(outcomes)} files {done}, {counts['failed']} failed, "
                  f"{counts['skipped']} skipped ({seconds:.1f} s)")
     return "\n".join(lines)

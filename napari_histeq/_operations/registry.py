@@ -110,6 +110,7 @@ class Operation:
     takes: tuple[str, ...] = ("nbins", "out_range", "mask", "axis")
     fit: Callable | None = None
     noun: str = ""  # how messages name it ("adaptive equalisation"); the name when empty
+    done: str = "equalised"  # what a summary says was done to the files
 
     @property
     def variant_names(self) -> tuple[str, ...]:
@@ -220,7 +221,7 @@ OPERATIONS: dict[str, Operation] = {
                           f"{', '.join(CT_WINDOWS)}", "window", variants=("window", "window-exact"),
                           widget={"*": "brain"}, parse=parse_window),
             ),
-            takes=("out_range", "mask", "axis"), noun="the contrast stretch",
+            takes=("out_range", "mask", "axis"), noun="the contrast stretch", done="stretched",
         ),
         Operation(
             "match", "Match to a reference", match_histograms,
@@ -228,7 +229,7 @@ OPERATIONS: dict[str, Operation] = {
             "each image's histogram matched to a reference image's",
             parameters=(Parameter("reference", "image", "the image (or its counted distribution) to match to",
                                   "reference"),),
-            needs=("reference",), colour="channels", takes=("mask", "axis"), noun="matching",
+            needs=("reference",), colour="channels", takes=("mask", "axis"), noun="matching", done="matched",
         ),
         Operation(
             "bleach", "Bleach correction", correct_bleaching,
@@ -245,6 +246,7 @@ OPERATIONS: dict[str, Operation] = {
                           keyword="variant"),
             ),
             needs=("time axis",), colour="channels", takes=("mask", "axis"), noun="bleach correction",
+            done="bleach-corrected",
         ),
     )
 }
