@@ -115,7 +115,8 @@ def test_the_registry_refuses_an_unknown_parameter_kind():
 @pytest.mark.parametrize("method", methods())
 def test_every_method_runs_through_batch_to_its_summary(tmp_path, capsys, method):
     """A method the registry adds runs from the command line to the end of the summary (stretch once
-    failed there, the summary knowing only equalisation's word)."""
+    failed there, the summary knowing only equalisation's word).
+    """
     iio = pytest.importorskip("imageio.v3")
     from napari_histeq import dark_xray
     from napari_histeq._cli.batch import main_batch
