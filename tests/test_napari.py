@@ -506,6 +506,20 @@ def test_histogram_widget_draws_an_adaptive_result(qtbot, viewer, histogram_widg
     assert canvas_pixels(histogram_widget).std() > 10
 
 
+def test_histogram_widget_gives_a_result_spread_over_the_container_its_own_axis(qtbot, viewer, histogram_widget):
+    rng = np.random.default_rng(4)
+    camera = np.clip(rng.gamma(4.0, 300.0, (128, 128)), 0, 4095).astype(np.uint16)  # 12 bits in 16
+    source = viewer.add_image(camera, name="camera")
+    add_equalized(viewer, source)  # to the whole 16-bit range
+    viewer.layers.selection.active = viewer.layers["camera equalized"]
+    settle(qtbot, histogram_widget)
+    hist_ax, _cdf_ax, _transfer_ax, top, _cdf_top = histogram_widget.figure.axes
+    left, right = hist_ax.get_xlim()
+    assert (int(camera.max()) + 1 - int(camera.min())) / (right - left) > 0.9  # before fills its axis
+    left, right = top.get_xlim()
+    assert right - left > 60_000  # after along the top, over the range it was spread to
+
+
 def test_histogram_widget_follows_the_slider(qtbot, viewer, histogram_widget):
     stack = np.random.default_rng(8).integers(0, 4096, (3, 20, 20)).astype(np.uint16)
     stack[1] //= 16

@@ -42,9 +42,9 @@ def test_figure_is_drawn_and_saved(tmp_path):
     path = tmp_path / "histograms.png"
     figure = plot_histograms(stack, equalize(stack), path, log=True, title="stack")
     assert path.stat().st_size > 10_000
-    hist_ax, cdf_ax, _transfer_ax = figure.axes
+    hist_ax, cdf_ax, _transfer_ax, *tops = figure.axes
     assert hist_ax.get_yscale() == "log"
-    assert len(cdf_ax.lines) == 3  # before, after, uniform
+    assert len(cdf_ax.lines) + sum(len(top.lines) for top in tops[1:]) == 3  # before, after, uniform
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     canvas = FigureCanvasAgg(figure)
@@ -110,6 +110,54 @@ def test_the_axes_fit_the_values_a_twelve_bit_image_occupies(out_range):
         assert (high - low) / (right - left) > 0.9, (ax.get_title(), left, right)
     drawn = [patch for patch in hist_ax.patches]  # the before histogram: hundreds of bars, not a spike
     assert drawn and len(drawn[0].get_data()[0]) > 200
+
+
+def test_after_spread_over_the_container_gets_an_axis_of_its_own():
+    # equalised to the 16-bit range, "after" spans 16 times what "before" does: on one shared axis
+    # "before" would be a spike at the left edge
+    image = _twelve_bit()
+    after = equalize(image)  # out_range="dtype": 0..65535
+    figure = plot_histograms(image, after)
+    hist_ax, cdf_ax = figure.axes[:2]
+    tops = figure.axes[3:]
+    assert len(tops) == 2
+    before_span = int(image.min()), int(image.max()) + 1
+    after_span = int(after.min()), int(after.max()) + 1
+    for ax in (hist_ax, cdf_ax):
+        left, right = ax.get_xlim()
+        assert left <= before_span[0] and right >= before_span[1]
+        assert (before_span[1] - before_span[0]) / (right - left) > 0.9
+    for top in tops:
+        left, right = top.get_xlim()
+        assert left <= after_span[0] and right >= after_span[1]
+        assert (after_span[1] - after_span[0]) / (right - left) > 0.9
+    labels = hist_ax.get_legend().get_texts()
+    assert {"before", "after"} <= {t.get_text() for t in labels}  # one legend names both
+
+
+def test_similar_spans_share_one_axis():
+    image = _twelve_bit()
+    figure = plot_histograms(image, equalize(image, out_range="image"))
+    assert len(figure.axes) == 3
+
+
+def test_a_bleach_corrected_series_shows_the_spread_of_its_tables():
+    from napari_histeq import correct_bleaching, dark_stack
+
+    series = dark_stack()
+    corrected = correct_bleaching(series)
+    data = histogram_panel_data(series, corrected)
+    x, mean, _ = data.transfer[0]
+    low, high = data.transfer_band[0]
+    # independent oracle: the outputs each input level went to, frame by frame
+    level = int(np.median(series))
+    outputs = corrected[series == level].astype(float)
+    i = int(np.flatnonzero(x == level)[0])
+    assert low[i] == outputs.min() and high[i] == outputs.max()
+    assert mean[i] == pytest.approx(outputs.mean())
+    assert high[i] > low[i]  # frames mapped the same level differently: the band shows it
+    transfer_ax = plot_histograms(series, corrected).axes[2]
+    assert transfer_ax.collections, "the band is drawn"
 
 
 def test_full_dtype_range_shows_the_container():

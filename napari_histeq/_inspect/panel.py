@@ -43,6 +43,8 @@ class PanelData:
     transfer_label: str = ""
     title: str = ""
     reference: list[Curves] = field(default_factory=list)  # what the image was matched to, if anything
+    #: per transfer curve, its lowest and highest outputs per input bin (None: a predicted curve)
+    transfer_band: list[tuple[np.ndarray, np.ndarray] | None] = field(default_factory=list)
 
 
 def _curves(image, label, color, nbins, bw_method) -> Curves:
@@ -76,7 +78,7 @@ def _flat(array):
 
 
 def _mean_output_per_input_bin(before, after, edges):
-    """The transfer curve read off the data: the mean output of each input bin.
+    """The transfer curve read off the data: the mean, lowest and highest output of each input bin.
 
     Block by block, so the extra memory is O(bins) plus one block's
     temporaries, whatever the image's size.
@@ -85,6 +87,8 @@ def _mean_output_per_input_bin(before, after, edges):
     per_level = before.dtype.kind in "ui" and edges[-1] - edges[0] == nbins  # one bin per level: value - first
     counts = np.zeros(nbins, np.int64)
     sums = np.zeros(nbins, np.float64)
+    lowest = np.full(nbins, np.inf)
+    highest = np.full(nbins, -np.inf)
     flat_before, flat_after = _flat(before), _flat(after)
     for start in range(0, before.size, CURVE_BLOCK_PIXELS):
         b = np.asarray(to_backend(np, flat_before[start : start + CURVE_BLOCK_PIXELS]))
@@ -100,8 +104,10 @@ def _mean_output_per_input_bin(before, after, edges):
             index, a = index[finite], a[finite]
         counts += np.bincount(index, minlength=nbins)
         sums += np.bincount(index, weights=a, minlength=nbins)
+        np.minimum.at(lowest, index, a)
+        np.maximum.at(highest, index, a)
     occupied = counts > 0
-    return edges[:-1][occupied], sums[occupied] / counts[occupied]
+    return edges[:-1][occupied], sums[occupied] / counts[occupied], (lowest[occupied], highest[occupied])
 
 
 def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="", bw_method="scott",
@@ -142,12 +148,14 @@ def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="",
         if after_channel is not None:
             data.after.append(_curves(after_channel, f"after{suffix}", color or "#f0a030", nbins, bw_method))
         if after_channel is not None and after_channel.shape == channel.shape and not is_lazy_array(channel):
-            x, y = _mean_output_per_input_bin(channel, after_channel, curves.edges)
+            x, y, band = _mean_output_per_input_bin(channel, after_channel, curves.edges)
             data.transfer.append((x, y, color or "#f0a030"))
+            data.transfer_band.append(band)
             data.transfer_label = "transfer curve"
         else:  # the standard transform, from the counts already made: no new pass
             low, high = _dtype_range(channel.dtype)
             data.transfer.append((curves.edges[:-1], low + curves.cdf * (high - low), color or "#f0a030"))
+            data.transfer_band.append(None)
             data.transfer_label = "what standard equalisation would do"  # no result yet: predicted
     if reference is not None:
         for channel, name, _ in _channels(reference, rgb):

@@ -57,6 +57,25 @@ def _axis_span(data: PanelData, span: str):
     return None if occupied is None else _with_margin(occupied)
 
 
+#: "before" and "after" get x-axes of their own (after's along the top) when a shared axis would
+#: be more than this many times wider than the narrower of the two: a 12-bit image equalised to the
+#: 16-bit range would otherwise be a spike at the left edge.
+SEPARATE_SPANS = 4.0
+
+
+def _separate_spans(data: PanelData, span: str):
+    """``(before_span, after_span)`` when before and after need x-axes of their own, else None."""
+    if span != "data" or not data.after:
+        return None
+    before = _axis_span(replace(data, after=[], reference=[]), span)
+    after = _axis_span(replace(data, before=[]), span)
+    if before is None or after is None:
+        return None
+    narrowest = min(before[1] - before[0], after[1] - after[0])
+    union = max(before[1], after[1]) - min(before[0], after[0])
+    return (before, after) if narrowest > 0 and union > SEPARATE_SPANS * narrowest else None
+
+
 def _drawn_bins(edges, counts, span=None):
     """The bins within ``span`` (all of them without one), neighbours summed so that at most
     MAX_DRAWN_BINS are drawn: a 12-bit image in a 16-bit container gets 512 bars over its 4096
@@ -104,36 +123,51 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
     axes = figure.subplots(3, 1) if vertical else figure.subplots(1, 3)
     hist_ax, cdf_ax, transfer_ax = axes
     x_span = _axis_span(data, span)
+    separate = _separate_spans(data, span)
+    after_hist_ax, after_cdf_ax = hist_ax, cdf_ax
+    if separate is not None:  # after (and the reference it follows) on a top axis of its own
+        after_hist_ax, after_cdf_ax = hist_ax.twiny(), cdf_ax.twiny()
     for curves in data.before + data.after:
-        edges, counts = _drawn_bins(curves.edges, curves.counts, x_span)
         is_before = any(curves is c for c in data.before)
-        hist_ax.stairs(counts, edges, color=curves.color, alpha=0.5 if is_before else 0.9, fill=is_before,
-                       label=curves.label)
-        cdf_ax.plot(curves.edges[1:], curves.cdf, "-" if is_before else "--", color=curves.color,
+        h_ax, c_ax = (hist_ax, cdf_ax) if is_before else (after_hist_ax, after_cdf_ax)
+        curve_span = x_span if separate is None else separate[0 if is_before else 1]
+        edges, counts = _drawn_bins(curves.edges, curves.counts, curve_span)
+        h_ax.stairs(counts, edges, color=curves.color, alpha=0.5 if is_before else 0.9, fill=is_before,
                     label=curves.label)
+        c_ax.plot(curves.edges[1:], curves.cdf, "-" if is_before else "--", color=curves.color,
+                  label=curves.label)
         if density and curves.density is not None:  # in pixels per drawn bin, to lie over the bars
             scale = curves.counts.sum() * (edges[1] - edges[0])
-            hist_ax.plot(curves.density.positions, curves.density.values * scale, "-" if is_before else "--",
-                         color=curves.color, linewidth=1.2, label=f"{curves.label}: density")
+            h_ax.plot(curves.density.positions, curves.density.values * scale, "-" if is_before else "--",
+                      color=curves.color, linewidth=1.2, label=f"{curves.label}: density")
     for curves in data.reference:  # the distribution the result was matched to: outlines only
-        edges, counts = _drawn_bins(curves.edges, curves.counts, x_span)
-        hist_ax.stairs(counts, edges, color=curves.color, linestyle=":", label=curves.label)
-        cdf_ax.plot(curves.edges[1:], curves.cdf, ":", color=curves.color, linewidth=1.5, label=curves.label)
+        edges, counts = _drawn_bins(curves.edges, curves.counts, x_span if separate is None else separate[1])
+        after_hist_ax.stairs(counts, edges, color=curves.color, linestyle=":", label=curves.label)
+        after_cdf_ax.plot(curves.edges[1:], curves.cdf, ":", color=curves.color, linewidth=1.5,
+                          label=curves.label)
     reference = (data.after or data.before)[0]
-    edges, counts = _drawn_bins(reference.edges, reference.counts, x_span)
-    hist_ax.axhline(counts.sum() / len(counts), color=foreground, linestyle=":", linewidth=1, label="uniform")
+    edges, counts = _drawn_bins(reference.edges, reference.counts, x_span if separate is None else separate[1])
+    after_hist_ax.axhline(counts.sum() / len(counts), color=foreground, linestyle=":", linewidth=1,
+                          label="uniform")
     low, high = _occupied([reference]) or (reference.edges[0], reference.edges[-1])
     if span == "dtype":
         low, high = reference.edges[0], reference.edges[-1]
-    cdf_ax.plot([low, high], [0, 1], ":", color=foreground, linewidth=1, label="uniform")
-    for x, y, color in data.transfer:
-        transfer_ax.plot(x, y, color=color)
-    if x_span is not None and x_span[1] > x_span[0]:
+    after_cdf_ax.plot([low, high], [0, 1], ":", color=foreground, linewidth=1, label="uniform")
+    _draw_transfer(transfer_ax, data)
+    if separate is not None:
+        for ax, top in ((hist_ax, after_hist_ax), (cdf_ax, after_cdf_ax)):
+            ax.set_xlim(*separate[0])
+            top.set_xlim(*separate[1])
+            top.tick_params(axis="x", colors=reference.color, labelsize="x-small")
+            top.spines["top"].set_color(reference.color)
+            top.set_facecolor("none")
+        after_cdf_ax.set_ylim(cdf_ax.get_ylim())
+    elif x_span is not None and x_span[1] > x_span[0]:
         hist_ax.set_xlim(*x_span)
         cdf_ax.set_xlim(*x_span)
-        inputs = _axis_span(replace(data, after=[], reference=[]), span)
-        if inputs is not None and inputs[1] > inputs[0]:
-            transfer_ax.set_xlim(*inputs)
+    inputs = _axis_span(replace(data, after=[], reference=[]), span)
+    if inputs is not None and inputs[1] > inputs[0]:
+        transfer_ax.set_xlim(*inputs)
     if log:
         hist_ax.set_yscale("log")
     hist_ax.set_title("histogram" + (" (log)" if log else ""), fontsize="small")
@@ -146,7 +180,8 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
     if unit_note:
         for ax in (hist_ax, cdf_ax):
             ax.set_xlabel(unit_note.strip(), fontsize="x-small")
-    hist_ax.legend(fontsize="x-small", frameon=False, labelcolor=foreground)
+    handles = [h for ax in {hist_ax, after_hist_ax} for h in ax.get_legend_handles_labels()[0]]
+    hist_ax.legend(handles=handles, fontsize="x-small", frameon=False, labelcolor=foreground)
     for ax in axes:
         ax.set_facecolor(background)
         ax.tick_params(colors=foreground, labelsize="x-small")
@@ -160,6 +195,19 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
     if figure.get_layout_engine() is None:
         figure.tight_layout()
     return axes
+
+
+def _draw_transfer(ax, data: PanelData):
+    """The transfer curve; where one input value was mapped to several outputs (each frame of a
+    bleach-corrected series its own table), the band from the lowest to the highest output too.
+    """
+    for (x, y, color), band in zip(data.transfer, data.transfer_band or [None] * len(data.transfer)):
+        if band is not None:
+            low, high = band
+            spread = np.nanmax(high - low) if len(high) else 0.0
+            if spread > 1e-3 * max(float(np.nanmax(np.abs(y))) if len(y) else 0.0, 1.0):
+                ax.fill_between(x, low, high, color=color, alpha=0.25, linewidth=0, label="lowest..highest")
+        ax.plot(x, y, color=color)
 
 
 def _drawable(data: PanelData):
@@ -179,10 +227,12 @@ def _drawable(data: PanelData):
         return replace(c, edges=c.edges / unit, density=density)
 
     transfer = [(np.asarray(x) / unit, np.asarray(y) / y_unit, color) for x, y, color in data.transfer]
+    band = [b and (np.asarray(b[0]) / y_unit, np.asarray(b[1]) / y_unit) for b in data.transfer_band]
     note = f" (values / 2**{int(np.log2(unit))})" if unit != 1.0 else ""
     note += f" (results / 2**{int(np.log2(y_unit))})" if y_unit != 1.0 else ""
     return replace(data, before=[scaled(c) for c in data.before], after=[scaled(c) for c in data.after],
-                   reference=[scaled(c) for c in data.reference], transfer=transfer), note
+                   reference=[scaled(c) for c in data.reference], transfer=transfer,
+                   transfer_band=band), note
 
 
 def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbins=None, title="", density=True,

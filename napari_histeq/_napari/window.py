@@ -102,7 +102,8 @@ def layout_report(viewer, controls_dock, plots_dock) -> dict:
     controls = controls_dock.widget()
     plots = plots_dock.widget()
     figure = getattr(plots_dock.inner_widget(), "figure", None) if hasattr(plots_dock, "inner_widget") else None
-    axes = [] if figure is None else [[round(ax.bbox.width), round(ax.bbox.height)] for ax in figure.axes]
+    drawn = [] if figure is None else list({tuple(ax.get_position().bounds): ax for ax in figure.axes}.values())
+    axes = [[round(ax.bbox.width), round(ax.bbox.height)] for ax in drawn]  # a twin axis is not another plot
     labels = [label for label in plots.findChildren(QLabel) if label.isVisible() and label.text()]
     hidden = [label.text()[:40] for label in labels
               if label.visibleRegion().boundingRect().height() < min(label.height(), label.sizeHint().height())
