@@ -17,7 +17,7 @@ from ._matching.match import match_histograms
 from ._napari.layers import add_equalized, equalize_layer
 from ._samples import bleaching_series, dark_stack, dark_xray
 from ._stretch.limits import CT_WINDOWS
-from ._stretch.stretch import fit_stretch, stretch_contrast
+from ._stretch.stretch import fit_stretch, stretch_contrast, stretch_limits
 
 try:
     from importlib.metadata import PackageNotFoundError, version
@@ -50,4 +50,5 @@ __all__ = [
     "match_histograms",
     "plot_histograms",
     "stretch_contrast",
+    "stretch_limits",
 ]

@@ -88,3 +88,20 @@ def test_input_untouched(image, variant):
     before = image.copy()
     equalize(image, variant=variant)
     np.testing.assert_array_equal(image, before)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.one_of(
+           arrays(np.float32, st.integers(1, 300), elements=st.floats(width=32, allow_nan=True)),
+           arrays(np.float64, st.integers(1, 300), elements=st.floats(allow_nan=True))),
+       picks=st.lists(st.floats(0, 1), min_size=1, max_size=4))
+def test_order_statistics_are_those_of_a_sort(values, picks):
+    pytest.importorskip("numba")
+    from napari_histeq._kernels.select import order_statistics
+
+    finite = np.sort(values[np.isfinite(values)])
+    ranks = [int(p * (finite.size - 1)) for p in picks]
+    found, n = order_statistics(values, lambda n: ranks)
+    assert n == finite.size
+    if n:
+        np.testing.assert_array_equal(np.array(found, values.dtype), finite[ranks])

@@ -169,3 +169,163 @@ def test_the_command_line_stretches_as_the_function_does(tmp_path, rng):
     assert main(["batch", str(tmp_path / "scan.png"), "-o", str(tmp_path / "ct"), "--method", "stretch",
                  "--variant", "window", "--window", "40,80", "-q"]) == 0
     np.testing.assert_array_equal(iio.imread(tmp_path / "ct" / "scan.png"), stretch_contrast(image, window=(40, 80)))
+
+
+# -- float percentiles in the kernels: NumPy's values, bit for bit --------------------------------------
+def _float_image(rng, kind, dtype, shape=(3, 128, 160)):
+    """Float images the kernels see (every plane over their 16384-pixel minimum)."""
+    image = rng.gamma(2.0, 100.0, shape) * rng.choice([-1.0, 1.0], shape)
+    if kind == "ties":
+        image = np.round(image / 50.0)
+    elif kind == "nonfinite":
+        flat = image.reshape(-1)
+        flat[rng.integers(0, flat.size, flat.size // 20)] = np.nan
+        flat[:7], flat[7:9] = np.inf, -np.inf
+    elif kind == "extremes":
+        image = image * (np.finfo(dtype).max / 2000.0)
+    elif kind == "zeros":
+        image[image < 50] = -0.0
+    return image.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["gamma", "ties", "nonfinite", "extremes", "zeros"])
+@pytest.mark.parametrize("percentiles", [(1, 99), (0, 100), (0.35, 99.65), (50, 50.001)])
+def test_float_percentiles_in_the_kernels_are_monais_formula(rng, dtype, kind, percentiles):
+    from napari_histeq._engine import accel
+
+    image = _float_image(rng, kind, dtype)
+    result = stretch_contrast(image, percentiles=percentiles, axis=(-2, -1))
+    if accel.cpu_kernels() is not None:
+        assert accel.last_route("select").path == "numba"
+    for plane, got in zip(image, result):
+        counted = plane[np.isfinite(plane)]  # the limits are those of the finite pixels
+        a_min, a_max = np.percentile(counted, percentiles[0]), np.percentile(counted, percentiles[1])
+        with np.errstate(all="ignore"):
+            if a_max == a_min:  # MONAI's flat case: shifted, not divided
+                shares = plane.astype(np.float64) - a_min
+            else:
+                shares = (plane.astype(np.float64) - a_min) / (a_max - a_min)
+        np.testing.assert_array_equal(got, np.clip(shares, 0.0, 1.0).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_percentiles_in_the_kernels_with_a_mask_out_range_and_unclipped(rng, dtype):
+    image = _float_image(rng, "nonfinite", dtype, (200, 300))
+    mask = rng.random(image.shape) < 0.4
+    result = stretch_contrast(image, percentiles=(5, 95), mask=mask, clip=False, out_range=(-1.0, 3.0))
+    counted = image[mask & np.isfinite(image)]
+    a_min, a_max = np.percentile(counted, 5), np.percentile(counted, 95)
+    with np.errstate(all="ignore"):
+        expected = (-1.0 + (image.astype(np.float64) - a_min) / (a_max - a_min) * 4.0).astype(dtype)
+    np.testing.assert_array_equal(result, expected)
+    with pytest.raises(ValueError, match="selects no pixel"):
+        stretch_contrast(image, percentiles=(5, 95), mask=np.zeros(image.shape, bool))
+
+
+def test_the_kernels_and_the_reference_agree(rng, monkeypatch):
+    image = _float_image(rng, "nonfinite", np.float32)
+    fast = stretch_contrast(image, percentiles=(2, 98), out_range="image")
+    monkeypatch.setenv("NAPARI_HISTEQ_JIT", "0")
+    np.testing.assert_array_equal(fast, stretch_contrast(image, percentiles=(2, 98), out_range="image"))
+
+
+
+# -- dask and zarr floats: limits from passes over the chunks, then a lazy map --------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("how", [dict(percentiles=(1, 99)), dict(percentiles=(0, 100), clip=False),
+                                 dict(saturated=0.35), dict(saturated=5.0), dict(window="brain"),
+                                 dict(window=(40, 0.5), variant="window-exact")])
+@pytest.mark.parametrize("axis", [None, (-2, -1)])
+def test_chunked_floats_are_stretched_lazily_as_in_memory(rng, dtype, how, axis):
+    da = pytest.importorskip("dask.array")
+    image = _float_image(rng, "nonfinite" if np.dtype(dtype).kind == "f" else "gamma", np.float64, (3, 60, 70))
+    image = np.nan_to_num(image, nan=7.0, posinf=900.0, neginf=-900.0).astype(dtype) if dtype == np.int32 \
+        else image.astype(dtype)
+    chunked = da.from_array(image, chunks=(2, 25, 30))
+    result = stretch_contrast(chunked, axis=axis, **how)
+    assert isinstance(result, da.Array) and result.chunks == chunked.chunks
+    np.testing.assert_array_equal(result.compute(), stretch_contrast(image, axis=axis, **how))
+
+
+def test_chunked_float_percentiles_are_numpys(rng):
+    da = pytest.importorskip("dask.array")
+    image = _float_image(rng, "ties", np.float32, (4, 50, 60))
+    mask = rng.random(image.shape[1:]) < 0.5
+    result = stretch_contrast(da.from_array(image, chunks=(1, 20, 20)), percentiles=(2, 98), mask=mask,
+                              out_range="image").compute()
+    counted = image[np.broadcast_to(mask, image.shape)]
+    a_min, a_max = np.percentile(counted, 2), np.percentile(counted, 98)
+    shares = np.clip((image.astype(np.float64) - a_min) / (a_max - a_min), 0.0, 1.0)
+    lo, hi = counted.min(), counted.max()
+    np.testing.assert_array_equal(result, (lo + shares * (float(hi) - float(lo))).astype(np.float32))
+    with pytest.raises(ValueError, match="selects no pixel"):
+        stretch_contrast(da.from_array(image), percentiles=(2, 98), mask=np.zeros(image.shape, bool))
+
+
+# -- stretch_limits: where the stretch starts and ends, nothing mapped ---------------------------------------------
+@pytest.mark.parametrize("key", [k for k in CASES if k.startswith(("u8_", "u16_")) and "saturated=" in k])
+def test_limits_are_where_imagejs_own_output_reaches_its_ends(key):
+    """ImageJ's real output maps every pixel at or below the low limit to 0, every one at or above the high
+    limit to the top, and those between to neither end (where the limits do not meet).
+    """
+    from napari_histeq import stretch_limits
+
+    name, what = key.split("/")
+    image, expected = REFERENCE[f"{name}/input"], REFERENCE[key]
+    low, high = stretch_limits(image, saturated=float(what.split("=")[1]))
+    top = np.iinfo(image.dtype).max
+    if (expected == image).all() and low == image.min() and high == image.max():
+        return  # ImageJ left it as it was: the limits are the image's own range
+    assert (expected[image <= low] == 0).all() and (expected[image >= high] == top).all()
+    between = (image > low) & (image < high)
+    assert ((expected[between] > 0) & (expected[between] < top)).all()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32, np.float64])
+def test_percentile_limits_are_numpys(rng, dtype):
+    from napari_histeq import stretch_limits
+
+    image = (rng.gamma(2.0, 40.0, (5, 40, 50)) - (30 if np.dtype(dtype).kind != "u" else 0)).astype(dtype)
+    mask = rng.random(image.shape[1:]) < 0.5
+    low, high = stretch_limits(image, percentiles=(2, 98))
+    assert (low, high) == (np.percentile(image, 2), np.percentile(image, 98))
+    planes = stretch_limits(image, percentiles=(2, 98), axis=(-2, -1), mask=mask)
+    assert planes.shape == (5, 2)
+    for plane, (low, high) in zip(image, planes):
+        assert (low, high) == (np.percentile(plane[mask], 2), np.percentile(plane[mask], 98))
+
+
+def test_window_limits_are_dicoms_ends():
+    from napari_histeq import stretch_limits
+
+    pydicom_pixels = pytest.importorskip("pydicom.pixels")
+    hounsfield = np.arange(-200, 300, dtype=np.float64)
+    for window in [(40, 80), (-600, 1500), (50, 351)]:
+        low, high = stretch_limits(hounsfield.astype(np.int16), window=window)
+        voi = pydicom_pixels.apply_windowing(hounsfield, _ds(window))
+        # pydicom's output is at its bottom up to the low limit and at its top past the high one
+        assert voi[hounsfield <= low].max(initial=0) == 0 and voi[hounsfield > high].min(initial=255) == 255
+        assert (voi[(hounsfield > low) & (hounsfield <= high)] > 0).all()
+
+
+def _ds(window):
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    ds.PhotometricInterpretation, ds.BitsStored, ds.PixelRepresentation = "MONOCHROME2", 8, 0
+    ds.WindowCenter, ds.WindowWidth, ds.VOILUTFunction = window[0], window[1], "LINEAR"
+    return ds
+
+
+@pytest.mark.parametrize("how", [dict(percentiles=(1, 99)), dict(saturated=0.35), dict(saturated=0.0)])
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_limits_of_chunked_images_are_those_in_memory(rng, dtype, how):
+    da = pytest.importorskip("dask.array")
+    from napari_histeq import stretch_limits
+
+    image = rng.gamma(2.0, 300.0, (3, 60, 70)).astype(dtype)
+    chunked = da.from_array(image, chunks=(2, 25, 30))
+    assert stretch_limits(chunked, **how) == stretch_limits(image, **how)
+    planes = stretch_limits(chunked, axis=(1, 2), **how)
+    np.testing.assert_array_equal(planes, stretch_limits(image, axis=(1, 2), **how))

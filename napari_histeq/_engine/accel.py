@@ -45,7 +45,9 @@ _last: dict[str, Route] = {}
 
 
 def last_route(stage: str) -> Route | None:
-    """The latest decision for ``stage`` ("range", "histogram", "transfer", "apply" or "ranks") in this process."""
+    """The latest decision for ``stage`` ("range", "histogram", "transfer", "apply", "ranks", "select" or
+    "linear") in this process.
+    """
     return _last.get(stage)
 
 
@@ -199,6 +201,44 @@ def matched_exactly(row, keep, quantiles, target_values, low, high, convert, out
     keep = None if keep is None else np.ascontiguousarray(keep)
     return cpu_kernels().matched_by_ranks(np.ascontiguousarray(row), keep, quantiles, target_values, low, high,
                                           convert, out)
+
+
+def _float_route(stage, row, what):
+    """``(kernels or None)`` for one float group of a value-by-value operation, the decision logged."""
+    if cpu_kernels() is None:
+        route = Route(stage, "reference", f"numba kernels unavailable or off ({JIT_ENV_VAR})")
+    elif row.size < MIN_KERNEL_ROW or row.dtype.newbyteorder("=") not in FLOAT_DTYPES:
+        route = Route(stage, "reference", f"no kernel for {row.size} pixels of {row.dtype}")
+    else:
+        route = Route(stage, "numba", what)
+    _last[stage] = route
+    log.debug("%s", route)
+    return cpu_kernels() if route.path == "numba" else None
+
+
+def order_statistics(row, ranks_of, mask=None):
+    """``(statistics, n)`` of one float group by the kernels (see ``_kernels.select``), or None where they
+    do not run and the caller's reference must.
+    """
+    kernels = _float_route("select", row, f"{row.dtype} order statistics by their keys' top bits")
+    if kernels is None:
+        return None
+    return kernels.order_statistics(as_native(row).reshape(-1), ranks_of,
+                                    None if mask is None else np.ascontiguousarray(mask).reshape(-1))
+
+
+def linear_map(row, low, high, lo, hi, clip, out):
+    """``out = lo + clip((row - low) / (high - low)) * (hi - lo)`` by the kernels into a contiguous float
+    ``out``: True, or False where they do not run. ``high - low`` is taken in the limits' own type
+    (NumPy scalars: float32 limits give a float32 width, as MONAI's formula computes it).
+    """
+    kernels = _float_route("linear", row, f"{row.dtype} values mapped between two limits")
+    if kernels is None or not out.flags.c_contiguous or out.dtype.kind != "f":
+        return False
+    with np.errstate(over="ignore"):  # limits further apart than their type holds: inf, as NumPy has it
+        width = high - low
+    kernels.linear_map(as_native(row).reshape(-1), low, width, lo, hi, clip, out.reshape(-1))
+    return True
 
 
 def as_native(array, unsigned=False):

@@ -38,32 +38,45 @@ def imagej_bins(counts, saturated: float) -> tuple[int, int]:
     return low, high
 
 
+def percentile_ranks(n: int, percent: float) -> tuple[int, int, float]:
+    """``numpy.percentile``'s linear method over ``n`` sorted values: the two ranks it reads and the
+    share ``gamma`` of the way from the first to the second (the virtual index ``(n - 1) * q``).
+    """
+    virtual = (n - 1) * np.true_divide(percent, 100)
+    if virtual >= n - 1:
+        return n - 1, n - 1, 0.0
+    if virtual < 0:
+        return 0, 0, 0.0
+    previous = int(np.floor(virtual))
+    return previous, previous + 1, float(virtual - previous)
+
+
 def percentile_of_counts(values, counts, percent: float) -> float:
     """``numpy.percentile(pixels, percent)`` (linear method) of the pixels ``counts`` holds at ``values``
     (ascending), without the pixels: the two order statistics come from the running counts.
     """
     running = np.cumsum(counts)
-    n = int(running[-1])
-    q = np.true_divide(percent, 100)
-    virtual = (n - 1) * q
-    if virtual >= n - 1:
-        return float(values[np.searchsorted(running, n - 1, side="right")])
-    if virtual < 0:
-        return float(values[0])
-    previous = int(np.floor(virtual))
+    previous, following, gamma = percentile_ranks(int(running[-1]), percent)
     a = values[np.searchsorted(running, previous, side="right")]
-    b = values[np.searchsorted(running, previous + 1, side="right")]
-    gamma = virtual - previous
-    return float(_lerp(a, b, gamma))
+    if following == previous:
+        return float(a)
+    b = values[np.searchsorted(running, following, side="right")]
+    return float(lerp(a, b, gamma))
 
 
-def _lerp(a, b, t):
+def lerp(a, b, t):
     """NumPy's ``_lerp``: from the nearer end, so that ``t`` of 0 and 1 give ``a`` and ``b`` exactly.
 
-    The difference is taken in the values' own type for floats, as NumPy does; for integers it is
-    exact (NumPy's wraps in int16 and int8 when the two values are further apart than the type holds).
+    For floats (NumPy scalars) every step is in the values' own type, with ``t`` (a Python float)
+    taken as a weak scalar, as ``numpy.percentile`` computes a scalar percentile: float32 pixels
+    give a float32 limit. For integers the difference is exact (NumPy's wraps in int16 and int8 when
+    the two values are further apart than the type holds) and the result float64.
     """
-    difference = b - a if np.asarray(a).dtype.kind == "f" else float(int(b) - int(a))
+    t = float(t)
+    if np.asarray(a).dtype.kind == "f":
+        difference = b - a
+        return b - difference * (1 - t) if t >= 0.5 else a + difference * t
+    difference = float(int(b) - int(a))
     if t >= 0.5:
         return np.float64(b) - difference * (1 - t)
     return np.float64(a) + difference * t

@@ -2,8 +2,8 @@
 
 8- and 16-bit images run through the engine (one counting pass, a table per
 histogram group, one gather; dask and zarr lazily, CuPy on the GPU); floats
-and 32/64-bit integers are mapped value by value from each group's limits,
-in memory.
+and 32/64-bit integers are mapped value by value from each group's limits
+(``values``: in memory, or lazily in passes over the chunks).
 """
 
 from __future__ import annotations
@@ -11,29 +11,21 @@ from __future__ import annotations
 import numpy as np
 
 from .._engine import pipeline as _pipeline
-from .._engine.backend import array_module, float_to_integer, is_lazy_array, to_backend
-from .._engine.groups import GroupLayout
+from .._engine.backend import as_dask, is_lazy_array
 from .._engine.lazy import apply_lazy, fit_lazy
 from .._engine.request import request_for
-from .._engine.validate import (
-    as_image,
-    check_mask,
-    check_out_range,
-    dtype_range,
-    is_level_dtype,
-    normalize_axis,
-    output_dtype,
-)
+from .._engine.validate import is_level_dtype, normalize_axis
 from .._engine.wrapped import array_contract
 from .._equalization.equalize import Equalization
-from .limits import imagej_bins, window_of
-from .transfer import StretchTransfer, between, window_shares
+from .chunked import stretch_chunked
+from .group_limits import group_limits
+from .limits import window_of
+from .transfer import StretchTransfer
+from .values import stretch_values
 
 VARIANTS = ("imagej", "percentile", "window", "window-exact")
 #: Where each variant takes its limits from (the first variant of each source is its default).
 LIMITS_OF = {"imagej": "saturated", "percentile": "percentiles", "window": "window", "window-exact": "window"}
-#: ImageJ's histogram of a 32-bit image: 256 bins over its min..max.
-IMAGEJ_FLOAT_BINS = 256
 
 
 def stretch_transfer(*, saturated=None, percentiles=None, window=None, variant=None, clip=True) -> StretchTransfer:
@@ -81,7 +73,7 @@ def stretch_contrast(image, *, saturated=None, percentiles=None, window=None, va
     Parameters
     ----------
     image : array
-        Integer or float image of any shape (NumPy, CuPy, dask or zarr for 8/16-bit); never modified.
+        Integer or float image of any shape (NumPy, CuPy, dask or zarr); never modified.
     saturated : float, optional
         Percent of the pixels saturated, in [0, 100): ImageJ's threshold ``int(n * saturated / 200)``
         from each end of its histogram (each level for 8/16-bit images, 256 bins over min..max
@@ -128,7 +120,11 @@ def stretch_contrast(image, *, saturated=None, percentiles=None, window=None, va
         if request.lazy:
             return apply_lazy(Equalization._of(fit_lazy(request)), request.image)
         return _pipeline.fit_and_apply(request, out)
-    return _stretch_values(image, transfer, axis=axis, mask=mask, out_range=out_range, out=out)
+    if is_lazy_array(image):
+        if out is not None:
+            raise ValueError("out= takes in-memory images; a dask or zarr image gives a lazy result to store")
+        return stretch_chunked(as_dask(image), transfer, axis=axis, mask=mask, out_range=out_range)
+    return stretch_values(image, transfer, axis=axis, mask=mask, out_range=out_range, out=out)
 
 
 def fit_stretch(image, *, saturated=None, percentiles=None, window=None, variant=None, clip=True, axis=None,
@@ -155,88 +151,32 @@ def fit_stretch(image, *, saturated=None, percentiles=None, window=None, variant
     return Equalization._of(fit_lazy(request) if request.lazy else _pipeline.fit(request))
 
 
-def _stretch_values(image, transfer: StretchTransfer, *, axis, mask, out_range, out):
-    """Floats and 32/64-bit integers, in memory: each group's limits, then every value mapped."""
-    if is_lazy_array(image):
-        raise TypeError("stretch_contrast of dask or zarr arrays takes 8/16-bit images; compute a float or "
-                        "32/64-bit one first (np.asarray), or stretch it in blocks")
-    xp = array_module(image)
-    image = as_image(image)
-    host = to_backend(np, image)
-    layout = GroupLayout(tuple(host.shape), normalize_axis(axis, host.ndim))
-    mask = check_mask(None if mask is None else to_backend(np, mask), host.shape)
-    out_dtype = output_dtype(host.dtype)
-    counted = np.isfinite(host) if host.dtype.kind == "f" else np.ones(host.shape, bool)
-    if mask is not None:
-        counted &= mask
-    lo, hi = _output_range(out_range, host, counted)
-    rows, counted_rows = layout.to_rows(np, host), layout.to_rows(np, counted)
-    result = np.empty(rows.shape, out_dtype)
-    for g in range(rows.shape[0]):
-        # integers as exact float64 (NumPy's percentile of int16 wraps); floats as they are
-        row = rows[g].astype(np.float64) if host.dtype.kind in "iu" else rows[g]
-        if not counted_rows[g].any():
-            raise ValueError("the mask selects no pixel" if mask is not None else "there is no finite pixel")
-        shares = _shares(row, row[counted_rows[g]], transfer, out_dtype)
-        result[g] = _into(shares, lo, hi, out_dtype, rows[g], truncate=transfer.variant == "imagej")
-    stretched = layout.from_rows(np, result)
-    if out is not None:
-        out[...] = to_backend(array_module(out), stretched)
-        return out
-    return to_backend(xp, stretched)
+def stretch_limits(image, *, saturated=None, percentiles=None, window=None, variant=None, axis=None, mask=None):
+    """Where :func:`stretch_contrast` starts and ends: the values it maps to the bottom and the top.
 
+    Nothing is mapped: set napari's contrast limits of a layer from them (display only), draw them
+    on a histogram, or compare channels. The parameters are those of :func:`stretch_contrast`.
 
-def _shares(row, counted, transfer: StretchTransfer, out_dtype):
-    """Each value's place between the group's limits (NaN stays NaN)."""
-    if transfer.variant == "imagej":
-        low, high = _imagej_float_limits(counted, transfer.saturated)
-        if high is None:
-            return None  # ImageJ leaves the image as it is
-        scale = 1.0 / (high - low)  # ContrastEnhancer.normalizeFloat, in double as Java computes it
-        return np.minimum(np.maximum(row.astype(np.float64, copy=False) - low, 0.0) * scale, 1.0)
-    if transfer.variant == "percentile":
-        low, high = (np.percentile(counted, p) for p in transfer.percentiles)  # one at a time, as MONAI asks:
-        # together NumPy returns float32 limits for float32 pixels, alone float64
-        shares = between(row.astype(np.float64, copy=False), low, high)
-        return np.clip(shares, 0.0, 1.0) if transfer.clip or out_dtype.kind in "iu" else shares
-    centre, width = transfer.window
-    shares = window_shares(row, centre, width, exact=transfer.variant == "window-exact")
-    return np.where(np.isnan(row), np.nan, shares)
+    Returns
+    -------
+    limits : (float, float) or ndarray
+        ``(low, high)`` for one histogram (``axis=None``); with ``axis``, an array of shape
+        ``(*other_axes, 2)``: a pair for each histogram group (each plane, say). Where ImageJ's
+        limits meet (it then leaves the image unchanged) the image's own minimum and maximum.
 
-
-def _imagej_float_limits(values, saturated):
-    """ImageJ's limits of a 32-bit image: 256 bins over min..max, ``(int)(scale * (v - min))``."""
-    minimum, maximum = float(values.min()), float(values.max())
-    if not maximum > minimum:
-        return minimum, None
-    scale = IMAGEJ_FLOAT_BINS / (maximum - minimum)
-    bins = np.minimum((scale * (values.astype(np.float64) - minimum)).astype(np.int64), IMAGEJ_FLOAT_BINS - 1)
-    counts = np.bincount(bins, minlength=IMAGEJ_FLOAT_BINS)
-    low, high = imagej_bins(counts, saturated)
-    if high <= low:
-        return minimum, None
-    size = (maximum - minimum) / IMAGEJ_FLOAT_BINS
-    return minimum + low * size, minimum + high * size
-
-
-def _output_range(out_range, image, counted):
-    """``(lo, hi)``: as given, the output dtype's, or the counted pixels' own (as ``equalize`` takes it)."""
-    checked = check_out_range(out_range, image.dtype)
-    if isinstance(checked, tuple):
-        return checked
-    if checked == "dtype":
-        return dtype_range(output_dtype(image.dtype))
-    return image[counted].min(), image[counted].max()
-
-
-def _into(shares, lo, hi, out_dtype, row, *, truncate):
-    """Shares of the output range as ``out_dtype`` (``None``: the row unchanged, as ImageJ leaves it): integers
-    by ImageJ's ``(int)`` cast of the share of the span (``truncate``), else ``rint`` of the float result.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_histeq import stretch_limits
+    >>> image = np.arange(1000, dtype=np.uint16)
+    >>> stretch_limits(image, percentiles=(1, 99))
+    (9.99, 989.01)
+    >>> stretch_limits(np.int16([-1000, 40, 80]), window="brain")
+    (0.0, 79.0)
     """
-    if shares is None:
-        return row.astype(out_dtype)
-    if out_dtype.kind == "f":
-        return (lo + shares * (float(hi) - float(lo))).astype(out_dtype)
-    product = shares * (float(hi) - float(lo))
-    values = np.trunc(product) + float(lo) if truncate else np.rint(product + float(lo))
-    return float_to_integer(np.nan_to_num(values, nan=float(lo)), out_dtype)
+    transfer = stretch_transfer(saturated=saturated, percentiles=percentiles, window=window, variant=variant)
+    limits = group_limits(image, transfer, axis=axis, mask=mask)
+    axes = normalize_axis(axis, len(image.shape))
+    if len(axes) == len(image.shape):
+        return limits[0]
+    return np.array(limits, np.float64).reshape(*[n for d, n in enumerate(image.shape) if d not in axes], 2)

@@ -68,8 +68,15 @@ class StretchTransfer:
 
 
 def between(values, low, high):
-    """MONAI's ``(v - low) / (high - low)``; a flat image (``low == high``) is shifted to 0, not divided by it."""
-    return values - low if high == low else (values - low) / (high - low)
+    """MONAI's ``(v - low) / (high - low)``; a flat image (``low == high``) is shifted to 0, not divided by it.
+
+    Limits near the ends of a float type may be further apart than it holds: their difference is
+    then inf, as in NumPy, without a warning.
+    """
+    if high == low:
+        return values - low
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (values - low) / (high - low)
 
 
 def window_shares(x, centre, width, *, exact=False):
