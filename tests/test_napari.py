@@ -1033,3 +1033,39 @@ def test_the_stretch_is_a_method_of_the_equalize_widget(viewer, widget):
     data, kwargs, _ = equalize_layer(widget.image.value, **options)
     np.testing.assert_array_equal(data, stretch_contrast(image, percentiles=(2, 98)))
     assert kwargs["metadata"]["napari_histeq"]["percentiles"] == (2.0, 98.0)
+    # the limits the stretch started and ended at are recorded, for the plots
+    assert kwargs["metadata"]["napari_histeq"]["input_limits"] == [[np.percentile(image, 2), np.percentile(image, 98)]]
+
+
+def test_auto_contrast_sets_every_channels_display_limits_and_leaves_the_data(viewer, widget):
+    rng = np.random.default_rng(3)
+    channels = np.stack([rng.gamma(2.0, 100.0 * (c + 1), (30, 40)) for c in range(3)]).astype(np.uint16)
+    layers = viewer.add_image(channels, channel_axis=0, name=["dapi", "gfp", "rfp"])
+    before = [layer.data.copy() for layer in layers]
+    count = len(viewer.layers)
+    widget.image.value = layers[1]
+    viewer.layers.selection.active = layers[1]  # one selected: every layer of its shape
+    widget.method.value = "stretch"
+    assert not widget.auto_contrast_button.native.isHidden()
+    widget.variant.value = "percentile"
+    widget.percentiles.value = "1, 99.5"
+    found = widget.auto_contrast()
+    assert set(found) == {"dapi", "gfp", "rfp"} and len(viewer.layers) == count
+    for layer, data in zip(layers, before):
+        np.testing.assert_array_equal(layer.data, data)
+        assert tuple(layer.contrast_limits) == pytest.approx((np.percentile(data, 1), np.percentile(data, 99.5)))
+    widget.method.value = "global"
+    assert widget.auto_contrast_button.native.isHidden()
+
+
+def test_histogram_widget_draws_a_stretchs_limits(qtbot, viewer, widget, histogram_widget):
+    image = np.random.default_rng(9).gamma(2.0, 300.0, (60, 70)).astype(np.uint16)
+    source = viewer.add_image(image, name="cells")
+    add_equalized(viewer, source, method="stretch", variant="percentile", percentiles=(2, 98))
+    viewer.layers.selection.active = viewer.layers["cells equalized"]
+    settle(qtbot, histogram_widget)
+    assert histogram_widget.data.limits == (np.percentile(image, 2), np.percentile(image, 98))
+    hist_ax = histogram_widget.figure.axes[0]
+    dashed = sorted(line.get_xdata()[0] for line in hist_ax.lines if line.get_linestyle() == "--")
+    assert dashed == [np.percentile(image, 2), np.percentile(image, 98)]
+    assert "limits" in hist_ax.get_legend_handles_labels()[1]

@@ -45,6 +45,8 @@ class PanelData:
     reference: list[Curves] = field(default_factory=list)  # what the image was matched to, if anything
     #: per transfer curve, its lowest and highest outputs per input bin (None: a predicted curve)
     transfer_band: list[tuple[np.ndarray, np.ndarray] | None] = field(default_factory=list)
+    #: the input values a contrast stretch mapped to the output's ends, drawn on the before-histogram
+    limits: tuple[float, float] | None = None
 
 
 def _curves(image, label, color, nbins, bw_method) -> Curves:
@@ -111,7 +113,7 @@ def _mean_output_per_input_bin(before, after, edges):
 
 
 def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="", bw_method="scott",
-                         reference=None) -> PanelData:
+                         reference=None, limits=None) -> PanelData:
     """Compute the curves of the histogram panel (no drawing; any thread).
 
     Parameters
@@ -133,12 +135,15 @@ def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="",
     reference : array, optional
         The image ``before`` was matched to (:func:`match_histograms`): its
         histogram and CDF are drawn too, which ``after`` should follow.
+    limits : (float, float), optional
+        The input values a contrast stretch mapped to the ends of its output
+        (:func:`napari_histeq.stretch_limits`): drawn on the before-histogram.
 
     Returns
     -------
     data : PanelData
     """
-    data = PanelData(before=[], title=title)
+    data = PanelData(before=[], title=title, limits=None if limits is None else tuple(float(v) for v in limits))
     after_channels = _channels(after, rgb) if after is not None else None
     for c, (channel, name, color) in enumerate(_channels(before, rgb)):
         suffix = f" ({name})" if name else ""

@@ -154,6 +154,11 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
         low, high = reference.edges[0], reference.edges[-1]
     after_cdf_ax.plot([low, high], [0, 1], ":", color=foreground, linewidth=1, label="uniform")
     _draw_transfer(transfer_ax, data)
+    if data.limits is not None:  # on the before axes: they are values of the input
+        for ax in (hist_ax, cdf_ax):
+            for x in data.limits:
+                ax.axvline(x, color=foreground, linestyle="--", linewidth=1,
+                           label="limits" if ax is hist_ax and x == data.limits[0] else None)
     if separate is not None:
         for ax, top in ((hist_ax, after_hist_ax), (cdf_ax, after_cdf_ax)):
             ax.set_xlim(*separate[0])
@@ -232,11 +237,11 @@ def _drawable(data: PanelData):
     note += f" (results / 2**{int(np.log2(y_unit))})" if y_unit != 1.0 else ""
     return replace(data, before=[scaled(c) for c in data.before], after=[scaled(c) for c in data.after],
                    reference=[scaled(c) for c in data.reference], transfer=transfer,
-                   transfer_band=band), note
+                   transfer_band=band, limits=data.limits and tuple(v / unit for v in data.limits)), note
 
 
 def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbins=None, title="", density=True,
-                    bw_method="scott", reference=None, span="data"):
+                    bw_method="scott", reference=None, span="data", limits=None):
     """Histograms with density curves, cumulative distributions and transfer curve, before and after.
 
     The headless version of the napari Histogram widget: the histograms and
@@ -276,6 +281,9 @@ def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbin
         The x-axes: the values the images occupy, with a little margin (a
         12-bit camera image in a 16-bit container fills the plot), or the
         whole range of the dtype (of the bins, for floats).
+    limits : (float, float), optional
+        The limits of a contrast stretch (:func:`napari_histeq.stretch_limits`):
+        dashed lines on the before-histogram and its CDF.
 
     Returns
     -------
@@ -290,7 +298,7 @@ def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbin
     3
     """
     data = histogram_panel_data(before, after, rgb=rgb, nbins=nbins, title=title, bw_method=bw_method,
-                                reference=reference)
+                                reference=reference, limits=limits)
     return figure_from_panel(data, path, log=log, density=density, span=span)
 
 

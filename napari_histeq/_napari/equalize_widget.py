@@ -1,17 +1,11 @@
-"""The "Equalize Histogram" dock widget (magicgui), thin glue over ``_layer``.
+"""The "Equalize Histogram" dock widget (magicgui), thin glue over ``layers``.
 
-Calling the widget (``widget()``) runs it on the layer chosen in its
-dropdown, in a worker thread with napari's progress indicator; the result
-is added to (or updated in) the viewer on the GUI thread when it is
-complete, so the viewer never sees a half-made layer.
-
-The worker life cycle is ``worker.OneWorker`` (shared with the Histogram
-widget); the live preview computes in a worker too, and the latest request
-wins.
-
-When the source changes while a run computes, the result is discarded with
-a notification: the source was removed, or its data replaced. A widget whose
-viewer was closed drops the result quietly.
+Calling the widget (``widget()``) runs it on the chosen layer in a worker
+thread (``worker.OneWorker``) with napari's progress indicator; the result
+is added on the GUI thread when complete, so the viewer never sees a
+half-made layer. The live preview computes in a worker too; the latest
+request wins. When the source is removed or its data replaced while a run
+computes, the result is discarded with a notification.
 """
 
 from __future__ import annotations
@@ -22,9 +16,10 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, PushButton, SpinBox
 from qtpy.QtWidgets import QSizePolicy
 
-from .._engine.backend import BACKENDS, backend_info
+from .._engine.backend import BACKENDS
 from .._operations.run import warm_up_in_background
 from .._operations.settings import OUT_RANGE_LABELS, RGB_MODE_LABELS, SCOPE_LABELS
+from .auto_contrast import auto_contrast, channel_layers
 from .layers import (
     displayed_index,
     equalize_layer,
@@ -35,7 +30,7 @@ from .layers import (
     show_preview,
     show_result,
 )
-from .messages import MessageLabel
+from .messages import MessageLabel, describe_auto_backend
 from .method_options import MethodOptions
 from .worker import Cancelled, OneWorker, ProgressRelay, widget_alive, with_dask_progress
 
@@ -61,20 +56,6 @@ def _preview_of(data, index, rgb, options):
     return equalize_plane(np.asarray(data[index]), rgb=rgb, **options)
 
 
-def _describe_auto_backend() -> tuple[str, str]:
-    """The backend note and its tooltip: what ``auto`` picks in a few words, and all of why."""
-    try:
-        info = backend_info()
-    except (ValueError, RuntimeError) as error:  # a bad NAPARI_HISTEQ_BACKEND: say so, keep the widget usable
-        headline = str(error).split(": ", 1)[0]  # without the CUDA error, if any: it is in the tooltip
-        return f"auto cannot choose: {headline}. Pick numpy or cupy here.", str(error)
-    if info.name == "cupy":
-        return f"auto picks {info.reason}", info.reason
-    if ": " in info.reason:  # CuPy is there but failed: the error is long, and in the tooltip
-        return "auto picks numpy: no usable GPU (hover for why)", info.reason
-    return f"auto picks numpy: {info.reason}", info.reason
-
-
 class EqualizeWidget(Container):
     """Equalise the histogram of an image layer into a new layer."""
 
@@ -97,17 +78,22 @@ class EqualizeWidget(Container):
         self.out_range = ComboBox(choices=_choices(OUT_RANGE_LABELS), value="dtype", label="output range")
         self.rgb_mode = ComboBox(choices=_choices(RGB_MODE_LABELS), value="channels", label="RGB")
         self.backend = ComboBox(choices=list(BACKENDS), value="auto", label="backend")
-        self.backend_note = MessageLabel(*_describe_auto_backend())
+        self.backend_note = MessageLabel(*describe_auto_backend())
         self.fit_level = SpinBox(value=0, min=0, max=0, label="fit on level")
         self.preview = CheckBox(value=False, text="live preview of the displayed plane")
         self.run_button = PushButton(text="Equalize")
+        self.auto_contrast_button = PushButton(text="Auto-contrast channels (display only)")
+        self.auto_contrast_button.tooltip = (
+            "set the contrast limits of the selected image layers (one selected: every layer of its shape, "
+            "the channels of one image) where this stretch would start and end, without changing their data")
         self.cancel_button = PushButton(text="Cancel", visible=False)
         self.status = MessageLabel()
         self.extend([
             self.image, *self.methods.widgets, self.scope, self.nbins, self.mask, self.out_range, self.rgb_mode,
-            self.fit_level, self.backend, self.backend_note, self.preview, self.run_button, self.cancel_button,
-            self.status,
+            self.fit_level, self.backend, self.backend_note, self.preview, self.run_button, self.auto_contrast_button,
+            self.cancel_button, self.status,
         ])
+        self.auto_contrast_button.changed.connect(self.auto_contrast)
         self.cancel_button.changed.connect(self.cancel)
         self.run_button.changed.connect(self.__call__)
         for option in (self.image, *self.methods.widgets, self.nbins, self.mask, self.out_range, self.rgb_mode,
@@ -137,6 +123,7 @@ class EqualizeWidget(Container):
     def _show_relevant_options(self, _event=None):
         layer = self.image.value
         self.nbins.visible = self._uses_nbins()
+        self.auto_contrast_button.visible = self.methods.spec.limits is not None
         self.rgb_mode.visible = layer is not None and layer.rgb
         levels = len(layer.data) if layer is not None and layer.multiscale else 1
         self.fit_level.max = levels - 1
@@ -167,6 +154,21 @@ class EqualizeWidget(Container):
             "rgb_mode": self.rgb_mode.value,
             "fit_level": int(self.fit_level.value) if layer is not None and layer.multiscale else 0,
         }
+
+    def auto_contrast(self, *_args) -> dict:
+        """Set napari's contrast limits of the channel layers from the stretch's limits (data unchanged)."""
+        layers = channel_layers(self._viewer, self.image.value)
+        if not layers:
+            self._notify_error("choose an image layer to auto-contrast")
+            return {}
+        options = {name: value for name, value in self.methods.options().items() if name != "method"}
+        try:
+            found = auto_contrast(layers, **options)
+        except (ValueError, TypeError) as error:
+            self._notify_error(f"napari-histeq: {error}")
+            return {}
+        self.status.value = f"display limits set on {len(found)} layer(s); data unchanged"
+        return found
 
     @property
     def running(self) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QFont
@@ -38,7 +39,7 @@ STATS_COLUMN_WIDTH = 330
 QWIDGETSIZE_MAX = (1 << 24) - 1
 
 
-def _panel_data(before, after, rgb, title, reference=None):
+def _panel_data(before, after, rgb, title, reference=None, limits=None):
     """Read the selected planes (this runs in the worker thread) and compute the curves."""
 
     def read(selection):
@@ -47,7 +48,8 @@ def _panel_data(before, after, rgb, title, reference=None):
         data, index = selection
         return data[index] if index else data
 
-    return histogram_panel_data(read(before), read(after), rgb=rgb, title=title, reference=read(reference))
+    return histogram_panel_data(read(before), read(after), rgb=rgb, title=title, reference=read(reference),
+                                limits=limits)
 
 
 class HistogramWidget(QWidget):
@@ -139,6 +141,22 @@ class HistogramWidget(QWidget):
         reference = self._viewer.layers[name]
         return reference if reference.rgb == result.rgb else None
 
+    def _limits_of(self, result, before):
+        """A contrast stretch's limits for what is shown: its one pair, or the displayed plane's."""
+        record = {} if result is None else result.metadata.get(METADATA_KEY) or {}
+        limits = record.get("input_limits")
+        if not limits:
+            return None
+        if len(limits) == 1:
+            return limits[0]
+        if self.scope.value != "plane" or record.get("scope") != "plane":
+            return None  # one pair per plane, and the plot spans more than one
+        index = displayed_index(self._viewer, before)[0]
+        leading = finest_level(before).shape[:-2]  # the planes' axes, in the order the pairs were found
+        if any(not isinstance(i, int) for i in index[:-2]) or len(limits) != int(np.prod(leading)):
+            return None  # the view is not across the last two axes, the planes that were stretched
+        return limits[int(np.ravel_multi_index(index[:-2], leading))]
+
     def _selection(self, layer):
         """The data and the index to read from it (the read itself happens in the worker)."""
         data = finest_level(layer)
@@ -176,7 +194,7 @@ class HistogramWidget(QWidget):
         title = before.name if after is None else f"{before.name}  ->  {after.name}"
         self._updates.start(
             _panel_data, self._selection(before), None if after is None else self._selection(after), before.rgb,
-            title, None if reference is None else (finest_level(reference), ()),
+            title, None if reference is None else (finest_level(reference), ()), self._limits_of(after, before),
             returned=self._on_returned, finished=self._on_finished,
             errored=lambda exc: self._show_note(f"Cannot plot {before.name}: {exc}"),
         )

@@ -19,7 +19,7 @@ import numpy as np
 
 from .._engine.backend import backend_info, is_lazy_array
 from .._engine.validate import dtype_range
-from .._operations.run import run_levels
+from .._operations.run import input_limits, run_levels
 from .._operations.settings import Settings, scope_axis
 
 METADATA_KEY = "napari_histeq"
@@ -148,6 +148,7 @@ def equalize_layer(
     start = time.perf_counter()
     mask_array = mask if mask is None or isinstance(mask, np.ndarray) else layer_mask(mask, layer)
     results, limits = _equalized_levels(layer, settings, mask_array, fit_level)
+    axis = scope_axis(settings.scope, len(_spatial_shape(layer)))
     record = {
         "source": layer.name,
         **settings.record(),
@@ -158,6 +159,7 @@ def equalize_layer(
         "fit_level": fit_level if layer.multiscale and settings.spec.fit is not None and not layer.rgb else None,
         "lazy": any(is_lazy_array(level) for level in results),
         "seconds": time.perf_counter() - start,
+        "input_limits": None if layer.rgb else input_limits(settings, finest_level(layer), axis=axis, mask=mask_array),
     }
     return (results if layer.multiscale else results[0], output_kwargs(layer, record, limits=limits), "image")
 

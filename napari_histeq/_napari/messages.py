@@ -6,6 +6,8 @@ from magicgui.widgets import Label
 from qtpy.QtCore import QEvent, QObject
 from qtpy.QtWidgets import QSizePolicy
 
+from .._engine.backend import backend_info
+
 
 class MessageLabel(Label):
     """A label whose text wraps to the dock's width instead of widening the dock.
@@ -50,3 +52,17 @@ class _FitHeightOnResize(QObject):
         if event.type() == QEvent.Type.Resize:
             _fit_height(label)
         return False
+
+
+def describe_auto_backend() -> tuple[str, str]:
+    """The backend note and its tooltip: what ``auto`` picks in a few words, and all of why."""
+    try:
+        info = backend_info()
+    except (ValueError, RuntimeError) as error:  # a bad NAPARI_HISTEQ_BACKEND: say so, keep the widget usable
+        headline = str(error).split(": ", 1)[0]  # without the CUDA error, if any: it is in the tooltip
+        return f"auto cannot choose: {headline}. Pick numpy or cupy here.", str(error)
+    if info.name == "cupy":
+        return f"auto picks {info.reason}", info.reason
+    if ": " in info.reason:  # CuPy is there but failed: the error is long, and in the tooltip
+        return "auto picks numpy: no usable GPU (hover for why)", info.reason
+    return f"auto picks numpy: {info.reason}", info.reason

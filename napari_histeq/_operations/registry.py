@@ -32,7 +32,7 @@ from .._matching.match import VARIANTS as MATCH_VARIANTS
 from .._matching.match import match_histograms
 from .._stretch.limits import CT_WINDOWS
 from .._stretch.stretch import VARIANTS as STRETCH_VARIANTS
-from .._stretch.stretch import stretch_contrast
+from .._stretch.stretch import stretch_contrast, stretch_limits
 
 #: A parameter's kinds: a number, whole numbers (one, or one per axis), numbers, a choice, words, an image.
 KINDS = ("float", "int", "ints", "floats", "choice", "text", "image")
@@ -111,6 +111,7 @@ class Operation:
     fit: Callable | None = None
     noun: str = ""  # how messages name it ("adaptive equalisation"); the name when empty
     done: str = "equalised"  # what a summary says was done to the files
+    limits: Callable | None = None  # the input values mapped to the output's ends (drawn on the plots)
 
     @property
     def variant_names(self) -> tuple[str, ...]:
@@ -221,7 +222,7 @@ OPERATIONS: dict[str, Operation] = {
                           f"{', '.join(CT_WINDOWS)}", "window", variants=("window", "window-exact"),
                           widget={"*": "brain"}, parse=parse_window),
             ),
-            takes=("out_range", "mask", "axis"), noun="the contrast stretch", done="stretched",
+            takes=("out_range", "mask", "axis"), noun="the contrast stretch", done="stretched", limits=stretch_limits,
         ),
         Operation(
             "match", "Match to a reference", match_histograms,

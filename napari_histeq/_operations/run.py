@@ -16,11 +16,12 @@ of the operation's function, with one set of rules:
 
 from __future__ import annotations
 
+import inspect
 import threading
 
 import numpy as np
 
-from .._engine.backend import module_of
+from .._engine.backend import is_lazy_array, module_of
 from .._equalization.colour import equalize_rgb
 from .settings import Settings
 
@@ -107,3 +108,16 @@ def warm_up_in_background() -> threading.Thread:
     thread = threading.Thread(target=warm_up, name="napari-histeq warm-up", daemon=True)
     thread.start()
     return thread
+
+
+def input_limits(settings: Settings, image, *, axis=None, mask=None):
+    """The input values the operation maps to the ends of its output (its registry entry's ``limits``: a
+    contrast stretch's), one ``[low, high]`` per histogram group in C order; None for an operation without
+    such limits, or a dask or zarr image (they would cost another pass over its chunks).
+    """
+    spec = settings.spec
+    if spec.limits is None or is_lazy_array(image):
+        return None
+    accepted = inspect.signature(spec.limits).parameters
+    keywords = {name: value for name, value in settings.keywords().items() if name in accepted}
+    return np.reshape(np.asarray(spec.limits(image, axis=axis, mask=mask, **keywords), np.float64), (-1, 2)).tolist()
