@@ -14,8 +14,11 @@ from ._equalization.equalize import Equalization, Histogram, equalize, fit_equal
 from ._inspect.plot import plot_histograms
 from ._inspect.stats import HistogramStats, histogram_stats
 from ._matching.match import match_histograms
+from ._medical.dicom import read_dicom
+from ._medical.nifti import read_nifti, write_nifti
+from ._medical.volume import MedicalFileError, Volume
 from ._napari.layers import add_equalized, equalize_layer
-from ._samples import bleaching_series, dark_stack, dark_xray
+from ._samples import bleaching_series, ct_phantom, dark_stack, dark_xray
 from ._stretch.limits import CT_WINDOWS
 from ._stretch.stretch import fit_stretch, stretch_contrast, stretch_limits
 
@@ -33,10 +36,13 @@ __all__ = [
     "Equalization",
     "Histogram",
     "HistogramStats",
+    "MedicalFileError",
+    "Volume",
     "add_equalized",
     "backend_info",
     "bleaching_series",
     "correct_bleaching",
+    "ct_phantom",
     "dark_stack",
     "dark_xray",
     "equalize",
@@ -49,6 +55,9 @@ __all__ = [
     "histogram_stats",
     "match_histograms",
     "plot_histograms",
+    "read_dicom",
+    "read_nifti",
     "stretch_contrast",
     "stretch_limits",
+    "write_nifti",
 ]

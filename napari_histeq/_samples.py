@@ -129,6 +129,54 @@ def bleaching_series(shape=(40, 128, 128), half_life=12.0, seed=0) -> np.ndarray
     return series
 
 
+#: The CT phantom's voxel size in mm, (z, y, x): thick axial slices, as a routine abdominal CT has.
+CT_PHANTOM_SPACING = (2.5, 0.7, 0.7)
+
+
+def ct_phantom(shape=(48, 192, 192), seed=0) -> np.ndarray:
+    """A CT-like volume in Hounsfield units (int16): air, fat, soft tissue, liver, lungs, spine.
+
+    Voxels are :data:`CT_PHANTOM_SPACING` mm (anisotropic, as CT slices are);
+    the tissues sit at their usual Hounsfield values (air -1000, lung
+    about -850, fat -100, soft tissue 40, liver 60, cortical bone 700-1000),
+    with scanner-like noise (about 12 HU).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(slices, rows, columns)``.
+    seed : int
+        Seed of the noise.
+
+    Returns
+    -------
+    volume : ndarray of int16
+
+    Examples
+    --------
+    >>> from napari_histeq import ct_phantom
+    >>> volume = ct_phantom()
+    >>> volume.dtype, int(volume.min()) <= -990, int(volume.max()) >= 700
+    (dtype('int16'), True, True)
+    """
+    slices, rows, cols = shape
+    z, y, x = np.mgrid[-1 : 1 : slices * 1j, -1 : 1 : rows * 1j, -1 : 1 : cols * 1j]
+    hu = np.full(shape, -1000.0)  # air
+    body = (x / 0.9) ** 2 + (y / 0.65) ** 2 < 1
+    hu[body] = -100.0  # subcutaneous fat
+    hu[(x / 0.82) ** 2 + (y / 0.57) ** 2 < 1] = 40.0  # soft tissue
+    for side in (-1, 1):  # lungs, in the upper slices
+        lung = ((x - side * 0.4) / 0.3) ** 2 + ((y + 0.05) / 0.4) ** 2 + ((z + 0.6) / 0.9) ** 2 < 1
+        hu[lung] = -850.0
+    liver = ((x + 0.35) / 0.35) ** 2 + ((y + 0.05) / 0.3) ** 2 + ((z - 0.45) / 0.6) ** 2 < 1
+    hu[liver] = 60.0
+    radius = (x / 0.1) ** 2 + ((y - 0.4) / 0.1) ** 2
+    hu = np.where(radius < 1, 700.0 + 300.0 * radius, hu)  # spine: cortex brighter than marrow
+    rng = np.random.default_rng(seed)
+    hu += rng.normal(0.0, 12.0, shape) * body
+    return np.clip(np.rint(hu), -1024, 3071).astype(np.int16)
+
+
 def _smooth(image, passes):
     """A few passes of a 3x3 box blur (softens the phantom's edges)."""
     for _ in range(passes):

@@ -18,7 +18,7 @@ from napari_histeq._equalization.variants import VARIANTS, standard_values
 PACKAGE = Path(__file__).resolve().parents[1] / "napari_histeq"
 #: The floors, ground first: each room is a folder (or one module); a room imports only its floor and below.
 FLOORS = [
-    {"_kernels", "_samples"},  # numba kernels; the built-in images
+    {"_kernels", "_samples", "_medical"},  # numba kernels; the built-in images; DICOM and NIfTI files
     {"_engine"},  # histogram -> transfer -> apply, in memory and lazy; the door to the kernels
     {"_equalization"},  # the operation families, each in its folder
     {"_adaptive", "_matching", "_stretch"},

@@ -18,6 +18,7 @@ pytest.importorskip("pytestqt")
 import napari_histeq
 from napari_histeq import add_equalized, equalize, equalize_layer, equalize_rgb, fit_equalization
 from napari_histeq._napari import equalize_widget as _widget
+from napari_histeq._napari import messages as _messages
 from napari_histeq._napari.equalize_widget import EqualizeWidget
 
 pytestmark = pytest.mark.napari
@@ -658,9 +659,9 @@ def test_long_messages_wrap_instead_of_widening_the_docks(qtbot, viewer, monkeyp
 
     reason = ("cupy 14.2.0 imported but no CUDA device answered: CUDARuntimeError: cudaErrorInsufficientDriver: "
               "CUDA driver version is insufficient for CUDA runtime version")
-    monkeypatch.setattr(_widget, "backend_info", lambda: BackendInfo("numpy", "cupy is not installed"))
+    monkeypatch.setattr(_messages, "backend_info", lambda: BackendInfo("numpy", "cupy is not installed"))
     short = EqualizeWidget(viewer)
-    monkeypatch.setattr(_widget, "backend_info", lambda: BackendInfo("numpy", reason, reason))
+    monkeypatch.setattr(_messages, "backend_info", lambda: BackendInfo("numpy", reason, reason))
     long = EqualizeWidget(viewer)
     assert long.backend_note.value == "auto picks numpy: no usable GPU (hover for why)"
     assert long.backend_note.tooltip == reason

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._samples import bleaching_series, dark_stack, dark_xray
+from .._samples import CT_PHANTOM_SPACING, bleaching_series, ct_phantom, dark_stack, dark_xray
 
 
 def dark_xray_sample():
@@ -49,3 +49,12 @@ def bleaching_series_sample():
             "image",
         )
     ]
+
+
+def ct_phantom_sample():
+    """A CT-like volume in Hounsfield units (int16), 2.5 x 0.7 x 0.7 mm voxels, shown through a soft-tissue
+    window (centre 40, width 400).
+    """
+    return [(ct_phantom(), {"name": "CT phantom", "colormap": "gray", "scale": CT_PHANTOM_SPACING,
+                            "units": ("mm", "mm", "mm"), "axis_labels": ("z", "y", "x"),
+                            "contrast_limits": (-160, 240)}, "image")]

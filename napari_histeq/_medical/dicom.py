@@ -1,0 +1,167 @@
+"""DICOM files and series through pydicom: one volume per series, its slices in order along the slice
+normal, values in real units (``RescaleSlope``/``RescaleIntercept``: Hounsfield units for CT).
+
+A series is sorted by each slice's position along the normal of its
+orientation (``ImageOrientationPatient`` x ``ImagePositionPatient``), never
+by file name. A gap, a duplicate position, slices of different orientation
+or size, or a compressed transfer syntax without a decoder is one
+:class:`~.volume.MedicalFileError` that says so, never a wrong geometry.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .volume import MedicalFileError, Volume, rescaled
+
+#: Two slice gaps differing by more than this share of the median gap are a gap in the series.
+GAP_TOLERANCE = 0.05
+#: Tags a series keeps in ``metadata`` (a layer's, a written file's provenance).
+KEY_TAGS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SeriesDescription", "Modality",
+            "Manufacturer", "BodyPartExamined", "ImageOrientationPatient", "PixelSpacing", "SliceThickness",
+            "RescaleSlope", "RescaleIntercept", "RescaleType", "WindowCenter", "WindowWidth")
+
+
+def _pydicom():
+    try:
+        import pydicom
+    except ImportError:
+        raise MedicalFileError("reading DICOM needs pydicom: pip install pydicom") from None
+    return pydicom
+
+
+def is_dicom(path) -> bool:
+    """True for a file with DICOM's preamble and ``DICM`` marker (or a ``.dcm`` name)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    if path.suffix.lower() == ".dcm":
+        return True
+    with open(path, "rb") as handle:
+        return handle.read(132)[128:132] == b"DICM"
+
+
+def dicom_files(folder) -> list[Path]:
+    """The DICOM files in ``folder`` and below, by name."""
+    return sorted(path for path in Path(folder).rglob("*") if is_dicom(path))
+
+
+def _read(path, pydicom):
+    try:
+        return pydicom.dcmread(str(path))
+    except Exception as error:  # pydicom's errors for a broken file are many: one line names the file
+        why = " ".join(str(error).split())
+        raise MedicalFileError(f"{Path(path).name}: not a readable DICOM file ({why})") from None
+
+
+def read_dicom(path) -> list[Volume]:
+    """The image series in a DICOM file or a folder of them: one :class:`Volume` per series (a single
+    file: its slice, or its frames), in ``SeriesNumber`` order.
+    """
+    pydicom = _pydicom()
+    path = Path(path)
+    files = dicom_files(path) if path.is_dir() else [path]
+    if not files:
+        raise MedicalFileError(f"{path.name}: no DICOM file in this folder")
+    series = defaultdict(list)
+    for file in files:
+        dataset = _read(file, pydicom)
+        if "PixelData" not in dataset:
+            continue  # a report, a presentation state: no image
+        series[str(dataset.get("SeriesInstanceUID", file))].append((file, dataset))
+    if not series:
+        raise MedicalFileError(f"{path.name}: no DICOM image (the files hold no pixel data)")
+    volumes = [_volume(members, path) for members in series.values()]
+    return sorted(volumes, key=lambda v: (v.metadata.get("SeriesNumber") or 0, v.name))
+
+
+def _pixels(dataset, file):
+    try:
+        return dataset.pixel_array
+    except Exception as error:  # no decoder for a compressed syntax, truncated pixel data, ...
+        syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
+        name = getattr(syntax, "name", syntax)
+        hint = (" (install pylibjpeg with its plugins, or python-gdcm, for compressed DICOM)"
+                if syntax is not None and getattr(syntax, "is_compressed", False) else "")
+        why = " ".join(str(error).split())  # one line, whatever the decoders said
+        raise MedicalFileError(f"{Path(file).name}: cannot decode its pixels, {name}: {why}{hint}") from None
+
+
+def _geometry(dataset, file):
+    """``(row direction, column direction, normal, position)`` of one slice (LPS+, mm)."""
+    try:
+        orientation = np.array([float(v) for v in dataset.ImageOrientationPatient], np.float64)
+        position = np.array([float(v) for v in dataset.ImagePositionPatient], np.float64)
+    except (AttributeError, TypeError, ValueError):
+        raise MedicalFileError(f"{Path(file).name}: no ImageOrientationPatient/ImagePositionPatient: "
+                               "its place in the series is unknown") from None
+    row, column = orientation[:3], orientation[3:]
+    return row, column, np.cross(row, column), position
+
+
+def _volume(members, where) -> Volume:
+    first_file, first = members[0]
+    slope = float(first.get("RescaleSlope", 1.0))
+    intercept = float(first.get("RescaleIntercept", 0.0))
+    spacing_rc = [float(v) for v in first.get("PixelSpacing", (1.0, 1.0))]
+    metadata = {tag: _plain(first.get(tag)) for tag in KEY_TAGS if tag in first}
+    metadata.update(format="dicom", SeriesNumber=_plain(first.get("SeriesNumber")),
+                    files=[str(f) for f, _ in members])
+    name = str(first.get("SeriesDescription", "") or Path(where).name).strip() or "DICOM series"
+    if len(members) == 1:  # one file: a slice, or a multi-frame image
+        pixels = _pixels(first, first_file)
+        data = rescaled(pixels, slope, intercept)
+        if data.ndim == 2:
+            affine = np.diag([*spacing_rc, 1.0])
+            return Volume(data, tuple(spacing_rc), (0.0, 0.0), affine, name, "dicom", metadata)
+        thickness = float(first.get("SpacingBetweenSlices", first.get("SliceThickness", 1.0)) or 1.0)
+        spacing = (thickness, *spacing_rc)
+        return Volume(data, spacing, (0.0, 0.0, 0.0), np.diag([*spacing, 1.0]), name, "dicom", metadata)
+    geometry = [(_geometry(ds, f), f, ds) for f, ds in members]
+    row, column, normal, _ = geometry[0][0]
+    for (r, c, _, _), f, _ in geometry:
+        if not (np.allclose(r, row, atol=1e-4) and np.allclose(c, column, atol=1e-4)):
+            raise MedicalFileError(f"{Path(f).name}: its orientation differs from the rest of the series {name!r}")
+    ordered = sorted(geometry, key=lambda item: float(np.dot(normal, item[0][3])))
+    positions = np.array([float(np.dot(normal, g[0][3])) for g in ordered])
+    gaps = np.diff(positions)
+    if (gaps < 1e-4).any():
+        duplicate = Path(ordered[int(np.argmin(gaps)) + 1][1]).name
+        raise MedicalFileError(f"series {name!r}: two slices at the same position ({duplicate})")
+    step = float(np.median(gaps))
+    if (np.abs(gaps - step) > GAP_TOLERANCE * step).any():
+        worst = int(np.argmax(np.abs(gaps - step)))
+        raise MedicalFileError(f"series {name!r}: slices {step:.3g} mm apart, but {gaps[worst]:.3g} mm between "
+                               f"{Path(ordered[worst][1]).name} and {Path(ordered[worst + 1][1]).name}: "
+                               "a missing slice or an inconsistent spacing")
+    planes = []
+    for _, f, ds in ordered:
+        plane = _pixels(ds, f)
+        if planes and plane.shape != planes[0].shape:
+            raise MedicalFileError(f"{Path(f).name}: {plane.shape} pixels, the series' slices are {planes[0].shape}")
+        planes.append(plane)
+    data = rescaled(np.stack(planes), slope, intercept)
+    origin = ordered[0][0][3]
+    # columns of the affine: index (slice, row, column) -> LPS; a row index moves along the column direction
+    affine = np.eye(4)
+    affine[:3, 0], affine[:3, 1], affine[:3, 2] = normal * step, column * spacing_rc[0], row * spacing_rc[1]
+    affine[:3, 3] = origin
+    zyx = np.eye(4)[[2, 1, 0, 3]]  # LPS (x, y, z) rows as (z, y, x), as the array's axes are
+    affine = zyx @ affine
+    metadata["slice_positions"] = positions.tolist()
+    return Volume(data, (step, *spacing_rc), tuple(affine[:3, 3]), affine, name, "dicom", metadata)
+
+
+def _plain(value):
+    """A tag's value as plain Python (lists, floats, strings) for metadata."""
+    if value is None:
+        return None
+    if isinstance(value, str | int | float):
+        return value
+    try:
+        return [float(v) for v in value]
+    except (TypeError, ValueError):
+        return str(value)

@@ -1,0 +1,78 @@
+"""A medical volume as the readers return it: values in real units, in (z, y, x) order, with its geometry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class MedicalFileError(ValueError):
+    """A medical file or series that cannot be read as it is; the message is one line that says why."""
+
+
+@dataclass
+class Volume:
+    """Voxels in real units (Hounsfield units, an MRI's own) and where they are in the patient.
+
+    ``data`` is in array order (slices, rows, columns) - (z, y, x) for an
+    axial series or a NIfTI volume - as napari shows it. ``spacing`` is the
+    voxel size along those axes in millimetres, ``origin`` the position of
+    the first voxel's centre, and ``affine`` the 4x4 matrix from array
+    indices to patient coordinates in the file's own frame (RAS+ for NIfTI,
+    LPS+ for DICOM), its rows in (z, y, x) order as well.
+    """
+
+    data: Any
+    spacing: tuple[float, ...]
+    origin: tuple[float, ...]
+    affine: np.ndarray
+    name: str
+    kind: str  # "nifti" or "dicom"
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def needs_affine(self) -> bool:
+        """True when scale and translate alone cannot place the volume: oblique or flipped axes."""
+        n = self.data.ndim
+        direction = self.affine[:n, :n] / np.asarray(self.spacing, np.float64)[None, :]
+        return not np.allclose(direction, np.eye(n), atol=1e-6)
+
+    def layer_kwargs(self) -> dict:
+        """Napari's keyword arguments: scale, translate (or the affine, for oblique volumes), units, axis
+        labels, name and the header in ``metadata``.
+        """
+        kwargs = {"name": self.name, "metadata": {"napari_histeq_medical": self.metadata},
+                  "units": ("mm",) * self.data.ndim, "axis_labels": ("z", "y", "x")[-self.data.ndim:]}
+        if self.needs_affine:
+            kwargs["affine"] = self.affine
+        else:
+            kwargs["scale"] = tuple(float(s) for s in self.spacing)
+            kwargs["translate"] = tuple(float(o) for o in self.origin)
+        return kwargs
+
+
+def exact_in(values, dtype) -> bool:
+    """True when the integer ``values`` all fit ``dtype``."""
+    info = np.iinfo(dtype)
+    return values.size == 0 or (int(values.min()) >= info.min and int(values.max()) <= info.max)
+
+
+def rescaled(stored, slope, intercept):
+    """``stored * slope + intercept``, kept integer (the smallest of int16/int32 that holds it) when
+    the slope and intercept are whole numbers, else float32 (float64 where float32 would round).
+    """
+    slope = 1.0 if slope is None or not np.isfinite(slope) or slope == 0 else float(slope)
+    intercept = 0.0 if intercept is None or not np.isfinite(intercept) else float(intercept)
+    if slope == 1.0 and intercept == 0.0:
+        return stored
+    if stored.dtype.kind in "iu" and slope.is_integer() and intercept.is_integer():
+        values = stored.astype(np.int64) * int(slope) + int(intercept)
+        for dtype in (np.int16, np.int32):
+            if exact_in(values, dtype):
+                return values.astype(dtype)
+        return values
+    values = stored.astype(np.float64) * slope + intercept
+    single = values.astype(np.float32)
+    return single if np.array_equal(single, values) else values
