@@ -482,3 +482,21 @@ def test_a_variant_of_the_other_method_is_refused_before_any_work(tmp_path, rng,
     assert not (tmp_path / "out").exists()
     assert main(["--headless", "--variant", "skimage", "-o", str(tmp_path / "demo")]) == 2
     assert "variant" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("given, expected_range", [("0,255", (0, 255)), ("image", None), ("dtype", (0, 65535))])
+def test_out_range_sets_the_results_range(tmp_path, rng, given, expected_range):
+    import tifffile
+
+    image = rng.integers(100, 3000, (40, 50)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "cells.tif", image)
+    assert batch(tmp_path / "cells.tif", "-o", tmp_path / "out", "--out-range", given) == 0
+    result = tifffile.imread(tmp_path / "out" / "cells.tif")
+    lo, hi = expected_range or (int(image.min()), int(image.max()))  # "image": its own min..max
+    np.testing.assert_array_equal(result, textbook_equalize(image, lo=lo, hi=hi))
+
+
+def test_a_bad_out_range_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as raised:
+        batch(tmp_path / "cells.tif", "--out-range", "0-255")
+    assert raised.value.code == 2 and "LO,HI" in capsys.readouterr().err

@@ -195,3 +195,30 @@ def test_the_reader_takes_nifti_dicom_files_and_folders(nibabel, tmp_path, serie
     (data, kwargs, _), = get_reader(str(series[0].parent))(str(series[0].parent))
     np.testing.assert_array_equal(data, phantom)
     assert kwargs["scale"] == (2.5, 0.7, 0.8)
+
+
+# -- the batch command: NIfTI in, NIfTI out ---------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["ct.nii.gz", "ct.nii"])
+@pytest.mark.parametrize("flags, expected", [
+    (["--method", "stretch", "--variant", "window", "--window", "abdomen", "--out-range", "0,255"],
+     lambda hu: __import__("napari_histeq").stretch_contrast(hu, window="abdomen", out_range=(0, 255))),
+    (["--method", "global"], lambda hu: __import__("napari_histeq").equalize(hu)),
+])
+def test_batch_writes_nifti_with_the_sources_header(nibabel, tmp_path, phantom, name, flags, expected):
+    import json
+
+    from napari_histeq._cli import main
+    from napari_histeq._medical.samples import write_nifti_volume
+
+    source = write_nifti_volume(tmp_path / name, phantom)
+    assert main(["batch", str(source), "-o", str(tmp_path / "out"), *flags]) == 0
+    before, after = nibabel.load(str(source)), nibabel.load(str(tmp_path / "out" / name))
+    np.testing.assert_array_equal(after.affine, before.affine)
+    for field in ("qform_code", "sform_code", "pixdim", "xyzt_units", "dim"):
+        np.testing.assert_array_equal(after.header[field], before.header[field])
+    result = np.asarray(after.dataobj).transpose(2, 1, 0)
+    np.testing.assert_array_equal(result, expected(phantom))  # the API on the Hounsfield units nibabel reads
+    assert after.get_data_dtype() == np.int16
+    record = json.loads(after.header.extensions[0].get_content())
+    assert record["source"] == name and record["method"] == flags[1]
+    assert not any(p.name.startswith(".") for p in (tmp_path / "out").iterdir())  # no temporary left

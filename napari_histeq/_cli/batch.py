@@ -20,6 +20,7 @@ from pathlib import Path
 from .._engine.backend import BACKENDS
 from .._equalization.colour import RGB_MODES
 from .._matching.match import reference_of
+from .._medical.nifti import is_nifti
 from .._operations.settings import SCOPES, Settings
 from .files import IMAGE_SUFFIXES, clean_up_after, output_name, read_image
 from .image import is_zarr
@@ -217,7 +218,7 @@ def _first_magic(parts) -> int:
 
 
 def _is_image(path: Path) -> bool:
-    if is_zarr(path):
+    if is_zarr(path) or (is_nifti(path) and path.is_file() and not path.name.startswith(".")):
         return True
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 

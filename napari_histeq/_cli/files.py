@@ -1,11 +1,13 @@
 """Image files in and out for the batch command: each kind to its reader and writer.
 
 TIFF (ImageJ hyperstacks, OME-TIFF, plain) goes through tifffile, zarr and
-OME-Zarr through zarr (lazily, chunk by chunk), ``.npy`` through NumPy (no
-pickles), other formats through imageio or, failing that, napari's reader
-plugins (npe2). A result goes where its input's kind says: TIFF in, TIFF out
-with the same axes and calibration; zarr in, zarr out with the same chunks and
-codecs; PNG in, PNG out; anything else (JPEG is lossy) as TIFF. Every result
+OME-Zarr through zarr (lazily, chunk by chunk), NIfTI through nibabel (values
+in real units), ``.npy`` through NumPy (no pickles), other formats through
+imageio or, failing that, napari's reader plugins (npe2). A result goes where
+its input's kind says: TIFF in, TIFF out with the same axes and calibration;
+zarr in, zarr out with the same chunks and codecs; NIfTI in, NIfTI out with
+the same header and geometry; PNG in, PNG out; anything else (JPEG is lossy)
+as TIFF. Every result
 records the operation in its metadata.
 """
 
@@ -23,19 +25,20 @@ from pathlib import Path
 
 import numpy as np
 
+from .._medical.nifti import is_nifti, read_nifti, write_nifti
 from . import tiff, zarr_store
 from .image import ImageFile, is_zarr
 from .safety import old_path, partial_path
 
 #: What a folder walk picks up (zarr stores are folders ending in .zarr).
-IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".npy", ".zarr")
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".npy", ".zarr", ".nii")
 #: Formats written back as they came; the others become TIFF.
 SAME_FORMAT_SUFFIXES = (".tif", ".tiff", ".png", ".zarr")
 
 
 def output_name(path: Path) -> str:
     """The result's file name: the input's, or the input's stem with ``.tif``."""
-    if is_zarr(path) or path.suffix.lower() in SAME_FORMAT_SUFFIXES:
+    if is_zarr(path) or is_nifti(path) or path.suffix.lower() in SAME_FORMAT_SUFFIXES:
         return path.name
     return f"{path.stem}.tif"
 
@@ -48,6 +51,9 @@ def read_image(path: Path, *, lazy_tiff_bytes: int | None = None) -> ImageFile:
         raise ValueError("is a folder, not an image file")
     if not path.exists():
         raise FileNotFoundError("no such file")
+    if is_nifti(path):
+        volume = read_nifti(path)
+        return ImageFile(path, volume.data, "nifti", axes="TZYX"[-volume.data.ndim:], volume=volume)
     if path.suffix.lower() in (".tif", ".tiff"):
         return tiff.read_tiff(path, tiff.LAZY_TIFF_BYTES if lazy_tiff_bytes is None else lazy_tiff_bytes)
     return _read_other(path)
@@ -158,6 +164,12 @@ def write_result(image: ImageFile, results, target: Path, provenance: dict, *, p
     suffix = target.suffix.lower()
     if image.kind == "zarr":
         write_whole(lambda partial: zarr_store.write_zarr(image, results, partial, provenance, progress), target)
+    elif image.kind == "nifti":
+        what = provenance.get("method") or provenance.get("operation", "")
+        description = f"napari-histeq {what} {provenance.get('variant', '')}".strip()
+        write_whole(lambda partial: write_nifti(partial, np.asarray(results[0]), image.volume, description,
+                                                record=provenance, compressed=target.name.lower().endswith(".gz")),
+                    target)
     elif suffix in (".tif", ".tiff"):
         write_whole(lambda partial: tiff.write_tiff(image, results[0], partial, provenance, progress), target)
     else:

@@ -16,7 +16,7 @@ class ImageFile:
 
     path: Path
     data: Any                      # numpy array, or a dask array for zarr and big TIFFs
-    kind: str                      # "tiff", "zarr" or "image"
+    kind: str                      # "tiff", "zarr", "nifti" or "image"
     axes: str = ""                 # tifffile's axis codes where the file says them ("TZCYX", "YXS")
     colour: bool = False           # a last axis of RGB(A) samples
     grey_alpha: bool = False       # a last axis of two samples: grey, then alpha (PNG "LA", TIFF extra sample)
@@ -25,6 +25,7 @@ class ImageFile:
     zarr_layout: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     close: Any = None
+    volume: Any = None             # NIfTI: the medical Volume (header, affine) its writer keeps
 
     @property
     def samples(self) -> int:

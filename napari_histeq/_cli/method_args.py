@@ -65,6 +65,9 @@ def add_method_arguments(parser: argparse.ArgumentParser, *, other_operations=Fa
     group.add_argument("--variant", choices=list(dict.fromkeys(variants)), default=None,
                        help="; ".join(f"{name}: {', '.join(OPERATIONS[name].variant_names)} "
                                       f"({OPERATIONS[name].default_variant})" for name in methods()))
+    group.add_argument("--out-range", type=_out_range, default=None, metavar="RANGE",
+                       help="the output's range: dtype (the default: the dtype's whole range), image (the "
+                            "image's own min..max) or LO,HI (say 0,255 for a CT window shown in 8-bit levels)")
     taken = set()
     _add_parameters(group, methods(), taken)
     if not other_operations:
@@ -83,6 +86,20 @@ def add_method_arguments(parser: argparse.ArgumentParser, *, other_operations=Fa
     others.add_argument("--matching", choices=match.variant_names, default=match.default_variant,
                         help=f"match, bleach histogram: {bleach.parameter('matching').help}")
     _add_parameters(others, ("bleach",), taken)
+
+
+def _out_range(text: str):
+    """``--out-range``: "dtype", "image" or "LO,HI" (whole numbers stay whole)."""
+    text = text.strip()
+    if text in ("dtype", "image"):
+        return text
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"expected dtype, image or LO,HI, got {text!r}")
+    return tuple(int(v) if v.is_integer() else v for v in values)
 
 
 def settings_from(args, *, out_range="dtype") -> Settings:
@@ -109,5 +126,6 @@ def settings_from(args, *, out_range="dtype") -> Settings:
     else:
         variant = args.variant
     return Settings(operation=operation, variant=variant, scope=args.scope, nbins=getattr(args, "nbins", None),
-                    out_range=out_range, backend=args.backend, rgb_mode=args.rgb_mode,
+                    out_range=getattr(args, "out_range", None) or out_range, backend=args.backend,
+                    rgb_mode=args.rgb_mode,
                     parameters={name: value for name, value in given.items() if value is not None})

@@ -58,8 +58,34 @@ def _read(path, pydicom):
 
 
 def read_dicom(path) -> list[Volume]:
-    """The image series in a DICOM file or a folder of them: one :class:`Volume` per series (a single
-    file: its slice, or its frames), in ``SeriesNumber`` order.
+    """The image series in a DICOM file or a folder of them: one :class:`Volume` per series.
+
+    Parameters
+    ----------
+    path : str or Path
+        A DICOM file (its slice, or its frames) or a folder (searched with its sub-folders).
+
+    Returns
+    -------
+    volumes : list of Volume
+        In ``SeriesNumber`` order; each series' slices sorted along their normal, values through
+        ``RescaleSlope``/``RescaleIntercept`` (integers kept where both are whole).
+
+    Raises
+    ------
+    MedicalFileError
+        A series that cannot be placed or decoded, in one line.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from napari_histeq import ct_phantom, read_dicom
+    >>> from napari_histeq._medical.samples import write_dicom_series
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = write_dicom_series(folder, ct_phantom((4, 32, 32)))
+    >>> (series,) = read_dicom(folder)
+    >>> series.data.shape, series.data.dtype, series.spacing
+    ((4, 32, 32), dtype('int16'), (2.5, 0.7, 0.7))
     """
     pydicom = _pydicom()
     path = Path(path)

@@ -30,13 +30,33 @@ def _nibabel():
 
 
 def read_nifti(path) -> Volume:
-    """A NIfTI file's voxels in real units (``scl_slope``/``scl_inter`` applied; integers kept integer
-    where the scaling is whole) in (z, y, x) order, with its spacing, origin, affine and header.
+    """A NIfTI file's voxels in real units, in (z, y, x) order, with its spacing, origin, affine and header.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.nii`` or ``.nii.gz`` file (NIfTI-1 or NIfTI-2).
+
+    Returns
+    -------
+    volume : Volume
+        ``scl_slope``/``scl_inter`` applied (integers kept integer where both are whole); a 4D
+        file's time axis first.
 
     Raises
     ------
     MedicalFileError
         nibabel is not installed, or the file is not a NIfTI file nibabel can read (one line).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from napari_histeq import ct_phantom, read_nifti
+    >>> from napari_histeq._medical.samples import write_nifti_volume
+    >>> path = write_nifti_volume(pathlib.Path(tempfile.mkdtemp()) / "ct.nii.gz", ct_phantom((4, 32, 32)))
+    >>> volume = read_nifti(path)
+    >>> volume.data.shape, volume.data.dtype
+    ((4, 32, 32), dtype('int16'))
     """
     nibabel = _nibabel()
     path = Path(path)
@@ -98,11 +118,40 @@ def _with_leading_axis(affine):
     return out
 
 
-def write_nifti(path, data, source: Volume, description: str = "") -> None:
+def write_nifti(path, data, source: Volume, description: str = "", *, record=None, compressed=None) -> None:
     """Write ``data`` ((z, y, x) order, the source's shape) as NIfTI with the source file's header: its
     affine, qform and sform codes, pixdim, units and intent; the data's own dtype, with
     ``scl_slope`` 1 and ``scl_inter`` 0 so that the stored values are the result's.
+
+    Parameters
+    ----------
+    path : str or Path
+        Where to write (any name: a temporary one is fine).
+    data : ndarray
+        The result, the source's shape.
+    source : Volume
+        What :func:`read_nifti` read: the header, affine and codes to keep.
+    description : str
+        Goes in ``descrip`` (80 bytes).
+    record : dict, optional
+        What was done, as JSON in a comment extension.
+    compressed : bool, optional
+        gzip; by default when the name ends in ``.gz``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from napari_histeq import ct_phantom, read_nifti, stretch_contrast, write_nifti
+    >>> from napari_histeq._medical.samples import write_nifti_volume
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> source = read_nifti(write_nifti_volume(folder / "ct.nii.gz", ct_phantom((4, 32, 32))))
+    >>> write_nifti(folder / "lung.nii.gz", stretch_contrast(source.data, window="lung"), source)
+    >>> read_nifti(folder / "lung.nii.gz").affine.tolist() == source.affine.tolist()
+    True
     """
+    import gzip
+    import json
+
     nibabel = _nibabel()
     if data.shape != source.data.shape:
         raise ValueError(f"the result's shape {data.shape} is not the source's {source.data.shape}")
@@ -117,4 +166,9 @@ def write_nifti(path, data, source: Volume, description: str = "") -> None:
     image.header.set_xyzt_units(source.metadata["units"], source.metadata["time_unit"])
     if description:
         image.header["descrip"] = description.encode("latin-1", "replace")[:79]
-    nibabel.save(image, str(path))
+    if record is not None:
+        image.header.extensions.append(nibabel.nifti1.Nifti1Extension("comment", json.dumps(record).encode()))
+    payload = image.to_bytes()  # written by us: the name may be a temporary one nibabel would not know
+    if compressed if compressed is not None else str(path).lower().endswith(".gz"):
+        payload = gzip.compress(payload, compresslevel=6, mtime=0)
+    Path(path).write_bytes(payload)
