@@ -222,3 +222,74 @@ def test_batch_writes_nifti_with_the_sources_header(nibabel, tmp_path, phantom, 
     record = json.loads(after.header.extensions[0].get_content())
     assert record["source"] == name and record["method"] == flags[1]
     assert not any(p.name.startswith(".") for p in (tmp_path / "out").iterdir())  # no temporary left
+
+
+# -- the batch command: a DICOM series in, a derived DICOM series out --------------------------------------------------
+def test_batch_writes_a_derived_series_with_the_sources_geometry(tmp_path, series, phantom):
+    from napari_histeq import stretch_contrast
+    from napari_histeq._cli import main
+
+    folder = series[0].parent
+    assert main(["batch", str(folder), "-o", str(tmp_path / "out"), "--method", "stretch", "--variant", "window",
+                 "--window", "abdomen", "--out-range", "0,255"]) == 0
+    written = sorted((tmp_path / "out" / folder.name).iterdir())
+    assert [p.name for p in written] == sorted(p.name for p in series)  # one file per source file, same names
+    expected = stretch_contrast(phantom, window="abdomen", out_range=(0, 255))
+    series_uids, instance_uids = set(), set()
+    for path in written:
+        source, derived = pydicom.dcmread(folder / path.name), pydicom.dcmread(path)
+        for tag in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness",
+                    "PatientID", "StudyInstanceUID", "FrameOfReferenceUID"):
+            assert derived.get(tag) == source.get(tag), tag
+        assert derived.SeriesInstanceUID != source.SeriesInstanceUID
+        assert derived.SOPInstanceUID != source.SOPInstanceUID
+        assert derived.file_meta.MediaStorageSOPInstanceUID == derived.SOPInstanceUID
+        assert list(derived.ImageType[:2]) == ["DERIVED", "SECONDARY"]
+        assert "stretch" in derived.SeriesDescription and '"window": "abdomen"' in derived.DerivationDescription
+        k = round((float(source.ImagePositionPatient[2]) - 30.0) / 2.5)  # the slice this file holds
+        # pydicom's own reading of the stored values, through the modality LUT
+        from pydicom.pixels import apply_rescale
+
+        np.testing.assert_array_equal(apply_rescale(derived.pixel_array, derived), expected[k])
+        assert 0 <= float(derived.WindowCenter) <= 255
+        series_uids.add(derived.SeriesInstanceUID)
+        instance_uids.add(derived.SOPInstanceUID)
+    assert len(series_uids) == 1 and len(instance_uids) == len(written)
+    (volume,) = read_dicom(tmp_path / "out" / folder.name)
+    np.testing.assert_array_equal(volume.data, expected)
+
+
+def test_simpleitk_reads_the_derived_series_with_the_same_geometry(tmp_path, series):
+    sitk = pytest.importorskip("SimpleITK")
+    from napari_histeq._cli import main
+
+    folder = series[0].parent
+    assert main(["batch", str(folder), "-o", str(tmp_path / "out"), "--method", "global"]) == 0
+
+    def read(where):
+        reader = sitk.ImageSeriesReader()
+        reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(where)))
+        return reader.Execute()
+
+    before, after = read(folder), read(tmp_path / "out" / folder.name)
+    assert after.GetSize() == before.GetSize()
+    np.testing.assert_allclose(after.GetSpacing(), before.GetSpacing())
+    np.testing.assert_allclose(after.GetOrigin(), before.GetOrigin())
+    np.testing.assert_allclose(after.GetDirection(), before.GetDirection())
+    from napari_histeq import equalize
+
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(after), equalize(sitk.GetArrayFromImage(before)))
+
+
+@pytest.mark.parametrize("result, message", [
+    (np.zeros((7, 40, 48), np.float32), "NIfTI or TIFF"),
+    (np.full((7, 40, 48), 70000, np.int32), "beyond 16-bit"),
+    (np.zeros((6, 40, 48), np.int16), "6 result planes for 7 source files"),
+])
+def test_results_dicom_cannot_hold_exactly_are_refused(tmp_path, series, result, message):
+    from napari_histeq._medical.dicom_write import write_derived_series
+
+    (source,) = read_dicom(series[0].parent)
+    with pytest.raises(MedicalFileError, match=message):
+        write_derived_series(tmp_path / "out", result, source, {"operation": "test"})
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -23,7 +23,7 @@ from .._matching.match import reference_of
 from .._medical.nifti import is_nifti
 from .._operations.settings import SCOPES, Settings
 from .files import IMAGE_SUFFIXES, clean_up_after, output_name, read_image
-from .image import is_zarr
+from .image import is_dicom_folder, is_zarr
 from .jobs import Job, Options, Outcome, report, run_jobs, summary_table
 from .method_args import add_method_arguments, settings_from
 from .safety import UnsafePlan, check_writes
@@ -181,7 +181,7 @@ def _expand(argument: str, recursive: bool, output: Path) -> list[tuple[Path, Pa
         root = Path(*[part for part in path.parts[:_first_magic(path.parts)]]) if path.parts else Path()
         matches = sorted(Path(match) for match in glob.glob(argument, recursive=recursive))
         return [(match, root) for match in matches if _is_image(match) and not _inside(match, output)]
-    if path.is_dir() and not is_zarr(path):
+    if path.is_dir() and not is_zarr(path) and not is_dicom_folder(path):
         if output.exists() and path.resolve().is_relative_to(output.resolve()):
             raise PlanError(f"{path} is the -o folder or inside it: results would be written over its images; "
                             "choose another -o folder (inputs are never replaced)")
@@ -195,7 +195,7 @@ def _walk(folder: Path, recursive: bool, output: Path) -> list[Path]:
     found = []
     for here, folders, files in os.walk(folder):
         here = Path(here)
-        stores = [name for name in folders if is_zarr(here / name)]
+        stores = [name for name in folders if is_zarr(here / name) or is_dicom_folder(here / name)]
         found += [here / name for name in stores + files if not name.startswith(".") and _is_image(here / name)]
         # a zarr store is one image: never walked into (it may hold millions of chunk files)
         folders[:] = [] if not recursive else [
@@ -218,7 +218,7 @@ def _first_magic(parts) -> int:
 
 
 def _is_image(path: Path) -> bool:
-    if is_zarr(path) or (is_nifti(path) and path.is_file() and not path.name.startswith(".")):
+    if is_zarr(path) or is_dicom_folder(path) or (is_nifti(path) and path.is_file() and not path.name.startswith(".")):
         return True
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 

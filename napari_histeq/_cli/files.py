@@ -25,9 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .._medical.dicom import read_dicom
+from .._medical.dicom_write import write_derived_series
 from .._medical.nifti import is_nifti, read_nifti, write_nifti
 from . import tiff, zarr_store
-from .image import ImageFile, is_zarr
+from .image import ImageFile, is_dicom_folder, is_zarr
 from .safety import old_path, partial_path
 
 #: What a folder walk picks up (zarr stores are folders ending in .zarr).
@@ -38,7 +40,7 @@ SAME_FORMAT_SUFFIXES = (".tif", ".tiff", ".png", ".zarr")
 
 def output_name(path: Path) -> str:
     """The result's file name: the input's, or the input's stem with ``.tif``."""
-    if is_zarr(path) or is_nifti(path) or path.suffix.lower() in SAME_FORMAT_SUFFIXES:
+    if is_zarr(path) or is_dicom_folder(path) or is_nifti(path) or path.suffix.lower() in SAME_FORMAT_SUFFIXES:
         return path.name
     return f"{path.stem}.tif"
 
@@ -47,6 +49,12 @@ def read_image(path: Path, *, lazy_tiff_bytes: int | None = None) -> ImageFile:
     """Read ``path`` with the reader its kind needs; TIFFs above ``lazy_tiff_bytes`` stay on disk."""
     if is_zarr(path):
         return zarr_store.read_zarr(path)
+    if is_dicom_folder(path):
+        volumes = read_dicom(path)
+        if len(volumes) > 1:
+            raise ValueError(f"{len(volumes)} DICOM series in this folder ({', '.join(v.name for v in volumes)}); "
+                             "give each series' own folder")
+        return ImageFile(path, volumes[0].data, "dicom", axes="ZYX"[-volumes[0].data.ndim:], volume=volumes[0])
     if path.is_dir():
         raise ValueError("is a folder, not an image file")
     if not path.exists():
@@ -164,6 +172,9 @@ def write_result(image: ImageFile, results, target: Path, provenance: dict, *, p
     suffix = target.suffix.lower()
     if image.kind == "zarr":
         write_whole(lambda partial: zarr_store.write_zarr(image, results, partial, provenance, progress), target)
+    elif image.kind == "dicom":
+        write_whole(lambda partial: write_derived_series(partial, np.asarray(results[0]), image.volume, provenance),
+                    target)
     elif image.kind == "nifti":
         what = provenance.get("method") or provenance.get("operation", "")
         description = f"napari-histeq {what} {provenance.get('variant', '')}".strip()

@@ -16,7 +16,7 @@ class ImageFile:
 
     path: Path
     data: Any                      # numpy array, or a dask array for zarr and big TIFFs
-    kind: str                      # "tiff", "zarr", "nifti" or "image"
+    kind: str                      # "tiff", "zarr", "nifti", "dicom" or "image"
     axes: str = ""                 # tifffile's axis codes where the file says them ("TZCYX", "YXS")
     colour: bool = False           # a last axis of RGB(A) samples
     grey_alpha: bool = False       # a last axis of two samples: grey, then alpha (PNG "LA", TIFF extra sample)
@@ -25,7 +25,7 @@ class ImageFile:
     zarr_layout: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     close: Any = None
-    volume: Any = None             # NIfTI: the medical Volume (header, affine) its writer keeps
+    volume: Any = None             # NIfTI, DICOM: the medical Volume (header, files, geometry) its writer keeps
 
     @property
     def samples(self) -> int:
@@ -55,6 +55,20 @@ def with_alpha(result, alpha):
 def is_zarr(path: Path) -> bool:
     return path.is_dir() and (path.suffix.lower() == ".zarr"
                               or any((path / name).exists() for name in (".zarray", ".zgroup", "zarr.json")))
+
+
+def is_dicom_folder(path: Path) -> bool:
+    """A folder whose own files (not its sub-folders') include DICOM files: one series, one image."""
+    from .._medical.dicom import is_dicom
+
+    if not path.is_dir() or is_zarr(path):
+        return False
+    for count, child in enumerate(path.iterdir()):
+        if count >= 64:
+            return False
+        if child.is_file() and is_dicom(child):
+            return True
+    return False
 
 
 def have(*modules) -> bool:

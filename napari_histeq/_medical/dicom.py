@@ -178,6 +178,7 @@ def _volume(members, where) -> Volume:
     zyx = np.eye(4)[[2, 1, 0, 3]]  # LPS (x, y, z) rows as (z, y, x), as the array's axes are
     affine = zyx @ affine
     metadata["slice_positions"] = positions.tolist()
+    metadata["files"] = [str(f) for _, f, _ in ordered]  # in slice order: a derived series follows it
     return Volume(data, (step, *spacing_rc), tuple(affine[:3, 3]), affine, name, "dicom", metadata)
 
 
