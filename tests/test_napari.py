@@ -68,7 +68,9 @@ def test_manifest_validates_from_the_installed_package():
     assert manifest.name == PLUGIN
     widgets = [w.display_name for w in manifest.contributions.widgets]
     assert any("Equalize" in name for name in widgets)
-    assert {s.key for s in manifest.contributions.sample_data} == {"dark_xray", "dark_stack", "bleaching_series"}
+    assert {s.key for s in manifest.contributions.sample_data} == {"dark_xray", "dark_stack", "bleaching_series",
+                                                                   "ct_phantom"}
+    assert manifest.contributions.readers[0].accepts_directories  # DICOM series are folders
     filters = manifest.contributions.menus["napari/layers/filter"]
     assert filters[0].command == "napari-histeq.equalize_widget"
     # the file the entry point names is the repository's one manifest ...
@@ -309,10 +311,36 @@ def test_samples_load(viewer):
     viewer.open_sample(PLUGIN, "bleaching_series")
     series = viewer.layers["bleaching series"]
     assert series.data.dtype == np.uint16 and series.axis_labels[0] == "t"
+    viewer.open_sample(PLUGIN, "ct_phantom")
+    ct = viewer.layers["CT phantom"]
+    assert ct.data.dtype == np.int16 and tuple(ct.scale) == (2.5, 0.7, 0.7) and ct.data.min() <= -1000
+
+
+def test_napari_opens_a_dicom_folder_and_a_nifti_file_in_millimetres(tmp_path, viewer):
+    pytest.importorskip("pydicom")
+    pytest.importorskip("nibabel")
+    from napari_histeq import ct_phantom
+    from napari_histeq._medical.samples import write_dicom_series, write_nifti_volume
+
+    volume = ct_phantom((5, 32, 40))
+    write_dicom_series(tmp_path / "series", volume)
+    write_nifti_volume(tmp_path / "ct.nii.gz", volume)
+    (dicom,) = viewer.open(str(tmp_path / "series"), plugin=PLUGIN)
+    np.testing.assert_array_equal(dicom.data, volume)
+    assert tuple(dicom.scale) == pytest.approx((2.5, 0.7, 0.7))
+    assert tuple(str(u) for u in dicom.units) == ("millimeter",) * 3
+    (nifti,) = viewer.open(str(tmp_path / "ct.nii.gz"), plugin=PLUGIN)
+    np.testing.assert_array_equal(nifti.data, volume)
+    # the NIfTI's x runs right to left: its affine places each voxel where nibabel's affine says (axes reversed)
+    import nibabel
+
+    affine = nibabel.load(str(tmp_path / "ct.nii.gz")).affine
+    for k, j, i in [(0, 0, 0), (4, 31, 39), (2, 7, 11)]:
+        np.testing.assert_allclose(nifti.data_to_world((k, j, i)), (affine @ [i, j, k, 1.0])[:3][::-1], atol=1e-5)
 
 
 
-@pytest.mark.parametrize("other", ["bleaching_series", "dark_stack"])
+@pytest.mark.parametrize("other", ["bleaching_series", "dark_stack", "ct_phantom"])
 def test_the_xray_sample_opens_beside_the_others_without_a_units_warning(viewer, other):
     viewer.open_sample(PLUGIN, "dark_xray")
     viewer.open_sample(PLUGIN, other)
