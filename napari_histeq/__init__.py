@@ -18,7 +18,7 @@ from ._medical.dicom import read_dicom
 from ._medical.nifti import read_nifti, write_nifti
 from ._medical.volume import MedicalFileError, Volume
 from ._napari.layers import add_equalized, equalize_layer
-from ._samples import bleaching_series, ct_phantom, dark_stack, dark_xray
+from ._samples import CT_PHANTOM_SPACING, bleaching_series, ct_phantom, dark_stack, dark_xray
 from ._stretch.limits import CT_WINDOWS
 from ._stretch.stretch import fit_stretch, stretch_contrast, stretch_limits
 
@@ -30,6 +30,7 @@ except PackageNotFoundError:  # a source tree on PYTHONPATH, never installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "CT_PHANTOM_SPACING",
     "CT_WINDOWS",
     "BackendInfo",
     "Binning",

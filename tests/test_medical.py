@@ -293,3 +293,33 @@ def test_results_dicom_cannot_hold_exactly_are_refused(tmp_path, series, result,
     with pytest.raises(MedicalFileError, match=message):
         write_derived_series(tmp_path / "out", result, source, {"operation": "test"})
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+# -- regions in millimetres ---------------------------------------------------------------------------------
+def test_regions_in_millimetres_are_cubes_in_space_as_scikit_image_sizes_them(rng):
+    exposure = pytest.importorskip("skimage.exposure")
+    from napari_histeq import equalize_adapthist
+
+    volume = rng.random((12, 48, 40))  # float64: scikit-image's own result, to the bit
+    spacing = (2.5, 0.7, 0.8)
+    ours = equalize_adapthist(volume, kernel_size_mm=10.0, spacing=spacing, clip_limit=0.02)
+    voxels = (4, 14, 12)  # 10 mm over 2.5, 0.7 and 0.8 mm, rounded
+    np.testing.assert_array_equal(ours, exposure.equalize_adapthist(volume, kernel_size=voxels, clip_limit=0.02))
+    planes = equalize_adapthist(volume, kernel_size_mm=(7.0, 4.0), spacing=spacing, axis=(-2, -1))
+    for plane, got in zip(volume, planes):
+        np.testing.assert_array_equal(got, exposure.equalize_adapthist(plane, kernel_size=(10, 5)))
+
+
+@pytest.mark.parametrize("keywords, message", [
+    (dict(kernel_size_mm=10), "needs spacing"),
+    (dict(kernel_size_mm=10, spacing=(1, 1)), "3 positive numbers"),
+    (dict(kernel_size_mm=10, spacing=(1, 0, 1)), "3 positive numbers"),
+    (dict(kernel_size_mm=-1, spacing=(1, 1, 1)), "positive"),
+    (dict(kernel_size_mm=10, spacing=(1, 1, 1), kernel_size=4), "not both"),
+    (dict(kernel_size_mm=10, spacing=(1, 1, 1), variant="opencv"), "tile_grid"),
+])
+def test_regions_in_millimetres_refuse_what_cannot_be_sized(keywords, message):
+    from napari_histeq import equalize_adapthist
+
+    with pytest.raises(ValueError, match=message):
+        equalize_adapthist(np.zeros((4, 8, 8), np.uint8), **keywords)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._engine.backend import array_module, float_to_integer, is_lazy_array, module_of, resolve_backend, to_backend
-from .._engine.validate import as_image, check_mask, check_out, check_out_range, dtype_range
+from .._engine.validate import as_image, check_mask, check_out, check_out_range, dtype_range, normalize_axis
 from .._engine.wrapped import array_contract
 from .clahe import adapt_block, plan_for
 from .lazy import equalize_adapthist_lazy
@@ -18,7 +18,8 @@ from .lazy import equalize_adapthist_lazy
 
 @array_contract
 def equalize_adapthist(image, *, variant="skimage", kernel_size=None, clip_limit=None, nbins=256, tile_grid=None,
-                       mask=None, axis=None, out_range="dtype", backend="auto", out=None):
+                       mask=None, axis=None, out_range="dtype", backend="auto", out=None, kernel_size_mm=None,
+                       spacing=None):
     """Contrast-limited adaptive histogram equalisation (CLAHE).
 
     Each contextual region gets its own histogram, clipped so that no level
@@ -61,6 +62,15 @@ def equalize_adapthist(image, *, variant="skimage", kernel_size=None, clip_limit
     backend : {"auto", "numpy", "cupy"}
     out : array, optional
         Where to write the result (the image's shape, the output dtype).
+    kernel_size_mm : float or sequence of float, optional
+        The region's size in physical units instead of voxels (millimetres for CT, or whatever
+        unit ``spacing`` is in: micrometres for a confocal stack), one for every axis of the
+        context or one per axis: each becomes ``round(size / spacing)`` voxels (at least 1), so
+        that an anisotropic volume (0.7 x 0.7 x 2.5 mm) gets regions that are cubes in space.
+        The skimage variant only; not with ``kernel_size``.
+    spacing : sequence of float, optional
+        The voxel size along each axis of ``image`` (a napari layer's ``scale``, a
+        :class:`~napari_histeq.Volume`'s ``spacing``); needed by ``kernel_size_mm``.
 
     Returns
     -------
@@ -85,7 +95,14 @@ def equalize_adapthist(image, *, variant="skimage", kernel_size=None, clip_limit
     array([  0,  34,  68,  76,  85, 110, 119, 136], dtype=uint8)
     >>> equalize_adapthist(image, variant="opencv", tile_grid=(2, 2), clip_limit=2)[0]
     array([32, 48, 64, 64, 64, 64, 64, 80], dtype=uint8)
+    >>> volume = np.random.default_rng(0).integers(-1000, 1000, (10, 60, 60)).astype(np.int16)
+    >>> same = equalize_adapthist(volume, kernel_size=(4, 14, 14))
+    >>> np.array_equal(equalize_adapthist(volume, kernel_size_mm=10, spacing=(2.5, 0.7, 0.7)), same)
+    True
     """
+    if kernel_size_mm is not None:
+        kernel_size = kernel_in_voxels(kernel_size_mm, spacing, image, variant=variant, kernel_size=kernel_size,
+                                       axis=axis)
     options = {"variant": variant, "kernel_size": kernel_size, "clip_limit": clip_limit, "nbins": nbins,
                "tile_grid": tile_grid, "axis": axis, "out_range": out_range, "backend": backend}
     if variant == "skimage" and axis is None and len(getattr(image, "shape", ())) == 3 and image.shape[-1] in (3, 4):
@@ -117,6 +134,25 @@ def equalize_adapthist(image, *, variant="skimage", kernel_size=None, clip_limit
         return result
     out[...] = result
     return out
+
+
+def kernel_in_voxels(size, spacing, image, *, variant, kernel_size, axis):
+    """``kernel_size_mm`` as voxels per axis of the context: ``round(size / spacing)``, at least 1."""
+    if kernel_size is not None:
+        raise ValueError("give kernel_size (voxels) or kernel_size_mm (physical units), not both")
+    if variant != "skimage":
+        raise ValueError(f"kernel_size_mm sizes the skimage variant's regions; the {variant} variant takes tile_grid")
+    if spacing is None:
+        raise ValueError("kernel_size_mm needs spacing: the voxel size along each axis (a layer's scale)")
+    ndim = len(image.shape)
+    spacing = np.asarray(spacing, dtype=np.float64).reshape(-1)
+    if spacing.size != ndim or not (np.isfinite(spacing).all() and (spacing > 0).all()):
+        raise ValueError(f"spacing must be {ndim} positive numbers, one per axis of the image, got {spacing.tolist()}")
+    context = tuple(range(ndim)) if axis is None else normalize_axis(axis, ndim)
+    size = np.broadcast_to(np.asarray(size, dtype=np.float64).reshape(-1), (len(context),))
+    if not (np.isfinite(size).all() and (size > 0).all()):
+        raise ValueError(f"kernel_size_mm must be positive, got {size.tolist()}")
+    return tuple(max(1, round(float(s) / float(spacing[a]))) for s, a in zip(size, context))
 
 
 def _colour(image, mask, out, options):
