@@ -153,3 +153,17 @@ def test_more_than_2_31_pixels_on_the_device(cupy):
     assert isinstance(out, cupy.ndarray)
     for k in range(16):
         assert bool((out[k::16] == cupy.asarray(lut[rows[k]])).all()), f"rows {k}, {k + 16}, ... were mapped wrongly"
+
+
+@pytest.mark.parametrize("how", [dict(saturated=0.35), dict(percentiles=(1, 99)), dict(window=(20, 30))],
+                         ids=["imagej", "percentile", "window"])
+@pytest.mark.parametrize("axis", [None, (-2, -1)], ids=["pooled", "planes"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32], ids=lambda d: np.dtype(d).name)
+def test_stretch_contrast_parity(cupy, dtype, axis, how):
+    from napari_histeq import stretch_contrast
+
+    image = dark_stack(dtype)
+    expected = stretch_contrast(image, axis=axis, backend="numpy", **how)
+    on_device = stretch_contrast(cupy.asarray(image), axis=axis, **how)
+    assert isinstance(on_device, cupy.ndarray)
+    np.testing.assert_array_equal(on_device.get(), expected)
