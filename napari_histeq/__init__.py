@@ -9,8 +9,10 @@ from ._adaptive.equalize_adapthist import equalize_adapthist
 from ._bleach.correct import correct_bleaching
 from ._engine.backend import BackendInfo, backend_info
 from ._engine.binning import Binning
+from ._engine.saved import ModelFileError
 from ._equalization.colour import equalize_rgb
 from ._equalization.equalize import Equalization, Histogram, equalize, fit_equalization, histogram
+from ._equalization.model import load_model
 from ._inspect.plot import plot_histograms
 from ._inspect.stats import HistogramStats, histogram_stats
 from ._matching.match import match_histograms
@@ -38,6 +40,7 @@ __all__ = [
     "Histogram",
     "HistogramStats",
     "MedicalFileError",
+    "ModelFileError",
     "Volume",
     "add_equalized",
     "backend_info",
@@ -54,6 +57,7 @@ __all__ = [
     "fit_stretch",
     "histogram",
     "histogram_stats",
+    "load_model",
     "match_histograms",
     "plot_histograms",
     "read_dicom",

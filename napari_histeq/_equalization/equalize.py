@@ -18,6 +18,7 @@ from .._engine.backend import is_lazy_array
 from .._engine.lazy import apply_lazy, fit_lazy, lazy_histogram
 from .._engine.pipeline import Tables
 from .._engine.request import request_for
+from .._engine.saved import save_tables
 from .._engine.wrapped import array_contract, check_no_out_for_lazy, check_no_out_for_wrapped, unwrap
 from .variants import check_variant
 
@@ -72,6 +73,35 @@ class Equalization(Tables):
     def edges(self) -> np.ndarray:
         """The bin edges (float64), as :func:`histogram` gives them."""
         return self.binning.edges
+
+    def save(self, path, *, provenance=None):
+        """Write this fit to ``path`` (``.npz``: the tables and a JSON header; no pickles).
+
+        Parameters
+        ----------
+        path : str or Path
+            ``.npz`` is added when the name lacks it.
+        provenance : dict, optional
+            What to record of where the fit came from (the inputs' names, say), beside the
+            package version, the date, the operation, its variant, axes, output range and binning.
+
+        Returns
+        -------
+        path : Path
+            The file written; :func:`napari_histeq.load_model` reads it back.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> import numpy as np
+        >>> from napari_histeq import fit_equalization, load_model
+        >>> fitted = fit_equalization(np.array([[0, 0, 1, 3]], dtype=np.uint8))
+        >>> path = fitted.save(pathlib.Path(tempfile.mkdtemp()) / "first-frame")
+        >>> load_model(path).apply(np.array([3, 1, 0], dtype=np.uint8))
+        array([255, 191, 128], dtype=uint8)
+        """
+        operation = "stretch" if self.variant == "stretch" else "global"
+        return save_tables(self, path, operation=operation, provenance=provenance)
 
     def apply(self, image, *, backend=None, out=None):
         """Equalise ``image`` with this table.
