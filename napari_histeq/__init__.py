@@ -12,7 +12,7 @@ from ._engine.binning import Binning
 from ._engine.saved import ModelFileError
 from ._equalization.colour import equalize_rgb
 from ._equalization.equalize import Equalization, Histogram, equalize, fit_equalization, histogram
-from ._equalization.model import load_model
+from ._equalization.model import fit_equalization_pooled, load_model
 from ._inspect.plot import plot_histograms
 from ._inspect.stats import HistogramStats, histogram_stats
 from ._matching.match import match_histograms
@@ -54,6 +54,7 @@ __all__ = [
     "equalize_layer",
     "equalize_rgb",
     "fit_equalization",
+    "fit_equalization_pooled",
     "fit_stretch",
     "histogram",
     "histogram_stats",

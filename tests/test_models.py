@@ -68,3 +68,50 @@ def test_hostile_model_files_are_one_clear_line(tmp_path, rng):
         load_model(damaged)
     with pytest.raises(TypeError, match="fitted on uint8"):  # applied to another dtype: said, not wrapped
         load_model(fitted.save(tmp_path / "ok.npz")).apply(np.zeros(4, np.uint16))
+
+
+# -- one fit on many images ---------------------------------------------------------------------------------
+def test_a_pooled_fit_is_the_textbook_table_of_all_the_pixels(rng):
+    from napari_histeq import fit_equalization_pooled
+
+    images = [rng.integers(0, 4096, shape).astype(np.uint16) for shape in [(30, 40), (17, 5, 9), (100,)]]
+    pooled = fit_equalization_pooled(images)
+    everything = np.concatenate([image.ravel() for image in images])
+    expected = textbook_equalize(everything)  # the plain loop over every pixel of every image
+    for image, start in zip(images, np.cumsum([0] + [image.size for image in images[:-1]])):
+        np.testing.assert_array_equal(pooled.apply(image).ravel(), expected[start : start + image.size])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_pooled_floats_and_wide_integers_share_one_range(rng, dtype):
+    from napari_histeq import fit_equalization, fit_equalization_pooled
+
+    images = [(rng.gamma(2.0, 50.0 * (k + 1), (20 + k, 30)) - 40).astype(dtype) for k in range(3)]
+    masks = [rng.random(image.shape) < 0.6 for image in images]
+    pooled = fit_equalization_pooled(images, masks=masks, nbins=512)
+    # the same pixels as one image: the concatenation of what each mask selects
+    one = fit_equalization(np.concatenate([image[mask] for image, mask in zip(images, masks)]), nbins=512)
+    np.testing.assert_array_equal(pooled.edges, one.edges)
+    np.testing.assert_array_equal(pooled.lut, one.lut)
+
+
+def test_pooled_chunked_and_in_memory_images(rng):
+    da = pytest.importorskip("dask.array")
+    from napari_histeq import fit_equalization_pooled
+
+    images = [rng.integers(0, 255, (40, 50)).astype(np.uint8) for _ in range(3)]
+    mixed = [images[0], da.from_array(images[1], chunks=(10, 25)), images[2]]
+    np.testing.assert_array_equal(fit_equalization_pooled(mixed).lut, fit_equalization_pooled(images).lut)
+
+
+def test_a_pooled_fit_refuses_what_cannot_share_a_table(rng):
+    from napari_histeq import fit_equalization_pooled
+
+    with pytest.raises(TypeError, match="one dtype"):
+        fit_equalization_pooled([np.zeros(4, np.uint8), np.zeros(4, np.uint16)])
+    with pytest.raises(ValueError, match="one per image"):
+        fit_equalization_pooled([np.zeros(4, np.uint8)] * 2, masks=[None])
+    with pytest.raises(ValueError, match="at least one image"):
+        fit_equalization_pooled([])
+    with pytest.raises(ValueError, match="selects no pixel"):
+        fit_equalization_pooled([np.zeros(4, np.float32)] * 2, masks=[np.zeros(4, bool)] * 2)

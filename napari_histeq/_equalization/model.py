@@ -1,9 +1,17 @@
-"""Fits read back from their files: ``load_model``."""
+"""Fits beyond one image: read back from a file (``load_model``), pooled over many images."""
 
 from __future__ import annotations
 
+import numpy as np
+
+from .._engine.backend import to_backend
+from .._engine.binning import binning_for
+from .._engine.lazy import counted_range, lazy_counts, lazy_mask
+from .._engine.pipeline import check_something_counted, counts_with_binning, fit_from_counts
+from .._engine.request import request_for
 from .._engine.saved import load_tables
 from .equalize import Equalization
+from .variants import check_variant
 
 
 def load_model(path) -> Equalization:
@@ -32,3 +40,88 @@ def load_model(path) -> Equalization:
     """
     _header, tables = load_tables(path)
     return Equalization._of(tables)
+
+
+def fit_equalization_pooled(images, *, variant="standard", nbins=None, masks=None, out_range="dtype",
+                            backend="auto") -> Equalization:
+    """Fit one equalisation on many images: their histograms pooled, one table for all of them.
+
+    The frames of a time lapse, the wells of a plate, the scans of a study: every image counts
+    with the same binning (the dtype's levels for 8/16-bit images; for others the range of all
+    the counted pixels), the counts are summed, and one table is built from the sum, as if the
+    images were one. Each image is read once (twice for floats and 32/64-bit integers: their
+    range first); dask and zarr images chunk by chunk.
+
+    Parameters
+    ----------
+    images : sequence of arrays
+        Of one dtype; any shapes.
+    variant, nbins, out_range, backend
+        As for :func:`napari_histeq.equalize`.
+    masks : sequence of arrays, optional
+        One per image (None for an image counted whole): the pixels each contributes.
+
+    Returns
+    -------
+    fitted : Equalization
+        Apply it to any of the images, or to others of the dtype; save it with
+        :meth:`~napari_histeq.Equalization.save`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_histeq import fit_equalization, fit_equalization_pooled
+    >>> day1, day2 = np.uint8([[0, 0], [1, 3]]), np.uint8([[3, 3, 3, 1]])
+    >>> pooled = fit_equalization_pooled([day1, day2])
+    >>> np.array_equal(pooled.lut, fit_equalization(np.concatenate([day1.ravel(), day2.ravel()])).lut)
+    True
+    """
+    images = list(images)
+    if not images:
+        raise ValueError("give at least one image to fit on")
+    masks = [None] * len(images) if masks is None else list(masks)
+    if len(masks) != len(images):
+        raise ValueError(f"{len(masks)} masks for {len(images)} images: one per image (None: the whole image)")
+    dtypes = {np.dtype(image.dtype).newbyteorder("=") for image in images}
+    if len(dtypes) > 1:
+        raise TypeError(f"one table needs one dtype; these images are {sorted(str(d) for d in dtypes)}")
+    transfer = check_variant(variant)
+    requests = [request_for(image, nbins=nbins, mask=mask, backend=backend, transfer=transfer, out_range=out_range)
+                for image, mask in zip(images, masks)]
+    masked = any(mask is not None for mask in masks)
+
+    def pooled_range():
+        ranges = [_counted_range(request) for request in requests]
+        lows = [low for low, _ in ranges if low is not None]
+        highs = [high for _, high in ranges if high is not None]
+        return ([min(lows)] if lows else [None]), ([max(highs)] if highs else [None])
+
+    binning = binning_for(dtypes.pop(), requests[0].nbins, pooled_range, masked)
+    counts = sum(_counts(request, binning) for request in requests)
+    check_something_counted(counts, masked)
+    return Equalization._of(fit_from_counts(counts, binning, requests[0], transfer))
+
+
+def _counted_range(request):
+    """The counted pixels' min and max of one image (None, None when it counts none)."""
+    if request.lazy:
+        lows, highs = counted_range(request.image, lazy_mask(request.mask, request.image), None)
+        return lows[0], highs[0]
+    image = to_backend(np, request.image)
+    keep = np.isfinite(image) if image.dtype.kind == "f" else np.ones(image.shape, bool)
+    if request.mask is not None:
+        keep &= np.broadcast_to(to_backend(np, request.mask), image.shape)
+    if not keep.any():
+        return None, None
+    values = image[keep]
+    low, high = values.min(), values.max()
+    return (float(low), float(high)) if image.dtype.kind == "f" else (int(low), int(high))
+
+
+def _counts(request, binning):
+    """One image's counts ``(1, nbins)`` with the pooled binning."""
+    if request.lazy:
+        return lazy_counts(request.image, lazy_mask(request.mask, request.image), request.layout, binning,
+                           request.backend)
+    return np.asarray(to_backend(np, counts_with_binning(request.image, request.mask, request.layout, binning,
+                                                         request.backend)))
