@@ -20,7 +20,15 @@ from ._medical.dicom import read_dicom
 from ._medical.nifti import read_nifti, write_nifti
 from ._medical.volume import MedicalFileError, Volume
 from ._napari.layers import add_equalized, equalize_layer
-from ._samples import CT_PHANTOM_SPACING, bleaching_series, ct_phantom, dark_stack, dark_xray
+from ._samples import (
+    CT_PHANTOM_SPACING,
+    MRI_SPACING,
+    bleaching_series,
+    ct_phantom,
+    dark_stack,
+    dark_xray,
+    mri_bias_field,
+)
 from ._stretch.limits import CT_WINDOWS
 from ._stretch.stretch import fit_stretch, stretch_contrast, stretch_limits
 
@@ -34,6 +42,7 @@ except PackageNotFoundError:  # a source tree on PYTHONPATH, never installed
 __all__ = [
     "CT_PHANTOM_SPACING",
     "CT_WINDOWS",
+    "MRI_SPACING",
     "BackendInfo",
     "Binning",
     "Equalization",
@@ -60,6 +69,7 @@ __all__ = [
     "histogram_stats",
     "load_model",
     "match_histograms",
+    "mri_bias_field",
     "plot_histograms",
     "read_dicom",
     "read_nifti",

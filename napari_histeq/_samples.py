@@ -177,6 +177,51 @@ def ct_phantom(shape=(48, 192, 192), seed=0) -> np.ndarray:
     return np.clip(np.rint(hu), -1024, 3071).astype(np.int16)
 
 
+#: The MRI sample's voxel size in mm, (z, y, x).
+MRI_SPACING = (3.0, 1.0, 1.0)
+
+
+def mri_bias_field(shape=(32, 128, 128), seed=0) -> np.ndarray:
+    """An MRI-like volume (T1-weighted look, float32) under a smooth bias field, as surface coils give.
+
+    A head: scalp, skull (dark), grey matter, white matter (brighter), ventricles (dark fluid);
+    then multiplied by a smooth field that is about twice as bright on one side as on the
+    other, and given Rician-like noise: the intensity of one tissue drifts across the volume,
+    which a global equalisation keeps and an adaptive one evens out. Voxels are
+    :data:`MRI_SPACING` mm.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(slices, rows, columns)``.
+    seed : int
+        Seed of the noise.
+
+    Returns
+    -------
+    volume : ndarray of float32
+
+    Examples
+    --------
+    >>> from napari_histeq import mri_bias_field
+    >>> volume = mri_bias_field()
+    >>> volume.dtype, volume.shape, float(volume.min()) >= 0
+    (dtype('float32'), (32, 128, 128), True)
+    """
+    z, y, x = np.mgrid[-1 : 1 : shape[0] * 1j, -1 : 1 : shape[1] * 1j, -1 : 1 : shape[2] * 1j]
+    radius = np.sqrt((x / 0.85) ** 2 + (y / 0.95) ** 2 + (z / 1.1) ** 2)
+    signal = np.where(radius < 1.0, 0.35, 0.0)  # scalp
+    signal = np.where(radius < 0.93, 0.05, signal)  # skull
+    signal = np.where(radius < 0.86, 0.55, signal)  # grey matter
+    signal = np.where(radius < 0.7, 0.8, signal)  # white matter
+    ventricles = ((np.abs(x) - 0.12) / 0.08) ** 2 + (y / 0.3) ** 2 + (z / 0.4) ** 2 < 1
+    signal = np.where(ventricles, 0.15, signal)  # fluid
+    bias = 1.0 + 0.45 * x + 0.2 * y - 0.1 * z + 0.1 * x * y  # smooth: from about 0.5 to 1.6
+    rng = np.random.default_rng(seed)
+    noisy = np.hypot(signal * bias + rng.normal(0.0, 0.02, shape), rng.normal(0.0, 0.02, shape))  # Rician
+    return (1000.0 * noisy).astype(np.float32)
+
+
 def _smooth(image, passes):
     """A few passes of a 3x3 box blur (softens the phantom's edges)."""
     for _ in range(passes):

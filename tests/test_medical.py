@@ -323,3 +323,14 @@ def test_regions_in_millimetres_refuse_what_cannot_be_sized(keywords, message):
 
     with pytest.raises(ValueError, match=message):
         equalize_adapthist(np.zeros((4, 8, 8), np.uint8), **keywords)
+
+
+def test_the_mri_sample_has_a_bias_field_across_one_tissue():
+    from napari_histeq import mri_bias_field
+
+    volume = mri_bias_field()
+    z, y, x = (np.indices(volume.shape) / (np.array(volume.shape) - 1)[:, None, None, None]) * 2 - 1
+    white = (np.sqrt((x / 0.85) ** 2 + (y / 0.95) ** 2 + (z / 1.1) ** 2) < 0.6) & (np.abs(x) > 0.3)
+    left, right = np.median(volume[white & (x < 0)]), np.median(volume[white & (x > 0)])
+    assert right / left > 1.3  # one tissue, a third brighter on one side: the field a scanner's coil leaves
+    assert volume.dtype == np.float32 and volume.min() >= 0

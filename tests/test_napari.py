@@ -69,7 +69,7 @@ def test_manifest_validates_from_the_installed_package():
     widgets = [w.display_name for w in manifest.contributions.widgets]
     assert any("Equalize" in name for name in widgets)
     assert {s.key for s in manifest.contributions.sample_data} == {"dark_xray", "dark_stack", "bleaching_series",
-                                                                   "ct_phantom"}
+                                                                   "ct_phantom", "mri_bias_field"}
     assert manifest.contributions.readers[0].accepts_directories  # DICOM series are folders
     filters = manifest.contributions.menus["napari/layers/filter"]
     assert filters[0].command == "napari-histeq.equalize_widget"
@@ -314,6 +314,8 @@ def test_samples_load(viewer):
     viewer.open_sample(PLUGIN, "ct_phantom")
     ct = viewer.layers["CT phantom"]
     assert ct.data.dtype == np.int16 and tuple(ct.scale) == (2.5, 0.7, 0.7) and ct.data.min() <= -1000
+    viewer.open_sample(PLUGIN, "mri_bias_field")
+    assert viewer.layers["MRI bias field"].data.dtype == np.float32
 
 
 def test_napari_opens_a_dicom_folder_and_a_nifti_file_in_millimetres(tmp_path, viewer):
@@ -340,7 +342,7 @@ def test_napari_opens_a_dicom_folder_and_a_nifti_file_in_millimetres(tmp_path, v
 
 
 
-@pytest.mark.parametrize("other", ["bleaching_series", "dark_stack", "ct_phantom"])
+@pytest.mark.parametrize("other", ["bleaching_series", "dark_stack", "ct_phantom", "mri_bias_field"])
 def test_the_xray_sample_opens_beside_the_others_without_a_units_warning(viewer, other):
     viewer.open_sample(PLUGIN, "dark_xray")
     viewer.open_sample(PLUGIN, other)

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from .._samples import CT_PHANTOM_SPACING, bleaching_series, ct_phantom, dark_stack, dark_xray
+from .._samples import (
+    CT_PHANTOM_SPACING,
+    MRI_SPACING,
+    bleaching_series,
+    ct_phantom,
+    dark_stack,
+    dark_xray,
+    mri_bias_field,
+)
 
 
 def dark_xray_sample():
@@ -58,3 +66,9 @@ def ct_phantom_sample():
     return [(ct_phantom(), {"name": "CT phantom", "colormap": "gray", "scale": CT_PHANTOM_SPACING,
                             "units": ("mm", "mm", "mm"), "axis_labels": ("z", "y", "x"),
                             "contrast_limits": (-160, 240)}, "image")]
+
+
+def mri_sample():
+    """An MRI-like float32 volume under a smooth bias field, 3 x 1 x 1 mm voxels."""
+    return [(mri_bias_field(), {"name": "MRI bias field", "colormap": "gray", "scale": MRI_SPACING,
+                                "units": ("mm", "mm", "mm"), "axis_labels": ("z", "y", "x")}, "image")]
