@@ -30,6 +30,7 @@ import napari_histeq as nh
 
 from .adaptive import adaptive_cases, adaptive_contenders, adaptive_memory, adaptive_ratios, tile_memory_ratios
 from .matching import matching_cases, matching_contenders, matching_ratios
+from .medical import medical_cases, medical_contenders, medical_ratios
 from .stretch import stretch_cases, stretch_contenders, stretch_ratios
 from .threads import busy_load, layers_table, print_layers, print_scaling, scaling_table, threading_facts
 
@@ -232,7 +233,7 @@ def print_table(results, extra):
 
 def peer_tables(args, rounds) -> dict:
     """The side-by-side tables of the cases against their peers, with ratios and memory."""
-    parts = set(args.only or ("equalize", "matching", "adaptive", "stretch"))
+    parts = set(args.only or ("equalize", "matching", "adaptive", "stretch", "medical"))
     cases = make_cases(args.quick) if "equalize" in parts else {}
     timings = {}
     for key, case in cases.items():
@@ -256,11 +257,17 @@ def peer_tables(args, rounds) -> dict:
         print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
         timings[key] = time_interleaved(stretch_contenders(case), rounds)
 
+    medical = medical_cases(args.quick) if "medical" in parts else {}
+    for key, case in medical.items():
+        case_rounds = min(rounds, case.get("rounds", rounds))  # scikit-image's 3D CLAHE takes minutes
+        print(f"timing {case['name']} ({case_rounds} rounds)...", file=sys.stderr)
+        timings[key] = time_interleaved(medical_contenders(key, case), case_rounds)
+
     def memory(key, **options):
         image = cases[key]["image"]
         return peak_extra_memory(image, **options) / image.nbytes
 
-    every = {**cases, **matching, **adaptive, **stretch}
+    every = {**cases, **matching, **adaptive, **stretch, **medical}
     found, peaks = [], {}
     if cases:
         found += ratios(timings, cases["u8"]["name"])
@@ -270,6 +277,8 @@ def peer_tables(args, rounds) -> dict:
         found += matching_ratios(timings, matching)
     if stretch:
         found += stretch_ratios(timings, stretch)
+    if medical:
+        found += medical_ratios(timings, medical)
     if adaptive:
         found += adaptive_ratios(timings, adaptive) + tile_memory_ratios(args.quick)
         peaks.update(adaptive_memory(adaptive))
@@ -290,7 +299,7 @@ def main(argv=None) -> int:
                         help="time ours and cv2 under each numba threading layer installed (child processes)")
     parser.add_argument("--scaling", action="store_true", help="time ours on 1 core and on 2 (no added load)")
     parser.add_argument("--threads-only", action="store_true", help="skip the peer tables")
-    parser.add_argument("--only", nargs="+", choices=("equalize", "matching", "adaptive", "stretch"),
+    parser.add_argument("--only", nargs="+", choices=("equalize", "matching", "adaptive", "stretch", "medical"),
                         help="time only these operations' rows against their peers")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 15)

@@ -60,7 +60,7 @@ def write_derived_series(folder, result, source: Volume, record: dict) -> list[P
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for file, plane in zip(files, stored.reshape(planes.shape)):
-        ds = pydicom.dcmread(str(file))
+        ds = pydicom.dcmread(str(file), stop_before_pixels=True)  # its pixels are replaced: not read again
         for tag in STALE_TAGS:
             if tag in ds:
                 delattr(ds, tag)

@@ -77,7 +77,7 @@ def read_nifti(path) -> Volume:
     spatial = min(stored.ndim, 3)
     affine = np.asarray(image.affine, np.float64)
     zooms = [float(z) for z in header.get_zooms()[:spatial]]
-    data = np.ascontiguousarray(values.transpose(tuple(reversed(range(values.ndim)))))
+    data = values.transpose(tuple(reversed(range(values.ndim))))  # a view: (z, y, x) of the file's (i, j, k)
     reverse = np.eye(spatial + 1)[list(reversed(range(spatial))) + [spatial]]  # (i, j, k, 1) -> (k, j, i, 1)
     zyx_affine = reverse @ _spatial_affine(affine, spatial) @ reverse
     xyz_units, time_unit = header.get_xyzt_units()
@@ -170,5 +170,5 @@ def write_nifti(path, data, source: Volume, description: str = "", *, record=Non
         image.header.extensions.append(nibabel.nifti1.Nifti1Extension("comment", json.dumps(record).encode()))
     payload = image.to_bytes()  # written by us: the name may be a temporary one nibabel would not know
     if compressed if compressed is not None else str(path).lower().endswith(".gz"):
-        payload = gzip.compress(payload, compresslevel=6, mtime=0)
+        payload = gzip.compress(payload, compresslevel=1, mtime=0)  # nibabel's own default level
     Path(path).write_bytes(payload)

@@ -68,11 +68,15 @@ def rescaled(stored, slope, intercept):
     if slope == 1.0 and intercept == 0.0:
         return stored
     if stored.dtype.kind in "iu" and slope.is_integer() and intercept.is_integer():
-        values = stored.astype(np.int64) * int(slope) + int(intercept)
-        for dtype in (np.int16, np.int32):
-            if exact_in(values, dtype):
-                return values.astype(dtype)
-        return values
+        # 16-bit values times a slope up to 2**14, plus an intercept up to 2**30, fit int32: no int64 copy
+        small = stored.dtype.itemsize <= 2 and abs(slope) <= 2**14 and abs(intercept) <= 2**30
+        values = stored.astype(np.int32 if small else np.int64)
+        if slope != 1.0:
+            values *= int(slope)
+        values += int(intercept)
+        if exact_in(values, np.int16):
+            return values.astype(np.int16)
+        return values if small or not exact_in(values, np.int32) else values.astype(np.int32)
     values = stored.astype(np.float64) * slope + intercept
     single = values.astype(np.float32)
     return single if np.array_equal(single, values) else values
