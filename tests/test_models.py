@@ -115,3 +115,64 @@ def test_a_pooled_fit_refuses_what_cannot_share_a_table(rng):
         fit_equalization_pooled([])
     with pytest.raises(ValueError, match="selects no pixel"):
         fit_equalization_pooled([np.zeros(4, np.float32)] * 2, masks=[np.zeros(4, bool)] * 2)
+
+
+# -- the command line: napari-histeq fit, batch --model ------------------------------------------------------------
+def _frames(rng, count=6):
+    """A time lapse: the same background every frame, a bright cell growing from frame to frame."""
+    background = rng.integers(200, 600, (64, 64)).astype(np.uint16)
+    frames = []
+    for t in range(count):
+        frame = background.copy()
+        frame[10 : 14 + 6 * t, 10 : 14 + 6 * t] = 3000 + 10 * t
+        frames.append(frame)
+    return frames
+
+
+def test_one_model_over_a_time_lapse_keeps_the_background_still(tmp_path, rng):
+    import tifffile
+
+    from napari_histeq._cli import main
+
+    frames = _frames(rng)
+    for t, frame in enumerate(frames):
+        tifffile.imwrite(tmp_path / f"t{t}.tif", frame)
+    inputs = [str(tmp_path / f"t{t}.tif") for t in range(len(frames))]
+    assert main(["fit", *inputs, "-o", str(tmp_path / "model.npz")]) == 0
+    assert main(["batch", *inputs, "-o", str(tmp_path / "one"), "--model", str(tmp_path / "model.npz")]) == 0
+    assert main(["batch", *inputs, "-o", str(tmp_path / "each")]) == 0
+    background = np.ones((64, 64), bool)
+    background[10:, 10:] = False  # never covered by the cell
+    one = [tifffile.imread(tmp_path / "one" / f"t{t}.tif")[background].mean() for t in range(len(frames))]
+    each = [tifffile.imread(tmp_path / "each" / f"t{t}.tif")[background].mean() for t in range(len(frames))]
+    assert np.ptp(one) == 0  # one table: the same background, the same output, every frame
+    assert np.max(np.abs(np.diff(each))) > 100  # a table per frame: the background flickers as the cell grows
+    # the model is the textbook table of every frame's pixels together
+    expected = textbook_equalize(np.stack(frames))
+    for t in range(len(frames)):
+        np.testing.assert_array_equal(tifffile.imread(tmp_path / "one" / f"t{t}.tif"), expected[t])
+    with tifffile.TiffFile(tmp_path / "one" / "t0.tif") as tif:  # the result records the model it came from
+        record = json.loads(tif.pages[0].description)["napari_histeq"]
+    assert record["operation"] == "model" and record["model"] == "model.npz"
+    assert [i["name"] for i in record["model_provenance"]["inputs"]] == [f"t{t}.tif" for t in range(len(frames))]
+
+
+def test_batch_model_errors_are_one_line(tmp_path, rng, capsys):
+    import tifffile
+
+    from napari_histeq._cli import main
+
+    tifffile.imwrite(tmp_path / "a.tif", rng.integers(0, 255, (20, 20)).astype(np.uint8))
+    tifffile.imwrite(tmp_path / "b.tif", rng.integers(0, 4000, (20, 20)).astype(np.uint16))
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    assert main(["batch", str(tmp_path / "a.tif"), "-o", str(tmp_path / "o"), "--model",
+                 str(tmp_path / "junk.npz")]) == 2
+    assert "not a napari-histeq model" in capsys.readouterr().err
+    assert main(["fit", str(tmp_path / "a.tif"), "-o", str(tmp_path / "m.npz")]) == 0
+    assert main(["batch", str(tmp_path / "a.tif"), "-o", str(tmp_path / "o"), "--model", str(tmp_path / "m.npz"),
+                 "--method", "adaptive"]) == 2
+    assert "--model applies a saved fit" in capsys.readouterr().err
+    assert main(["batch", str(tmp_path / "b.tif"), "-o", str(tmp_path / "o"), "--model", str(tmp_path / "m.npz")]) == 1
+    assert "fitted on uint8" in capsys.readouterr().err
+    assert main(["fit", str(tmp_path / "a.tif"), str(tmp_path / "b.tif"), "-o", str(tmp_path / "n.npz")]) == 1
+    assert "one dtype" in capsys.readouterr().err

@@ -3,7 +3,8 @@
 ``napari-histeq`` opens napari with the dark sample (or the files given) and
 the Equalize Histogram widget docked; ``napari-histeq --headless`` equalises
 them without a window, writes before/after images and prints before/after
-statistics; ``napari-histeq batch`` equalises files and folders (``batch.py``).
+statistics; ``napari-histeq batch`` equalises files and folders (``batch.py``); ``napari-histeq fit``
+fits one model on many files (``fit.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="napari-histeq",
         description="Histogram equalisation for microscopy and medical images. Opens napari with the "
                     "Equalize widget; --headless runs the demo without a window.",
-        epilog="To equalise folders of images: napari-histeq batch --help",
+        epilog="To equalise folders of images: napari-histeq batch --help; to fit one model on many: "
+               "napari-histeq fit --help",
     )
     parser.add_argument("files", nargs="*", type=Path, help="images to open (default: the dark sample)")
     parser.add_argument("--headless", action="store_true", help="no window: equalise, write images, print statistics")
@@ -55,6 +57,10 @@ def main(argv=None) -> int:
         from .batch import main_batch
 
         return main_batch(argv[1:])
+    if argv[:1] == ["fit"]:
+        from .fit import main_fit
+
+        return main_fit(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         settings_from(args)  # a variant of the other method, a bad scope: said once, before any work

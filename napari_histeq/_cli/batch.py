@@ -18,7 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from .._engine.backend import BACKENDS
+from .._engine.saved import load_tables
 from .._equalization.colour import RGB_MODES
+from .._equalization.equalize import Equalization
 from .._matching.match import reference_of
 from .._medical.nifti import is_nifti
 from .._operations.settings import SCOPES, Settings
@@ -65,6 +67,9 @@ def build_batch_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rgb-mode", choices=RGB_MODES, default="channels",
                         help="colour images: each channel, or the brightness only (hue kept); alpha is kept")
     parser.add_argument("--backend", choices=BACKENDS, default="auto")
+    parser.add_argument("--model", type=Path, metavar="FILE",
+                        help="apply a saved fit (napari-histeq fit, Equalization.save) to every file instead of "
+                             "fitting each file: one table for all of them")
     add_method_arguments(parser, other_operations=True)
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace results that exist (never an input)")
@@ -74,6 +79,17 @@ def build_batch_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="print errors only: no progress, no summary")
     parser.add_argument("--debug", action="store_true", help="print the traceback of a failure")
     return parser
+
+
+def _model(path):
+    """The saved fit ``--model`` names and what each result records of it (None, {} without one)."""
+    if path is None:
+        return None, {}
+    header, tables = load_tables(path)
+    record = {"model": Path(path).name, "model_operation": header.get("operation"),
+              "model_variant": header.get("variant"), "model_created": header.get("created"),
+              "model_provenance": header.get("provenance", {})}
+    return Equalization._of(tables), record
 
 
 class PlanError(Exception):
@@ -103,7 +119,16 @@ def main_batch(argv) -> int:
     except (OSError, TypeError, ValueError) as error:
         print(f"napari-histeq batch: error: --match {args.match}: {error}", file=sys.stderr)
         return 2
-    options = Options(settings, args.debug, args.time_axis)
+    if args.model is not None and (args.method or args.variant or args.match or args.bleach):
+        print("napari-histeq batch: error: --model applies a saved fit; --method, --variant, --match and --bleach "
+              "choose another operation", file=sys.stderr)
+        return 2
+    try:
+        model, model_record = _model(args.model)
+    except (OSError, ValueError) as error:
+        print(f"napari-histeq batch: error: --model {args.model}: {error}", file=sys.stderr)
+        return 2
+    options = Options(settings, args.debug, args.time_axis, model, model_record)
     try:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -10,6 +10,7 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .._engine.backend import is_lazy_array
 from .._kernels.threads import ENV_VAR as THREADS_ENV_VAR
@@ -36,6 +37,8 @@ class Options:
     settings: Settings = field(default_factory=Settings)
     debug: bool = False
     time_axis: int | None = None  # bleach: None is the file's T axis, else 0
+    model: Any = None  # a saved fit (Equalization) applied instead of fitting each file
+    model_record: dict = field(default_factory=dict)  # what the results record of it
 
 
 @dataclass
@@ -178,6 +181,10 @@ def equalized(image: ImageFile, options: Options) -> list:
         return [with_alpha(result, level[..., 1]) for result, level in zip(results, levels)]
     settings = options.settings
     levels = image.levels or (image.data,)
+    if options.model is not None:
+        if image.colour:
+            raise ValueError("a colour image; a model holds grey tables")
+        return [options.model.apply(level) for level in levels]
     if settings.operation == "bleach":
         grey_axes = image.grey_axes
         channel_axis = grey_axes.index("C") if "C" in grey_axes else None  # each fluorophore bleaches at its own rate
@@ -212,6 +219,8 @@ def provenance(image: ImageFile, options: Options) -> dict:
     operation = "equalize" if settings.equalizes else settings.operation
     record = {"software": f"napari-histeq {__version__}", "operation": operation, "source": image.path.name}
     record.update({key: value for key, value in settings.record().items() if value is not None})
+    if options.model is not None:  # the model's fit, not the command's settings, made the tables
+        record = {key: record[key] for key in ("software", "source")} | {"operation": "model", **options.model_record}
     if settings.operation == "bleach":
         record["each_channel"] = image.colour or "C" in image.grey_axes
     elif image.colour:
