@@ -56,6 +56,7 @@ def write_derived_series(folder, result, source: Volume, record: dict) -> list[P
     series_uid = generate_uid()
     what = f"napari-histeq {record.get('method') or record.get('operation', '')} {record.get('variant', '')}".strip()
     low, high = (int(stored.min()), int(stored.max())) if stored.size else (0, 0)
+    derivation = json.dumps(record)[:1024]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -70,7 +71,7 @@ def write_derived_series(folder, result, source: Volume, record: dict) -> list[P
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
         ds.ImageType = ["DERIVED", "SECONDARY", *list(ds.get("ImageType", []))[2:]]
         ds.SeriesDescription = f"{ds.get('SeriesDescription', '')} {what}".strip()[:64]
-        ds.DerivationDescription = json.dumps(record)[:1024]
+        ds.DerivationDescription = derivation
         ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
         ds.PixelRepresentation = int(signed)
         ds.RescaleSlope, ds.RescaleIntercept = 1, 0
