@@ -1100,3 +1100,44 @@ def test_histogram_widget_draws_a_stretchs_limits(qtbot, viewer, widget, histogr
     dashed = sorted(line.get_xdata()[0] for line in hist_ax.lines if line.get_linestyle() == "--")
     assert dashed == [np.percentile(image, 2), np.percentile(image, 98)]
     assert "limits" in hist_ax.get_legend_handles_labels()[1]
+
+
+# -- the Saved fits widget ------------------------------------------------------------------------------------------
+def test_a_fit_on_selected_layers_is_saved_and_applied_to_another(tmp_path, viewer):
+    from napari_histeq import load_model
+    from napari_histeq._napari.model_widget import ModelWidget
+
+    rng = np.random.default_rng(21)
+    wells = [viewer.add_image(rng.integers(0, 4096, (30, 40)).astype(np.uint16), name=f"well {k}") for k in range(3)]
+    widget = docked(viewer, "Saved fits", ModelWidget)
+    viewer.layers.selection.clear()
+    viewer.layers.selection.update({wells[0], wells[1]})
+    widget.file.value = tmp_path / "plate.npz"
+    assert widget.fit_and_save() == tmp_path / "plate.npz"
+    pooled = np.concatenate([wells[0].data.ravel(), wells[1].data.ravel()])
+    expected = textbook_equalize(pooled)  # the formula over both wells' pixels together
+    np.testing.assert_array_equal(load_model(tmp_path / "plate.npz").apply(wells[0].data).ravel(),
+                                  expected[: wells[0].data.size])
+    widget.image.value = wells[2]
+    before = wells[2].data.copy()
+    out = widget.apply_model()
+    np.testing.assert_array_equal(wells[2].data, before)  # the source untouched
+    table = dict(zip(pooled.tolist(), expected.tolist()))
+    np.testing.assert_array_equal(out.data[np.isin(before, pooled)],
+                                  [table[v] for v in before[np.isin(before, pooled)].tolist()])
+    assert out.metadata["napari_histeq"]["model"] == "plate.npz" and out.name == "well 2 (plate)"
+
+
+def test_the_saved_fits_widget_says_what_is_missing(tmp_path, viewer, notifications):
+    from napari_histeq._napari.model_widget import ModelWidget
+
+    widget = docked(viewer, "Saved fits", ModelWidget)
+    viewer.layers.selection.clear()
+    widget.fit_and_save()
+    assert "select the image layers" in widget.status.value
+    layer = viewer.add_image(np.zeros((4, 4), np.uint8), name="x")
+    widget.image.value = layer
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    widget.file.value = tmp_path / "junk.npz"
+    widget.apply_model()
+    assert "not a napari-histeq model" in widget.status.value

@@ -1,0 +1,94 @@
+"""The "Saved fits" dock widget: one equalisation fitted on several layers, saved, and applied to others.
+
+The frames of a time lapse opened as layers, the wells of a plate, the scans of
+a study: select the layers to fit on, *Fit and save* pools their histograms into
+one table and writes it to the model file; *Apply* reads a model file and maps
+the chosen layer through it into a new layer, data never modified.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from magicgui.widgets import ComboBox, Container, FileEdit, PushButton
+
+from .._equalization.model import fit_equalization_pooled, load_model
+from .._equalization.variants import VARIANTS
+from .layers import finest_level, output_kwargs, show_result
+from .messages import MessageLabel
+
+if TYPE_CHECKING:
+    import napari
+
+
+class ModelWidget(Container):
+    """Fit one equalisation on the selected layers, save it, apply a saved one to a layer."""
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer):
+        super().__init__(labels=True)
+        self._viewer = napari_viewer
+        self.image = ComboBox(choices=self._image_choices, label="apply to")
+        self.variant = ComboBox(choices=list(VARIANTS), value="standard", label="variant")
+        self.file = FileEdit(mode="w", filter="*.npz", label="model file")
+        self.fit_button = PushButton(text="Fit on the selected layers and save")
+        self.apply_button = PushButton(text="Apply the model file")
+        self.status = MessageLabel()
+        self.extend([self.variant, self.file, self.fit_button, self.image, self.apply_button, self.status])
+        self.fit_button.changed.connect(self.fit_and_save)
+        self.apply_button.changed.connect(self.apply_model)
+        for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
+            event.connect(self.reset_choices)
+
+    def _image_choices(self, _widget=None):
+        from napari.layers import Image
+
+        return [(layer.name, layer) for layer in self._viewer.layers if isinstance(layer, Image) and not layer.rgb]
+
+    def _selected(self):
+        from napari.layers import Image
+
+        return [layer for layer in self._viewer.layers.selection if isinstance(layer, Image) and not layer.rgb]
+
+    def fit_and_save(self, *_args):
+        """Pool the selected grey layers' histograms into one table; write it to the model file."""
+        layers = self._selected()
+        if not layers:
+            return self._say("select the image layers to fit on (grey, one dtype)", error=True)
+        path = Path(self.file.value)
+        if not path.name or path.is_dir():
+            return self._say("choose a model file to write", error=True)
+        try:
+            fitted = fit_equalization_pooled([finest_level(layer) for layer in layers], variant=self.variant.value)
+            written = fitted.save(path, provenance={"layers": [
+                {"name": layer.name, "shape": list(finest_level(layer).shape),
+                 "dtype": str(finest_level(layer).dtype)} for layer in layers]})
+        except (TypeError, ValueError, OSError) as error:
+            return self._say(str(error), error=True)
+        return self._say(f"fitted on {len(layers)} layer(s), saved to {written.name}", path=written)
+
+    def apply_model(self, *_args):
+        """Map the chosen layer through the model file's table into a new layer."""
+        layer = self.image.value
+        if layer is None:
+            return self._say("choose a layer to apply the model to", error=True)
+        path = Path(self.file.value)
+        try:
+            model = load_model(path)
+            levels = list(layer.data) if layer.multiscale else [layer.data]
+            results = [model.apply(level) for level in levels]
+        except (TypeError, ValueError, OSError) as error:
+            return self._say(str(error), error=True)
+        record = {"source": layer.name, "operation": "model", "model": path.name, "variant": model.variant}
+        kwargs = output_kwargs(layer, record, name=f"{layer.name} ({path.stem})", limits=model.out_range)
+        out = show_result(self._viewer, results if layer.multiscale else results[0], kwargs, by_name=True)
+        self._say(f"{layer.name} mapped through {path.name}")
+        return out
+
+    def _say(self, text, *, error=False, path=None):
+        self.status.value = text
+        if error:
+            from napari.utils.notifications import show_error
+
+            show_error(f"napari-histeq: {text}")
+        return path
