@@ -23,6 +23,9 @@ FENCE = re.compile(r"(?P<skip><!-- not run: (?P<reason>[^>]*) -->\s*\n)?"
                    r"```(?P<lang>[\w-]*)[^\n]*\n(?P<code>.*?)```[ \t]*\n"
                    r"(?:\s*```text\n(?P<output>.*?)```)?", re.S)
 RUNNERS = {"python": [sys.executable, "-c"], "bash": ["bash", "-e", "-o", "pipefail", "-c"]}
+#: Blocks naming these need pydicom or nibabel (the medical extra).
+MEDICAL = {"pydicom": ("pydicom", "read_dicom", "write_dicom_series"),
+           "nibabel": ("nibabel", "read_nifti", "write_nifti", "write_nifti_volume")}
 
 
 def _blocks():
@@ -42,6 +45,9 @@ def test_code_block_runs(lang, code, output, not_run, tmp_path):
         pytest.skip(f"not run here: {not_run}")
     for module in ("napari", "npe2", "dask", "zarr", "tifffile"):  # an install without them skips the block
         if re.search(rf"\b{module}\b(?!_histeq|-histeq)", code):
+            pytest.importorskip(module)
+    for module, names in MEDICAL.items():  # the medical readers' and writers' own libraries
+        if any(re.search(rf"\b{name}\b", code) for name in names):
             pytest.importorskip(module)
     environment = {**os.environ, "MPLBACKEND": "Agg", "NAPARI_CONFIG": str(tmp_path / "napari.yaml"),
                    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
