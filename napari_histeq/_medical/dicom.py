@@ -163,13 +163,17 @@ def _volume(members, where) -> Volume:
         raise MedicalFileError(f"series {name!r}: slices {step:.3g} mm apart, but {gaps[worst]:.3g} mm between "
                                f"{Path(ordered[worst][1]).name} and {Path(ordered[worst + 1][1]).name}: "
                                "a missing slice or an inconsistent spacing")
-    planes = []
-    for _, f, ds in ordered:
-        plane = _pixels(ds, f)
-        if planes and plane.shape != planes[0].shape:
-            raise MedicalFileError(f"{Path(f).name}: {plane.shape} pixels, the series' slices are {planes[0].shape}")
-        planes.append(plane)
-    data = rescaled(np.stack(planes), slope, intercept)
+    data = None
+    for k, (_, f, ds) in enumerate(ordered):
+        values = rescaled(_pixels(ds, f), slope, intercept)  # plane by plane: no copy of the whole series
+        del ds.PixelData  # its bytes are in ``data`` now
+        if data is None:
+            data = np.empty((len(ordered), *values.shape), values.dtype)
+        elif values.shape != data.shape[1:]:
+            raise MedicalFileError(f"{Path(f).name}: {values.shape} pixels, the series' slices are {data.shape[1:]}")
+        if not np.can_cast(values.dtype, data.dtype, "safe"):  # a wider plane: the volume widens once
+            data = data.astype(np.result_type(data.dtype, values.dtype))
+        data[k] = values
     origin = ordered[0][0][3]
     # columns of the affine: index (slice, row, column) -> LPS; a row index moves along the column direction
     affine = np.eye(4)
