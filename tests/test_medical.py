@@ -214,7 +214,7 @@ def test_batch_writes_nifti_with_the_sources_header(nibabel, tmp_path, phantom, 
     assert main(["batch", str(source), "-o", str(tmp_path / "out"), *flags]) == 0
     before, after = nibabel.load(str(source)), nibabel.load(str(tmp_path / "out" / name))
     np.testing.assert_array_equal(after.affine, before.affine)
-    for field in ("qform_code", "sform_code", "pixdim", "xyzt_units", "dim"):
+    for field in ("qform_code", "sform_code", "pixdim", "xyzt_units", "dim", "descrip", "intent_code"):
         np.testing.assert_array_equal(after.header[field], before.header[field])
     result = np.asarray(after.dataobj).transpose(2, 1, 0)
     np.testing.assert_array_equal(result, expected(phantom))  # the API on the Hounsfield units nibabel reads

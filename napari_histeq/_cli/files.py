@@ -175,11 +175,9 @@ def write_result(image: ImageFile, results, target: Path, provenance: dict, *, p
     elif image.kind == "dicom":
         write_whole(lambda partial: write_derived_series(partial, np.asarray(results[0]), image.volume, provenance),
                     target)
-    elif image.kind == "nifti":
-        what = provenance.get("method") or provenance.get("operation", "")
-        description = f"napari-histeq {what} {provenance.get('variant', '')}".strip()
-        write_whole(lambda partial: write_nifti(partial, np.asarray(results[0]), image.volume, description,
-                                                record=provenance, compressed=target.name.lower().endswith(".gz")),
+    elif image.kind == "nifti":  # the source's description kept; what was done in a comment extension
+        write_whole(lambda partial: write_nifti(partial, np.asarray(results[0]), image.volume, record=provenance,
+                                                compressed=target.name.lower().endswith(".gz")),
                     target)
     elif suffix in (".tif", ".tiff"):
         write_whole(lambda partial: tiff.write_tiff(image, results[0], partial, provenance, progress), target)
