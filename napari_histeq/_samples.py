@@ -159,8 +159,7 @@ def ct_phantom(shape=(48, 192, 192), seed=0) -> np.ndarray:
     >>> volume.dtype, int(volume.min()) <= -990, int(volume.max()) >= 700
     (dtype('int16'), True, True)
     """
-    slices, rows, cols = shape
-    z, y, x = np.mgrid[-1 : 1 : slices * 1j, -1 : 1 : rows * 1j, -1 : 1 : cols * 1j]
+    z, y, x = _unit_grid(shape)
     hu = np.full(shape, -1000.0)  # air
     body = (x / 0.9) ** 2 + (y / 0.65) ** 2 < 1
     hu[body] = -100.0  # subcutaneous fat
@@ -208,7 +207,7 @@ def mri_bias_field(shape=(32, 128, 128), seed=0) -> np.ndarray:
     >>> volume.dtype, volume.shape, float(volume.min()) >= 0
     (dtype('float32'), (32, 128, 128), True)
     """
-    z, y, x = np.mgrid[-1 : 1 : shape[0] * 1j, -1 : 1 : shape[1] * 1j, -1 : 1 : shape[2] * 1j]
+    z, y, x = _unit_grid(shape)
     radius = np.sqrt((x / 0.85) ** 2 + (y / 0.95) ** 2 + (z / 1.1) ** 2)
     signal = np.where(radius < 1.0, 0.35, 0.0)  # scalp
     signal = np.where(radius < 0.93, 0.05, signal)  # skull
@@ -220,6 +219,11 @@ def mri_bias_field(shape=(32, 128, 128), seed=0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     noisy = np.hypot(signal * bias + rng.normal(0.0, 0.02, shape), rng.normal(0.0, 0.02, shape))  # Rician
     return (1000.0 * noisy).astype(np.float32)
+
+
+def _unit_grid(shape):
+    """Each voxel's coordinates, from -1 to 1 along every axis."""
+    return np.mgrid[tuple(slice(-1, 1, n * 1j) for n in shape)]
 
 
 def _smooth(image, passes):

@@ -59,16 +59,9 @@ def is_zarr(path: Path) -> bool:
 
 def is_dicom_folder(path: Path) -> bool:
     """A folder whose own files (not its sub-folders') include DICOM files: one series, one image."""
-    from .._medical.dicom import is_dicom
+    from .._medical.dicom import holds_dicom
 
-    if not path.is_dir() or is_zarr(path):
-        return False
-    for count, child in enumerate(path.iterdir()):
-        if count >= 64:
-            return False
-        if child.is_file() and is_dicom(child):
-            return True
-    return False
+    return not is_zarr(path) and holds_dicom(path)
 
 
 def have(*modules) -> bool:

@@ -216,15 +216,15 @@ def _float_route(stage, row, what):
     return cpu_kernels() if route.path == "numba" else None
 
 
-def order_statistics(row, ranks_of, mask=None):
-    """``(statistics, n)`` of one float group by the kernels (see ``_kernels.select``), or None where they
-    do not run and the caller's reference must.
+def key_counts(row, mask=None):
+    """One float group's values counted by their sortable keys' top 16 bits (``_kernels.select.KeyCounts``:
+    ``counts`` and ``copy_wanted``), or None where the kernels do not run and the caller's reference must.
     """
     kernels = _float_route("select", row, f"{row.dtype} order statistics by their keys' top bits")
     if kernels is None:
         return None
-    return kernels.order_statistics(as_native(row).reshape(-1), ranks_of,
-                                    None if mask is None else np.ascontiguousarray(mask).reshape(-1))
+    mask = None if mask is None else np.ascontiguousarray(mask).reshape(-1)
+    return kernels.KeyCounts(as_native(row).reshape(-1), mask)
 
 
 def linear_map(row, low, high, lo, hi, clip, out):

@@ -79,6 +79,17 @@ def _count_staged(request: Request, staged, block_elements, narrow=False):
     return _accel.grouped_counts(xp, rows, mask_rows, binning, block_elements, narrow), binning
 
 
+def counted_range(request: Request):
+    """Min and max of the pixels each group of an in-memory image counts (masked, finite): two lists, None
+    for a group with nothing to count (``lazy.counted_range`` for dask and zarr).
+    """
+    def find(staged, block_elements):
+        rows, mask_rows = _rows(request, staged)
+        return _accel.counted_min_max(request.xp, rows, mask_rows, block_elements)
+
+    return on_backend(request.xp, request.image, None, find, convert=False)
+
+
 def histogram(request: Request):
     """Counts ``group_shape + (nbins,)`` and edges of an in-memory image, like the input's module."""
     layout = request.layout

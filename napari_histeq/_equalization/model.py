@@ -8,6 +8,7 @@ from .._engine.backend import to_backend
 from .._engine.binning import binning_for
 from .._engine.lazy import counted_range, lazy_counts, lazy_mask
 from .._engine.pipeline import check_something_counted, counts_with_binning, fit_from_counts
+from .._engine.pipeline import counted_range as in_memory_range
 from .._engine.request import request_for
 from .._engine.saved import load_tables
 from .equalize import Equalization
@@ -106,16 +107,9 @@ def _counted_range(request):
     """The counted pixels' min and max of one image (None, None when it counts none)."""
     if request.lazy:
         lows, highs = counted_range(request.image, lazy_mask(request.mask, request.image), None)
-        return lows[0], highs[0]
-    image = to_backend(np, request.image)
-    keep = np.isfinite(image) if image.dtype.kind == "f" else np.ones(image.shape, bool)
-    if request.mask is not None:
-        keep &= np.broadcast_to(to_backend(np, request.mask), image.shape)
-    if not keep.any():
-        return None, None
-    values = image[keep]
-    low, high = values.min(), values.max()
-    return (float(low), float(high)) if image.dtype.kind == "f" else (int(low), int(high))
+    else:
+        lows, highs = in_memory_range(request)
+    return lows[0], highs[0]
 
 
 def _counts(request, binning):

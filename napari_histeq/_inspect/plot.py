@@ -63,11 +63,10 @@ def _axis_span(data: PanelData, span: str):
 SEPARATE_SPANS = 4.0
 
 
-def _separate_spans(data: PanelData, span: str):
-    """``(before_span, after_span)`` when before and after need x-axes of their own, else None."""
+def _separate_spans(data: PanelData, span: str, before):
+    """``(before, after_span)`` when before (its span given) and after need x-axes of their own, else None."""
     if span != "data" or not data.after:
         return None
-    before = _axis_span(replace(data, after=[], reference=[]), span)
     after = _axis_span(replace(data, before=[]), span)
     if before is None or after is None:
         return None
@@ -123,7 +122,8 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
     axes = figure.subplots(3, 1) if vertical else figure.subplots(1, 3)
     hist_ax, cdf_ax, transfer_ax = axes
     x_span = _axis_span(data, span)
-    separate = _separate_spans(data, span)
+    inputs = _axis_span(replace(data, after=[], reference=[]), span)  # the before curves' own span
+    separate = _separate_spans(data, span, inputs)
     after_hist_ax, after_cdf_ax = hist_ax, cdf_ax
     if separate is not None:  # after (and the reference it follows) on a top axis of its own
         after_hist_ax, after_cdf_ax = hist_ax.twiny(), cdf_ax.twiny()
@@ -170,7 +170,6 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
     elif x_span is not None and x_span[1] > x_span[0]:
         hist_ax.set_xlim(*x_span)
         cdf_ax.set_xlim(*x_span)
-    inputs = _axis_span(replace(data, after=[], reference=[]), span)
     if inputs is not None and inputs[1] > inputs[0]:
         transfer_ax.set_xlim(*inputs)
     if log:

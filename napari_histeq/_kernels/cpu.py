@@ -30,7 +30,7 @@ import numpy as np
 from .floats import finite_min_max, float_counts, float_gather  # noqa: F401 -- the float kernels, the same interface
 from .partition import sum_rows, task_ranges, total_counts
 from .ranks import matched_by_ranks  # noqa: F401 -- exact matching of floats and 32/64-bit integers
-from .select import linear_map, order_statistics  # noqa: F401 -- percentiles of floats, the map between limits
+from .select import KeyCounts, linear_map  # noqa: F401 -- percentiles of floats, the map between limits
 from .threads import num_threads, run_parallel, split
 
 

@@ -3,10 +3,10 @@
 ``numpy.percentile`` partitions a copy of the pixels. Here each counted value
 (finite, inside the mask) is counted by the top 16 bits of its sortable key,
 the IEEE bits with the sign folded so that the key never decreases with the
-value; the running counts name the bin that holds each wanted rank, only
-that bin's values are copied out, and a partition of those few gives the
-exact order statistic. Two passes over the pixels, on every thread, and no
-copy of the image.
+value (:class:`KeyCounts`); the caller names the bins that hold its ranks and
+only their values are copied out (``_stretch.limits.order_statistics`` finds
+the exact statistics among them). Two passes over the pixels, on every
+thread, and no copy of the image.
 """
 
 from __future__ import annotations
@@ -77,43 +77,31 @@ def _with_mask(values, bits, mask, ranges):
     return [(values[a:b], bits[a:b], mask[a:b], True) for a, b in ranges]
 
 
-def order_statistics(values, ranks_of, mask=None):
-    """``(statistics, n)``: the values of the ranks ``ranks_of(n)`` names (0-based, ascending order) among
-    the ``n`` counted values of a 1D float32/float64 array (finite, and inside ``mask``).
-
-    The values are exact (as ``numpy.partition`` of the counted values gives them); no value is
-    returned when nothing was counted.
+class KeyCounts:
+    """The counts of a 1D float32/float64 array's counted values (finite, inside ``mask``) by the top 16 bits
+    of their sortable keys (``counts``), and :meth:`copy_wanted` to copy out the values of chosen bins.
     """
-    values = np.ascontiguousarray(values)
-    bits = values.view(np.uint32 if values.dtype.itemsize == 4 else np.uint64)
-    width = 8 * values.dtype.itemsize
-    shift, sign = bits.dtype.type(width - 16), bits.dtype.type(1 << (width - 1))
-    mask = None if mask is None else np.ascontiguousarray(mask)
-    ranges = task_ranges(values.size, 2)
-    partial = np.zeros((len(ranges), KEY_BINS), np.int32)
-    tasks = _with_mask(values, bits, mask, ranges)
-    run_parallel(_count_keys, [(*task, shift, sign, partial[t]) for t, task in enumerate(tasks)])
-    counts = total_counts(partial)
-    running = np.cumsum(counts)
-    n = int(running[-1])
-    if n == 0:
-        return [], 0
-    ranks = [min(max(int(r), 0), n - 1) for r in ranks_of(n)]
-    bins = [int(np.searchsorted(running, r, side="right")) for r in ranks]
-    wanted = np.zeros(KEY_BINS, np.bool_)
-    wanted[bins] = True
-    # each task copies its wanted values to its own place: the counts of the wanted bins, task by task
-    per_task = partial[:, wanted].sum(axis=1, dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum(per_task)))
-    copied = np.empty(int(starts[-1]), values.dtype)
-    run_parallel(_copy_wanted, [(*task, shift, sign, wanted, copied[starts[t] : starts[t + 1]])
-                                for t, task in enumerate(tasks)])
-    # a rank's place among the copied values: the bins below its own that were copied too come first
-    before_copied = np.cumsum(np.where(wanted, counts, 0)) - np.where(wanted, counts, 0)
-    below = running - counts
-    places = sorted({r - int(below[b]) + int(before_copied[b]) for r, b in zip(ranks, bins)})
-    copied.partition(places)
-    return [copied[r - int(below[b]) + int(before_copied[b])] for r, b in zip(ranks, bins)], n
+
+    def __init__(self, values, mask=None):
+        self.values = np.ascontiguousarray(values)
+        bits = self.values.view(np.uint32 if self.values.dtype.itemsize == 4 else np.uint64)
+        width = 8 * self.values.dtype.itemsize
+        self._key = (bits.dtype.type(width - 16), bits.dtype.type(1 << (width - 1)))
+        mask = None if mask is None else np.ascontiguousarray(mask)
+        self._tasks = _with_mask(self.values, bits, mask, task_ranges(self.values.size, 2))
+        self._partial = np.zeros((len(self._tasks), KEY_BINS), np.int32)
+        run_parallel(_count_keys, [(*task, *self._key, self._partial[t]) for t, task in enumerate(self._tasks)])
+        self.counts = total_counts(self._partial)
+
+    def copy_wanted(self, wanted) -> np.ndarray:
+        """The counted values whose bin ``wanted`` (bool, ``KEY_BINS``) marks, bin after bin in no order."""
+        # each task copies its wanted values to its own place: the counts of the wanted bins, task by task
+        per_task = self._partial[:, wanted].sum(axis=1, dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(per_task)))
+        copied = np.empty(int(starts[-1]), self.values.dtype)
+        run_parallel(_copy_wanted, [(*task, *self._key, wanted, copied[starts[t] : starts[t + 1]])
+                                    for t, task in enumerate(self._tasks)])
+        return copied
 
 
 def linear_map(values, low, width, lo, hi, clip, out):

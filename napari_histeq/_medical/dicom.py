@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .volume import MedicalFileError, Volume, rescaled
+from .volume import MedicalFileError, Volume, require, rescaled
 
 #: Two slice gaps differing by more than this share of the median gap are a gap in the series.
 GAP_TOLERANCE = 0.05
@@ -26,11 +26,7 @@ KEY_TAGS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SeriesDescrip
 
 
 def _pydicom():
-    try:
-        import pydicom
-    except ImportError:
-        raise MedicalFileError("reading DICOM needs pydicom: pip install pydicom") from None
-    return pydicom
+    return require("pydicom", "reading DICOM")
 
 
 def is_dicom(path) -> bool:
@@ -42,6 +38,22 @@ def is_dicom(path) -> bool:
         return True
     with open(path, "rb") as handle:
         return handle.read(132)[128:132] == b"DICM"
+
+
+def holds_dicom(folder, *, recursive=False, first_look=64) -> bool:
+    """True when one of the first ``first_look`` entries of ``folder`` (and its sub-folders, ``recursive``)
+    is a DICOM file: a quick look, not a walk of a big folder.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return False
+    entries = folder.rglob("*") if recursive else folder.iterdir()
+    for count, entry in enumerate(entries):
+        if count >= first_look:
+            return False
+        if is_dicom(entry):
+            return True
+    return False
 
 
 def dicom_files(folder) -> list[Path]:

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dicom import _pydicom
-from .volume import MedicalFileError, Volume
+from .volume import MedicalFileError, Volume, require
 
 #: Tags that describe the source's stored values and would be wrong for the result's.
 STALE_TAGS = ("SmallestImagePixelValue", "LargestImagePixelValue", "PixelPaddingValue", "PixelPaddingRangeLimit",
@@ -43,7 +42,7 @@ def write_derived_series(folder, result, source: Volume, record: dict) -> list[P
     """Write ``result`` (the source series' shape, (z, y, x)) as a derived series in ``folder``, one file
     per source file under its name. Returns the files written.
     """
-    pydicom = _pydicom()
+    pydicom = require("pydicom", "writing DICOM")
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
     files = [Path(f) for f in source.metadata.get("files", [])]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .volume import MedicalFileError, Volume, rescaled
+from .volume import MedicalFileError, Volume, require, rescaled
 
 SUFFIXES = (".nii", ".nii.gz")
 
@@ -22,11 +22,7 @@ def is_nifti(path) -> bool:
 
 
 def _nibabel():
-    try:
-        import nibabel
-    except ImportError:
-        raise MedicalFileError("reading NIfTI needs nibabel: pip install nibabel") from None
-    return nibabel
+    return require("nibabel", "reading NIfTI")
 
 
 def read_nifti(path) -> Volume:

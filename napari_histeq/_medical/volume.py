@@ -12,6 +12,16 @@ class MedicalFileError(ValueError):
     """A medical file or series that cannot be read as it is; the message is one line that says why."""
 
 
+def require(module: str, purpose: str):
+    """``module`` imported, or a one-line :class:`MedicalFileError` saying how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MedicalFileError(f"{purpose} needs {module}: pip install {module}") from None
+
+
 @dataclass
 class Volume:
     """Voxels in real units (Hounsfield units, an MRI's own) and where they are in the patient.

@@ -13,41 +13,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._medical.dicom import is_dicom, read_dicom
+from .._medical.dicom import holds_dicom, is_dicom, read_dicom
 from .._medical.nifti import is_nifti, read_nifti
 
-#: Files a folder's first look reads to decide whether it is a DICOM folder.
-FIRST_LOOK = 32
 
-
-def _holds_dicom(folder: Path) -> bool:
-    for count, path in enumerate(folder.rglob("*")):
-        if count >= FIRST_LOOK:
-            return False
-        if is_dicom(path):
-            return True
-    return False
+def _one_path(path):
+    """The path napari passes: a path, or a list of them (this reader takes one)."""
+    if isinstance(path, list | tuple):
+        return Path(path[0]) if len(path) == 1 else None
+    return Path(path)
 
 
 def get_reader(path):
     """The reader of ``path`` (a NIfTI file, a DICOM file, a folder with DICOM files), or None."""
-    if isinstance(path, list | tuple):
-        if len(path) != 1:
-            return None
-        path = path[0]
-    path = Path(path)
+    path = _one_path(path)
+    if path is None:
+        return None
     if is_nifti(path) and path.is_file():
         return read_medical
-    if path.is_dir() and path.suffix.lower() != ".zarr" and _holds_dicom(path):
+    if path.suffix.lower() != ".zarr" and holds_dicom(path, recursive=True, first_look=32):
         return read_medical
-    if is_dicom(path):
-        return read_medical
-    return None
+    return read_medical if is_dicom(path) else None
 
 
 def read_medical(path):
     """Layer data of ``path``: one image layer per volume (NIfTI) or series (DICOM)."""
-    if isinstance(path, list | tuple):
-        path = path[0]
+    path = _one_path(path)
     volumes = [read_nifti(path)] if is_nifti(path) else read_dicom(path)
     return [(volume.data, {**volume.layer_kwargs(), "colormap": "gray"}, "image") for volume in volumes]

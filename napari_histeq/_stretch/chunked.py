@@ -13,11 +13,9 @@ import numpy as np
 
 from .._engine.lazy import counted_range, lazy_mask
 from .._engine.validate import check_out_range, dtype_range, normalize_axis, output_dtype
+from .limits import KEY_BINS, order_statistics
 from .transfer import StretchTransfer
-from .values import _as_values, _imagej_counts, _imagej_limits, _mapped, _no_pixel_error, _PercentileRanks
-
-#: Bins of a value's sortable key (its top 16 bits).
-KEY_BINS = 1 << 16
+from .values import _as_values, _imagej_counts, _imagej_limits, _mapped, _no_pixel_error, _PercentileRanks, each_group
 
 
 def _sortable_top_bits(values):
@@ -62,25 +60,14 @@ def _over_blocks(function, group, mask, *args):
 
 
 def _lazy_percentiles(group, mask, percentiles):
-    """NumPy's percentiles of a chunked group's counted values, exact: the counts of their keys' top bits
-    name the bins that hold the wanted ranks; only those bins' values are read back and partitioned.
+    """NumPy's percentiles of a chunked group's counted values, exact: one pass counts their keys' top bits,
+    another reads back only the values of the bins that hold the wanted ranks.
     """
     counts = np.sum(_over_blocks(_key_counts, group, mask), axis=0)
     ranks = _PercentileRanks(percentiles)
-    running = np.cumsum(counts)
-    n = int(running[-1])
-    if n == 0:
-        return None
-    wanted_ranks = ranks(n)
-    bins = np.searchsorted(running, wanted_ranks, side="right")
-    wanted = np.zeros(KEY_BINS, bool)
-    wanted[bins] = True
-    copied = np.concatenate(_over_blocks(_wanted_values, group, mask, wanted))
-    # a rank's place among the copied values: after the copied bins below its own
-    copied_below = np.cumsum(np.where(wanted, counts, 0)) - np.where(wanted, counts, 0)
-    places = [r - int(running[b] - counts[b]) + int(copied_below[b]) for r, b in zip(wanted_ranks, bins)]
-    copied.partition(sorted(set(places)))
-    return ranks.limits([copied[p] for p in places])
+    statistics, n = order_statistics(
+        counts, ranks, lambda wanted: np.concatenate(_over_blocks(_wanted_values, group, mask, wanted)))
+    return ranks.limits(statistics) if n else None
 
 
 def _lazy_limits(group, mask, transfer):
@@ -114,27 +101,24 @@ def stretch_chunked(image, transfer: StretchTransfer, *, axis, mask, out_range):
         if lows[0] is None:
             raise _no_pixel_error(mask)
         lo, hi = image.dtype.type(lows[0]), image.dtype.type(highs[0])
-    front = [d for d in range(image.ndim) if d not in axes]  # one group per index of these
-    moved = image.transpose(front + list(axes))
-    moved_mask = None if mask is None else mask.transpose(front + list(axes))
-
-    def stretched(index):
-        group = moved[index]
-        group_mask = None if moved_mask is None else moved_mask[index]
+    shape, groups = each_group(image, mask, axes)
+    stretched = {}
+    for index, group, group_mask in groups:
         limits = _lazy_limits(group, group_mask, transfer)
         if limits is None:
             raise _no_pixel_error(mask)
-        return group.map_blocks(_mapped, limits=limits, transfer=transfer, lo=lo, hi=hi, out_dtype=out_dtype,
-                                dtype=out_dtype, meta=np.empty((0,) * group.ndim, out_dtype))
-
-    result = _stacked(stretched, [image.shape[d] for d in front], ())
+        stretched[index] = group.map_blocks(_mapped, limits=limits, transfer=transfer, lo=lo, hi=hi,
+                                            out_dtype=out_dtype, dtype=out_dtype,
+                                            meta=np.empty((0,) * group.ndim, out_dtype))
+    result = _stacked(stretched, shape, ())
+    front = [d for d in range(image.ndim) if d not in axes]
     return result.transpose(tuple(int(d) for d in np.argsort(front + list(axes)))).rechunk(image.chunks)
 
 
-def _stacked(function, shape, index):
-    """``function(index)`` for every index of ``shape``, stacked into one dask array along those axes."""
+def _stacked(groups, shape, index):
+    """The groups' results (by index of ``shape``) stacked into one dask array along those axes."""
     import dask.array as da
 
     if len(index) == len(shape):
-        return function(index)
-    return da.stack([_stacked(function, shape, index + (i,)) for i in range(shape[len(index)])])
+        return groups[index]
+    return da.stack([_stacked(groups, shape, index + (i,)) for i in range(shape[len(index)])])

@@ -38,6 +38,32 @@ def imagej_bins(counts, saturated: float) -> tuple[int, int]:
     return low, high
 
 
+#: Bins of a value's sortable key: its top 16 bits.
+KEY_BINS = 1 << 16
+
+
+def order_statistics(counts, ranks_of, copy_wanted):
+    """``(statistics, n)``: the exact values of the ranks ``ranks_of(n)`` names (0-based, ascending) among
+    ``n`` counted values, from their counts by key bin (``counts``, ``KEY_BINS`` of them, a bin's values
+    above those of the bins below it) and ``copy_wanted(wanted)``, which returns the values of the bins
+    ``wanted`` marks. Only those few are partitioned; nothing when nothing was counted.
+    """
+    running = np.cumsum(counts)
+    n = int(running[-1])
+    if n == 0:
+        return [], 0
+    ranks = [min(max(int(r), 0), n - 1) for r in ranks_of(n)]
+    bins = [int(np.searchsorted(running, r, side="right")) for r in ranks]
+    wanted = np.zeros(KEY_BINS, np.bool_)
+    wanted[bins] = True
+    copied = copy_wanted(wanted)
+    # a rank's place among the copied values: after the copied bins below its own
+    copied_below = np.cumsum(np.where(wanted, counts, 0)) - np.where(wanted, counts, 0)
+    places = [r - int(running[b] - counts[b]) + int(copied_below[b]) for r, b in zip(ranks, bins)]
+    copied.partition(sorted(set(places)))
+    return [copied[p] for p in places], n
+
+
 def percentile_ranks(n: int, percent: float) -> tuple[int, int, float]:
     """``numpy.percentile``'s linear method over ``n`` sorted values: the two ranks it reads and the
     share ``gamma`` of the way from the first to the second (the virtual index ``(n - 1) * q``).

@@ -42,11 +42,22 @@ class StretchTransfer:
             values[g] = self._row(counts[g], level_values, span, integer)
         return values
 
+    def limits(self, counts, level_values):
+        """One group's ``(low, high)`` from its counts over ``level_values``: the values its stretch maps to
+        the output's ends; ``high`` is None where ImageJ's limits meet (it leaves the group as it is).
+        """
+        if self.variant == "imagej":
+            low, high = imagej_bins(counts, self.saturated)
+            return level_values[low], (level_values[high] if high > low else None)
+        if self.variant == "percentile":
+            return tuple(percentile_of_counts(level_values, counts, p) for p in self.percentiles)
+        return window_ends(*self.window, exact=self.variant == "window-exact")
+
     def _row(self, counts, level_values, span, integer):
         if self.variant == "imagej":
             return self._imagej(counts, level_values, span, integer)
         if self.variant == "percentile":
-            low, high = (percentile_of_counts(level_values, counts, p) for p in self.percentiles)
+            low, high = self.limits(counts, level_values)
             return _finish(between(level_values, low, high), span, integer, clip=self.clip, lo=self.lo)
         centre, width = self.window
         return _finish(window_shares(level_values, centre, width, exact=self.variant == "window-exact"), span,
@@ -56,10 +67,9 @@ class StretchTransfer:
         """``ContrastEnhancer.normalize``'s table: 0 at or below the low limit, the top at or above the
         high one, ``(int)((i - min) / (max - min) * top)`` between; unchanged when the limits meet.
         """
-        low, high = imagej_bins(counts, self.saturated)
-        if high <= low:  # ImageJ changes nothing
+        minimum, maximum = self.limits(counts, level_values)
+        if maximum is None:  # ImageJ changes nothing
             return level_values - self.lo
-        minimum, maximum = level_values[low], level_values[high]
         shares = (level_values - minimum) / (maximum - minimum)
         if not integer:
             return np.clip(shares, 0.0, 1.0)
@@ -79,6 +89,13 @@ def between(values, low, high):
         return (values - low) / (high - low)
 
 
+def window_ends(centre, width, *, exact=False):
+    """Where DICOM's VOI function reaches its ends: at or below ``low`` the bottom, above ``high`` the top."""
+    if exact:
+        return centre - width / 2, centre + width / 2
+    return centre - 0.5 - (width - 1) / 2, centre - 0.5 + (width - 1) / 2
+
+
 def window_shares(x, centre, width, *, exact=False):
     """DICOM PS3.3 C.11.2.1.2's VOI LUT function as a share of the output range, in ``[0, 1]``:
     ``LINEAR`` (``exact=False``) or ``LINEAR_EXACT``.
@@ -86,11 +103,10 @@ def window_shares(x, centre, width, *, exact=False):
     x = np.asarray(x, dtype=np.float64)
     if exact:
         shares = (x - centre) / width + 0.5
-        below, above = x <= centre - width / 2, x > centre + width / 2
     else:
         shares = (x - (centre - 0.5)) / (width - 1) + 0.5 if width > 1 else np.where(x > centre - 0.5, 1.0, 0.0)
-        below, above = x <= centre - 0.5 - (width - 1) / 2, x > centre - 0.5 + (width - 1) / 2
-    return np.where(below, 0.0, np.where(above, 1.0, shares))
+    low, high = window_ends(centre, width, exact=exact)
+    return np.where(x <= low, 0.0, np.where(x > high, 1.0, shares))
 
 
 def _finish(shares, span, integer, *, clip, lo):

@@ -15,7 +15,7 @@ from .._engine import accel as _accel
 from .._engine.backend import array_module, float_to_integer, to_backend
 from .._engine.groups import GroupLayout
 from .._engine.validate import as_image, check_mask, check_out_range, dtype_range, normalize_axis, output_dtype
-from .limits import imagej_bins, lerp, percentile_ranks
+from .limits import imagej_bins, lerp, order_statistics, percentile_ranks
 from .transfer import StretchTransfer, between, window_shares
 
 #: ImageJ's histogram of a 32-bit image: 256 bins over its min..max.
@@ -39,6 +39,18 @@ def stretch_values(image, transfer: StretchTransfer, *, axis, mask, out_range, o
         out[...] = to_backend(array_module(out), stretched)
         return out
     return to_backend(xp, stretched)
+
+
+def each_group(image, mask, axes):
+    """``(shape, groups)``: the grid of histogram groups (the axes outside ``axes``) and, in its C order,
+    each group's pixels and mask, for NumPy and dask arrays alike.
+    """
+    front = [d for d in range(image.ndim) if d not in axes]  # one group per index of these
+    moved = image.transpose(front + list(axes))
+    moved_mask = None if mask is None else mask.transpose(front + list(axes))
+    shape = tuple(image.shape[d] for d in front)
+    return shape, ((index, moved[index], None if moved_mask is None else moved_mask[index])
+                   for index in np.ndindex(*shape))
 
 
 def _no_pixel_error(mask):
@@ -151,10 +163,10 @@ def _percentile_stretch(host, layout, mask, transfer, out_range, out_dtype):
         lo, hi = _output_range(out_range, host, None)
     for g in range(rows.shape[0]):
         ranks = _PercentileRanks(transfer.percentiles)
-        found = _accel.order_statistics(rows[g], ranks, None if mask_rows is None else mask_rows[g])
-        if found is None:
+        keys = _accel.key_counts(rows[g], None if mask_rows is None else mask_rows[g])
+        if keys is None:
             return None
-        statistics, n = found
+        statistics, n = order_statistics(keys.counts, ranks, keys.copy_wanted)
         if n == 0:
             raise _no_pixel_error(mask)
         if not _accel.linear_map(rows[g], *ranks.limits(statistics), lo, hi, transfer.clip, result[g]):
