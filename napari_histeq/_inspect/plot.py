@@ -108,13 +108,15 @@ def stats_text(data: PanelData) -> str:
 
 
 def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, foreground="black",
-                         background="white", vertical=False, span="data"):
+                         background="white", vertical=False, span="data", compact=False):
     """Draw ``data`` into ``figure`` (cleared first): histograms (with their density curves), CDFs,
     transfer curve.
 
     ``vertical`` stacks the three plots (for a narrow dock) instead of a row.
     ``span``: ``"data"`` fits the x-axes to the occupied values (with a
     little margin), ``"dtype"`` shows the whole range of the bins.
+    ``compact``: for a short canvas, no figure title (it costs constrained
+    layout about 40 pixels of height) and a smaller legend.
     """
     figure.clear()
     figure.set_facecolor(background)
@@ -163,7 +165,8 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
         for ax, top in ((hist_ax, after_hist_ax), (cdf_ax, after_cdf_ax)):
             ax.set_xlim(*separate[0])
             top.set_xlim(*separate[1])
-            top.tick_params(axis="x", colors=reference.color, labelsize="x-small")
+            # ticks and labels inside the plot: the top axis costs the layout no height in a short dock
+            top.tick_params(axis="x", colors=reference.color, labelsize="xx-small", direction="in", pad=-9)
             top.spines["top"].set_color(reference.color)
             top.set_facecolor("none")
         after_cdf_ax.set_ylim(cdf_ax.get_ylim())
@@ -185,7 +188,8 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
         for ax in (hist_ax, cdf_ax):
             ax.set_xlabel(unit_note.strip(), fontsize="x-small")
     handles = [h for ax in {hist_ax, after_hist_ax} for h in ax.get_legend_handles_labels()[0]]
-    hist_ax.legend(handles=handles, fontsize="x-small", frameon=False, labelcolor=foreground)
+    hist_ax.legend(handles=handles, fontsize="xx-small" if compact else "x-small", frameon=False,
+                   labelcolor=foreground)
     for ax in axes:
         ax.set_facecolor(background)
         ax.tick_params(colors=foreground, labelsize="x-small")
@@ -194,7 +198,7 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
         ax.yaxis.label.set_color(foreground)
         for spine in ax.spines.values():
             spine.set_color(foreground)
-    if data.title:
+    if data.title and not compact:
         figure.suptitle(data.title, color=foreground, fontsize="small")
     if figure.get_layout_engine() is None:
         figure.tight_layout()

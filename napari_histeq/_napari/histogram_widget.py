@@ -33,6 +33,9 @@ THROTTLE_MS = 150
 #: window, where they put the plots in a crowded column themselves; the layouts this plugin picks (the
 #: bottom of the window) give the plots far more (tests/test_napari.py measures them).
 ROW_MIN_HEIGHT = 100
+#: Below this canvas height the plots are drawn compact (no figure title, which would take a third of
+#: a 120-pixel canvas: napari's default window on a 1280x800 screen gives about that).
+COMPACT_BELOW = 250
 #: Smallest canvas width; the numbers' column beside the plots in a wide dock.
 CANVAS_MIN_SIZE = (300, ROW_MIN_HEIGHT)
 STATS_COLUMN_WIDTH = 330
@@ -223,11 +226,12 @@ class HistogramWidget(QWidget):
 
         theme = get_theme(self._viewer.theme)
         vertical = self.canvas.width() < 1.6 * self.canvas.height()
+        compact = self.canvas.height() < COMPACT_BELOW  # a short dock: no figure title, a smaller legend
         self._follow_shape()
         draw_histogram_panel(
             self.figure, self.data, log=self.log.value, density=self.density.value, vertical=vertical,
             span="dtype" if self.full_range.value else "data",
-            foreground=theme.text.as_hex(), background=theme.background.as_hex(),
+            foreground=theme.text.as_hex(), background=theme.background.as_hex(), compact=compact,
         )
         self.canvas.draw()
         self.stats.setText(stats_text(self.data))
