@@ -103,6 +103,17 @@ def test_any_small_group_through_the_kernels(monkeypatch_kernels, image, masked,
     np.testing.assert_array_equal(result, matched_by_formula(image, reference, mask))
 
 
+@given(image=arrays(np.float64, st.integers(1, 300), elements=st.floats(-1e308, 1e308)),
+       reference=arrays(np.float64, st.integers(1, 60), elements=st.floats(allow_nan=False, allow_infinity=False)))
+@settings(max_examples=200, deadline=None)
+def test_any_reference_through_the_kernels(monkeypatch_kernels, image, reference):
+    # extreme references make NumPy's interpolation overflow (an infinite slope, inf - inf):
+    # the kernels' interpolation must take NumPy's way out of every such case
+    result = h.match_histograms(image, reference)
+    assert _accel.last_route("ranks").path == EXPECTED_ROUTE
+    np.testing.assert_array_equal(result, matched_by_formula(image, reference))
+
+
 @pytest.fixture(scope="module")
 def monkeypatch_kernels():
     """Every group through the kernels, however small (they serve groups of 16384 pixels and more)."""
