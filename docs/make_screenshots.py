@@ -2,6 +2,7 @@
 
 ``screenshots/own-window.png``: ``napari-histeq`` as it first opens, after pressing Equalize.
 ``screenshots/plugins-menu.png``: plain napari with both widgets added as the Plugins menu adds them.
+``screenshots/plugins-menu-default.png``: the same in napari's own first window (about 1090x630), not resized.
 ``screenshots/ct-phantom.png``: the CT phantom's middle slice as stored, through a CT window, equalised,
 and through CLAHE with regions of 30 mm (matplotlib, no window needed).
 Each run gets a napari settings file of its own, so a user's saved layout changes nothing.
@@ -16,7 +17,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "screenshots"
 
-PLUGINS_MENU = "import sys; from napari_histeq._napari.window import plugins_menu_view; plugins_menu_view(sys.argv[1])"
+PLUGINS_MENU = ("import sys; from napari_histeq._napari.window import plugins_menu_view; "
+                "plugins_menu_view(sys.argv[1], window=sys.argv[2])")
 
 
 def main() -> int:
@@ -24,7 +26,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as settings:
         runs = [
             [sys.executable, "-m", "napari_histeq", "--screenshot", str(OUT / "own-window.png")],
-            [sys.executable, "-c", PLUGINS_MENU, str(OUT / "plugins-menu.png")],
+            [sys.executable, "-c", PLUGINS_MENU, str(OUT / "plugins-menu.png"), "screen"],
+            [sys.executable, "-c", PLUGINS_MENU, str(OUT / "plugins-menu-default.png"), "default"],
         ]
         for number, command in enumerate(runs):
             env = {**os.environ, "NAPARI_CONFIG": str(Path(settings) / f"napari-{number}.yaml")}

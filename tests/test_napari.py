@@ -430,17 +430,31 @@ def test_first_view_shows_the_image_the_widget_and_the_plots(tmp_path, screen):
     _assert_readable(view)
 
 
-def _assert_readable(view):
+def _assert_readable(view, smallest=(100, 100)):
     """Three plots of a readable size along the bottom, and every text of the dock in view."""
     assert view["plots"]["area"] == "bottom"
     assert len(view["plots"]["axes"]) == 3
     for width, height in view["plots"]["axes"]:
-        assert width >= 100 and height >= 100, view["plots"]
+        assert width >= smallest[0] and height >= smallest[1], view["plots"]
     assert view["plots"]["texts_cut"] == [], view["plots"]
 
 
-PLUGINS_MENU = ("import json; from napari_histeq._napari.window import plugins_menu_view; "
-                "print('layout: ' + json.dumps(plugins_menu_view()))")
+def plugins_menu_view(tmp_path, screen, **options):
+    """:func:`napari_histeq._napari.window.plugins_menu_view` in plain napari on a virtual screen."""
+    import json
+    import shutil
+
+    if shutil.which("xvfb-run") is None:
+        pytest.skip("xvfb-run is not installed (Debian: apt-get install xvfb)")
+    code = ("import json; from napari_histeq._napari.window import plugins_menu_view; "
+            f"print('layout: ' + json.dumps(plugins_menu_view(**{options!r})))")
+    result = subprocess.run(
+        ["xvfb-run", "-a", "-s", f"-screen 0 {screen}x24", sys.executable, "-c", code],
+        check=False, capture_output=True, text=True, timeout=240,
+        env={**os.environ, "NAPARI_CONFIG": str(tmp_path / "napari.yaml")}, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(next(line for line in result.stdout.splitlines() if line.startswith("layout: "))[8:])
 
 
 @pytest.mark.parametrize("screen", ["1280x800", "1600x1000"])
@@ -449,19 +463,38 @@ def test_plots_opened_from_the_plugins_menu_are_readable(tmp_path, screen):
     Equalize widget: the first time they are shown they go to the bottom (unless the user put them
     somewhere before, which napari remembers).
     """
-    import json
+    _assert_readable(plugins_menu_view(tmp_path, screen))
+
+
+@pytest.mark.parametrize("plots_first", [False, True])
+def test_plots_are_readable_in_napari_s_default_window(tmp_path, plots_first):
+    """The first window napari opens (about 1090x630) leaves the plots' dock under 200 pixels: the axes
+    were 6, then 45 pixels high with the numbers cut. The controls move beside the plots and the
+    numbers keep their lines. Added first, the plots left the right column 700 pixels wide for the
+    Equalize widget, and the image 35.
+    """
+    view = plugins_menu_view(tmp_path, "1280x800", window="default", plots_first=plots_first)
+    assert view["window"][0] < 1200 and view["window"][1] < 700  # napari's size, not the screen's
+    _assert_readable(view, smallest=(120, 80))
+    assert view["canvas"][0] >= 250, view  # the image keeps a usable width
+    assert view["controls"]["dock"][1] >= view["controls"]["needs_height"]
+
+
+def test_a_failing_ready_report_exits_instead_of_hanging(tmp_path):
     import shutil
 
     if shutil.which("xvfb-run") is None:
         pytest.skip("xvfb-run is not installed (Debian: apt-get install xvfb)")
+    code = ("import sys; from napari_histeq._napari import window; from napari_histeq._cli import main\n"
+            "def broken(*args): raise RuntimeError('report broke')\n"
+            "window.layout_report = broken\n"
+            "sys.exit(main(['--quit-after-ready']))")
     result = subprocess.run(
-        ["xvfb-run", "-a", "-s", f"-screen 0 {screen}x24", sys.executable, "-c", PLUGINS_MENU],
-        check=False, capture_output=True, text=True, timeout=240,
+        ["xvfb-run", "-a", sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=240,
         env={**os.environ, "NAPARI_CONFIG": str(tmp_path / "napari.yaml")}, cwd=tmp_path,
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    view = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("layout: "))[8:])
-    _assert_readable(view)
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "RuntimeError: report broke" in result.stderr
 
 
 def test_first_view_keeps_what_napari_saved_for_the_user(tmp_path):

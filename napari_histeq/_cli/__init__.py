@@ -114,14 +114,25 @@ def run_viewer(args) -> int:
 
         from qtpy.QtCore import QTimer
 
+        failed = []
+
         def report_and_close():
-            if args.screenshot:
-                screenshot_after_equalize(viewer, widget, plots, args.screenshot)
-            print(f"ready: layers={[layer.name for layer in viewer.layers]} widget={type(widget).__name__}")
-            print(f"layout: {json.dumps(layout_report(viewer, controls_dock, plots_dock))}")
-            viewer.close()
+            try:
+                if args.screenshot:
+                    screenshot_after_equalize(viewer, widget, plots, args.screenshot)
+                print(f"ready: layers={[layer.name for layer in viewer.layers]} widget={type(widget).__name__}")
+                print(f"layout: {json.dumps(layout_report(viewer, controls_dock, plots_dock))}")
+            except Exception:  # a test's or the docs' run: say why, and never leave the window open
+                import traceback
+
+                traceback.print_exc()
+                failed.append(True)
+            finally:
+                viewer.close()
 
         QTimer.singleShot(200, report_and_close)  # once the window is shown and laid out
+        napari.run()
+        return 1 if failed else 0
     napari.run()
     return 0
 

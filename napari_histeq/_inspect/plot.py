@@ -116,7 +116,8 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
     ``span``: ``"data"`` fits the x-axes to the occupied values (with a
     little margin), ``"dtype"`` shows the whole range of the bins.
     ``compact``: for a short canvas, no figure title (it costs constrained
-    layout about 40 pixels of height) and a smaller legend.
+    layout about 40 pixels of height), no axis labels the titles already
+    give, tighter padding and a smaller legend.
     """
     figure.clear()
     figure.set_facecolor(background)
@@ -182,8 +183,9 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
     # short titles and labels: in a narrow dock a label wider than its plot is cut off
     predicted = data.transfer_label != "transfer curve"
     transfer_ax.set_title("predicted (standard)" if predicted else "transfer curve", fontsize="small")
-    transfer_ax.set_xlabel("input" + unit_note, fontsize="x-small")
-    transfer_ax.set_ylabel("output", fontsize="x-small")
+    if not compact or unit_note:  # in a short dock the title says what the axes are
+        transfer_ax.set_xlabel("input" + unit_note, fontsize="x-small")
+        transfer_ax.set_ylabel("output", fontsize="x-small")
     if unit_note:
         for ax in (hist_ax, cdf_ax):
             ax.set_xlabel(unit_note.strip(), fontsize="x-small")
@@ -200,8 +202,11 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
             spine.set_color(foreground)
     if data.title and not compact:
         figure.suptitle(data.title, color=foreground, fontsize="small")
-    if figure.get_layout_engine() is None:
+    engine = figure.get_layout_engine()
+    if engine is None:
         figure.tight_layout()
+    elif compact and hasattr(engine, "set"):  # constrained layout: its default padding is a tenth of a short canvas
+        engine.set(h_pad=1 / 72, w_pad=2 / 72, hspace=0.0, wspace=0.02)
     return axes
 
 

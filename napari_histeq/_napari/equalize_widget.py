@@ -32,6 +32,7 @@ from .layers import (
 )
 from .messages import MessageLabel, describe_auto_backend
 from .method_options import MethodOptions
+from .window import fit_side_column_when_shown
 from .worker import Cancelled, OneWorker, ProgressRelay, widget_alive, with_dask_progress
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class EqualizeWidget(Container):
         self.warm_up = warm_up_in_background()  # kernels compiled off the GUI thread: a fast first click
         # the height its controls need, not the whole column: a widget docked under it keeps the rest
         self.native.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        fit_side_column_when_shown(self.native)  # not as wide as a column the plots left
         self._viewer = viewer
         self._runs = OneWorker()
         self._run = None  # (source layer, its data when the run started, progress bar)

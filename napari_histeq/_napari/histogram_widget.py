@@ -16,7 +16,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QFont
-from qtpy.QtWidgets import QBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QBoxLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from .._inspect.plot import draw_histogram_panel, histogram_panel_data, stats_text
 from .layers import METADATA_KEY, displayed_index, find_output_layer, finest_level
@@ -36,6 +36,8 @@ ROW_MIN_HEIGHT = 100
 #: Below this canvas height the plots are drawn compact (no figure title, which would take a third of
 #: a 120-pixel canvas: napari's default window on a 1280x800 screen gives about that).
 COMPACT_BELOW = 250
+#: Below this dock height (in a dock at least 2.5 times as wide) the controls sit in a column beside the plots.
+SHORT_DOCK = 320
 #: Smallest canvas width; the numbers' column beside the plots in a wide dock.
 CANVAS_MIN_SIZE = (300, ROW_MIN_HEIGHT)
 STATS_COLUMN_WIDTH = 330
@@ -76,30 +78,35 @@ class HistogramWidget(QWidget):
                                    tooltip="the x-axes over the dtype's whole range, not the values the images occupy")
         self.density = CheckBox(value=True, text="density", tooltip="kernel density estimate (Scott's rule) "
                                 "over each histogram, from its counts")
-        controls = Container(widgets=[self.scope, self.log, self.full_range, self.density], layout="horizontal",
-                             labels=False)
-        controls.native.layout().setContentsMargins(0, 0, 0, 0)
+        self.controls = Container(widgets=[self.scope, self.log, self.full_range, self.density],
+                                  layout="horizontal", labels=False)
+        self.controls.native.layout().setContentsMargins(0, 0, 0, 0)
         self.figure = Figure(figsize=(7, 2.6), layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumSize(CANVAS_MIN_SIZE[0], ROW_MIN_HEIGHT)
         self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.note = QLabel("")
         self.note.setWordWrap(True)
+        self.note.setVisible(False)  # an empty label still takes a row of a short dock's height
         self.stats = QLabel("")
         self.stats.setWordWrap(True)
         self.stats.setFont(QFont("monospace", 8))
         self.stats.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.stats.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-        # the plots and their numbers side by side in a wide dock, one above the other in a tall one
-        # (_follow_shape); no scroll area: every text stays in view, the plots take what is left
+        # (_follow_shape) the controls in a row above the plots, or in a column beside them in a short,
+        # wide dock, where a row would cost the plots a fifth of their height; the numbers beneath the
+        # plots, or beside them in a wide dock. No scroll area: every text stays in view, the plots
+        # take what is left
+        self.plots_row = QHBoxLayout()
+        self.plots_row.addWidget(self.canvas, 1)
         self.body = QBoxLayout(QBoxLayout.Direction.TopToBottom)
-        self.body.addWidget(self.canvas, 1)
+        self.body.addLayout(self.plots_row, 1)
         self.body.addWidget(self.stats, 0)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 0, 4, 4)
-        layout.addWidget(controls.native)
-        layout.addWidget(self.note)
-        layout.addLayout(self.body, 1)
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.setContentsMargins(4, 0, 4, 4)
+        self.layout_.addWidget(self.controls.native)
+        self.layout_.addWidget(self.note)
+        self.layout_.addLayout(self.body, 1)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._placed = False
         self._remembered = remembered_dock_areas()  # before napari docks it (and records where)
@@ -204,8 +211,12 @@ class HistogramWidget(QWidget):
 
     def _on_returned(self, data):
         self.data = data
-        self.note.setText("")
+        self._set_note("")
         self._redraw()
+
+    def _set_note(self, text):
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
 
     def _on_finished(self):
         if self._pending:
@@ -217,7 +228,7 @@ class HistogramWidget(QWidget):
         self.figure.clear()
         self.canvas.draw_idle()
         self.stats.setText("")
-        self.note.setText(text)
+        self._set_note(text)
 
     def _redraw(self, *_args):
         if self.data is None:
@@ -235,16 +246,40 @@ class HistogramWidget(QWidget):
         )
         self.canvas.draw()
         self.stats.setText(stats_text(self.data))
+        self._fit_stats()
         self.draws += 1
 
     def _follow_shape(self):
-        """The numbers beside the plots when the dock is wide, beneath them when it is tall."""
-        wide = self.width() >= 1.8 * self.height() and self.width() >= 760
+        """The numbers beside the plots when the dock is wide, beneath them when it is tall; in a short
+        dock the controls in a column beside the plots, where they cost no height.
+        """
+        wide = self.width() >= 1.8 * self.height() and self.width() >= 760 + STATS_COLUMN_WIDTH
+        short = self.height() < SHORT_DOCK and self.width() >= 2.5 * self.height()
         direction = QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
         if self.body.direction() != direction:
             self.body.setDirection(direction)
             self.stats.setMinimumWidth(STATS_COLUMN_WIDTH if wide else 0)
             self.stats.setMaximumWidth(STATS_COLUMN_WIDTH if wide else QWIDGETSIZE_MAX)
+        controls = self.controls.native
+        beside = self.plots_row.indexOf(controls) >= 0
+        if short != beside:
+            (self.layout_ if beside else self.plots_row).removeWidget(controls)
+            if short:
+                self.plots_row.addWidget(controls, 0, Qt.AlignmentFlag.AlignTop)
+            else:
+                self.layout_.insertWidget(0, controls)
+            controls.layout().setDirection(QBoxLayout.Direction.TopToBottom if short
+                                           else QBoxLayout.Direction.LeftToRight)
+        self._fit_stats()
+
+    def _fit_stats(self):
+        """Every line of the numbers in view: a word-wrapped label beneath the plots asks the layout for
+        its height at its width, or the plots' canvas takes the rows the numbers need.
+        """
+        below = self.body.direction() == QBoxLayout.Direction.TopToBottom
+        needed = self.stats.heightForWidth(max(self.stats.width(), 1)) if below and self.stats.text() else 0
+        if self.stats.minimumHeight() != max(needed, 0):
+            self.stats.setMinimumHeight(max(needed, 0))
 
     def resizeEvent(self, event):
         super().resizeEvent(event)

@@ -31,6 +31,7 @@ from .layers import (
     show_result,
 )
 from .messages import MessageLabel
+from .window import fit_side_column_when_shown
 from .worker import Cancelled, OneWorker, ProgressRelay, widget_alive, with_dask_progress
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ class MatchWidget(Container):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
+        fit_side_column_when_shown(self.native)  # not as wide as a column the plots left
         self._viewer = viewer
         self._runs = OneWorker()
         self._bar = None

@@ -17,6 +17,7 @@ from .._equalization.model import fit_equalization_pooled, load_model
 from .._equalization.variants import VARIANTS
 from .layers import finest_level, output_kwargs, show_result
 from .messages import MessageLabel
+from .window import fit_side_column_when_shown
 
 if TYPE_CHECKING:
     import napari
@@ -27,6 +28,7 @@ class ModelWidget(Container):
 
     def __init__(self, napari_viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
+        fit_side_column_when_shown(self.native)  # not as wide as a column the plots left
         self._viewer = napari_viewer
         self.image = ComboBox(choices=self._image_choices, label="apply to")
         self.variant = ComboBox(choices=list(VARIANTS), value="standard", label="variant")

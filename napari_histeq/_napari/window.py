@@ -74,13 +74,9 @@ def give_plots_the_bottom(plots, remembered: dict) -> None:
     or where the dock is floating or already at the bottom, nothing moves.
     """
     from qtpy.QtCore import Qt
-    from qtpy.QtWidgets import QDockWidget, QMainWindow
 
-    dock = plots.parentWidget()
-    while dock is not None and not isinstance(dock, QDockWidget):
-        dock = dock.parentWidget()
-    window = dock.parentWidget() if dock is not None else None
-    if not isinstance(window, QMainWindow) or dock.isFloating():
+    dock, window = _dock_and_window(plots)
+    if window is None or dock.isFloating():
         return
     if window.dockWidgetArea(dock) not in (Qt.DockWidgetArea.RightDockWidgetArea,
                                            Qt.DockWidgetArea.LeftDockWidgetArea):
@@ -88,6 +84,54 @@ def give_plots_the_bottom(plots, remembered: dict) -> None:
     if dock.objectName() in remembered:
         return
     _to_the_bottom(window, dock)
+
+
+def _dock_and_window(widget):
+    """The dock widget holding ``widget`` and the main window holding the dock, or ``(None, None)``."""
+    from qtpy.QtWidgets import QDockWidget, QMainWindow
+
+    dock = widget.parentWidget()
+    while dock is not None and not isinstance(dock, QDockWidget):
+        dock = dock.parentWidget()
+    window = dock.parentWidget() if dock is not None else None
+    return (dock, window) if isinstance(window, QMainWindow) else (None, None)
+
+
+def fit_side_column(widget) -> None:
+    """``widget``'s dock narrowed to the width it asks for, where it stands in a side column wider than
+    the image canvas beside it.
+
+    Qt gives a widget docked into an emptied column that column's last width:
+    after the plots (700 pixels wide in the right column) moved to the
+    bottom, the Equalize widget docked there next took 708 pixels of a
+    1089-pixel window and left the image 35. A column the user widened
+    themselves, beside a canvas wider than it, is left as it is.
+    """
+    from qtpy.QtCore import Qt
+
+    dock, window = _dock_and_window(widget)
+    if window is None or dock.isFloating() or window.dockWidgetArea(dock) not in (
+            Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.LeftDockWidgetArea):
+        return
+    wanted = max(dock.sizeHint().width(), dock.minimumSizeHint().width())
+    canvas = window.centralWidget()
+    if dock.width() > 1.25 * wanted and canvas is not None and canvas.width() < dock.width():
+        window.resizeDocks([dock], [wanted], Qt.Orientation.Horizontal)
+
+
+def fit_side_column_when_shown(widget) -> None:
+    """:func:`fit_side_column` once, when ``widget`` (a Qt widget napari docks) is first shown."""
+    from qtpy.QtCore import QEvent, QObject, QTimer
+
+    class FirstShow(QObject):
+        def eventFilter(self, watched, event):
+            if event.type() == QEvent.Type.Show:
+                watched.removeEventFilter(self)
+                # once napari has finished docking it: resizing a dock inside its own docking crashes Qt
+                QTimer.singleShot(0, lambda: fit_side_column(watched))
+            return False
+
+    widget.installEventFilter(FirstShow(widget))
 
 
 def layout_report(viewer, controls_dock, plots_dock) -> dict:
@@ -133,11 +177,15 @@ def screenshot_after_equalize(viewer, widget, plots, path) -> None:
     viewer.screenshot(str(path), canvas_only=False)
 
 
-def plugins_menu_view(screenshot=None) -> dict:
+def plugins_menu_view(screenshot=None, *, window="screen", plots_first=False) -> dict:
     """Plain napari with both widgets added as its Plugins menu adds them, Equalize pressed on the X-ray
     sample: the layout report (:func:`layout_report`), and the window saved to ``screenshot`` if given.
 
-    For the tests and the docs' screenshots: what a user of plain napari sees.
+    ``window``: ``"screen"`` sizes the window to the screen as a user would
+    maximise it, ``"default"`` leaves napari's own first size (about
+    1090x630 on any screen). ``plots_first`` adds the Histogram and CDF
+    widget before the Equalize widget. For the tests and the docs'
+    screenshots: what a user of plain napari sees.
     """
     import time
 
@@ -145,16 +193,25 @@ def plugins_menu_view(screenshot=None) -> dict:
     from qtpy.QtWidgets import QApplication
 
     viewer = napari.Viewer()
-    screen = QApplication.primaryScreen().availableGeometry()
-    viewer.window._qt_window.resize(int(screen.width() * SCREEN_SHARE), int(screen.height() * SCREEN_SHARE))
+    if window == "screen":
+        screen = QApplication.primaryScreen().availableGeometry()
+        viewer.window._qt_window.resize(int(screen.width() * SCREEN_SHARE), int(screen.height() * SCREEN_SHARE))
     viewer.open_sample("napari-histeq", "dark_xray")
-    controls, widget = viewer.window.add_plugin_dock_widget("napari-histeq", "Equalize Histogram")
-    plots_dock, plots = viewer.window.add_plugin_dock_widget("napari-histeq", "Histogram and CDF")
-    widget.warm_up.join(60)
     app = QApplication.instance()
-    for _ in range(20):  # the plots move to the bottom once napari has docked them
-        app.processEvents()
-        time.sleep(0.01)
+
+    def settle():  # the plots move to the bottom, and a side column narrows, once napari has docked them
+        for _ in range(20):
+            app.processEvents()
+            time.sleep(0.01)
+
+    if plots_first:
+        plots_dock, plots = viewer.window.add_plugin_dock_widget("napari-histeq", "Histogram and CDF")
+        settle()
+    controls, widget = viewer.window.add_plugin_dock_widget("napari-histeq", "Equalize Histogram")
+    if not plots_first:
+        plots_dock, plots = viewer.window.add_plugin_dock_widget("napari-histeq", "Histogram and CDF")
+    widget.warm_up.join(60)
+    settle()
     screenshot_after_equalize(viewer, widget, plots, screenshot) if screenshot else _press(viewer, widget, plots)
     report = layout_report(viewer, controls, plots_dock)
     viewer.close()
@@ -162,6 +219,8 @@ def plugins_menu_view(screenshot=None) -> dict:
 
 
 def _press(viewer, widget, plots) -> None:
+    import time
+
     from napari.qt import get_qapp
 
     app = get_qapp()
@@ -173,3 +232,6 @@ def _press(viewer, widget, plots) -> None:
     app.processEvents()
     while plots.busy:
         app.processEvents()
+    for _ in range(10):  # the dock's layout settles around the numbers' new height
+        app.processEvents()
+        time.sleep(0.01)
