@@ -224,6 +224,42 @@ def test_batch_writes_nifti_with_the_sources_header(nibabel, tmp_path, phantom, 
     assert not any(p.name.startswith(".") for p in (tmp_path / "out").iterdir())  # no temporary left
 
 
+def test_batch_sizes_clahe_regions_in_millimetres_from_the_nifti_header(nibabel, tmp_path, phantom):
+    from napari_histeq import equalize_adapthist
+    from napari_histeq._cli import main
+    from napari_histeq._medical.samples import write_nifti_volume
+
+    source = write_nifti_volume(tmp_path / "ct.nii.gz", phantom)
+    zooms = nibabel.load(str(source)).header.get_zooms()[::-1]  # (z, y, x) mm, as nibabel reads the header
+    voxels = tuple(max(1, round(12.0 / float(z))) for z in zooms)
+    assert main(["batch", str(source), "-o", str(tmp_path / "out"), "--method", "adaptive",
+                 "--kernel-size-mm", "12"]) == 0
+    result = np.asarray(nibabel.load(str(tmp_path / "out" / "ct.nii.gz")).dataobj).transpose(2, 1, 0)
+    np.testing.assert_array_equal(result, equalize_adapthist(phantom, kernel_size=voxels))
+    # --spacing overrides the header
+    assert main(["batch", str(source), "-o", str(tmp_path / "given"), "--method", "adaptive",
+                 "--kernel-size-mm", "12", "--spacing", "3,1,1"]) == 0
+    result = np.asarray(nibabel.load(str(tmp_path / "given" / "ct.nii.gz")).dataobj).transpose(2, 1, 0)
+    np.testing.assert_array_equal(result, equalize_adapthist(phantom, kernel_size=(4, 12, 12)))
+
+
+def test_millimetres_without_a_voxel_size_are_one_line(tmp_path, capsys):
+    import imageio.v3 as iio
+
+    from napari_histeq import equalize_adapthist
+    from napari_histeq._cli import main
+
+    image = (np.arange(64 * 80) % 251).astype(np.uint8).reshape(64, 80)
+    iio.imwrite(tmp_path / "cells.png", image)
+    assert main(["batch", str(tmp_path / "cells.png"), "-o", str(tmp_path / "out"), "--method", "adaptive",
+                 "--kernel-size-mm", "5"]) == 1
+    assert "needs the voxel size" in capsys.readouterr().err and not (tmp_path / "out" / "cells.png").exists()
+    assert main(["batch", str(tmp_path / "cells.png"), "-o", str(tmp_path / "out"), "--method", "adaptive",
+                 "--kernel-size-mm", "5", "--spacing", "0.5,0.25"]) == 0
+    np.testing.assert_array_equal(iio.imread(tmp_path / "out" / "cells.png"),
+                                  equalize_adapthist(image, kernel_size=(10, 20)))
+
+
 # -- the batch command: a DICOM series in, a derived DICOM series out --------------------------------------------------
 def test_batch_writes_a_derived_series_with_the_sources_geometry(tmp_path, series, phantom):
     from napari_histeq import stretch_contrast
@@ -279,6 +315,25 @@ def test_simpleitk_reads_the_derived_series_with_the_same_geometry(tmp_path, ser
     from napari_histeq import equalize
 
     np.testing.assert_array_equal(sitk.GetArrayFromImage(after), equalize(sitk.GetArrayFromImage(before)))
+
+
+def test_a_volume_writes_derived_series_from_the_headers_it_read(tmp_path, series):
+    # the headers are read once (not again to write): each derived series gets copies, the volume keeps its own
+    from napari_histeq._medical.dicom_write import write_derived_series
+
+    (source,) = read_dicom(series[0].parent)
+    before = [(h.SOPInstanceUID, h.SeriesInstanceUID, "PixelData" in h) for h in source.headers]
+    first = write_derived_series(tmp_path / "a", source.data, source, {"operation": "a"})
+    second = write_derived_series(tmp_path / "b", source.data, source, {"operation": "b"})
+    assert [(h.SOPInstanceUID, h.SeriesInstanceUID, "PixelData" in h) for h in source.headers] == before
+    assert not any(pixels for _, _, pixels in before)  # the volume holds the pixels once, in its array
+    uids = [{pydicom.dcmread(p).SOPInstanceUID for p in files} for files in (first, second)]
+    assert not uids[0] & uids[1] and not uids[0] & {uid for uid, _, _ in before}
+    for path in first:
+        raw = path.read_bytes()
+        assert raw[128:132] == b"DICM"  # preamble and file meta: a DICOM file, not a bare dataset
+        assert pydicom.dcmread(path).file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+    np.testing.assert_array_equal(read_dicom(tmp_path / "b")[0].data, source.data)
 
 
 @pytest.mark.parametrize("result, message", [

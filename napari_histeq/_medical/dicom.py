@@ -152,12 +152,13 @@ def _volume(members, where) -> Volume:
     if len(members) == 1:  # one file: a slice, or a multi-frame image
         pixels = _pixels(first, first_file)
         data = rescaled(pixels, slope, intercept)
+        del first.PixelData  # its bytes are in ``data`` now
         if data.ndim == 2:
             affine = np.diag([*spacing_rc, 1.0])
-            return Volume(data, tuple(spacing_rc), (0.0, 0.0), affine, name, "dicom", metadata)
+            return Volume(data, tuple(spacing_rc), (0.0, 0.0), affine, name, "dicom", metadata, (first,))
         thickness = float(first.get("SpacingBetweenSlices", first.get("SliceThickness", 1.0)) or 1.0)
         spacing = (thickness, *spacing_rc)
-        return Volume(data, spacing, (0.0, 0.0, 0.0), np.diag([*spacing, 1.0]), name, "dicom", metadata)
+        return Volume(data, spacing, (0.0, 0.0, 0.0), np.diag([*spacing, 1.0]), name, "dicom", metadata, (first,))
     geometry = [(_geometry(ds, f), f, ds) for f, ds in members]
     row, column, normal, _ = geometry[0][0]
     for (r, c, _, _), f, _ in geometry:
@@ -195,7 +196,8 @@ def _volume(members, where) -> Volume:
     affine = zyx @ affine
     metadata["slice_positions"] = positions.tolist()
     metadata["files"] = [str(f) for _, f, _ in ordered]  # in slice order: a derived series follows it
-    return Volume(data, (step, *spacing_rc), tuple(affine[:3, 3]), affine, name, "dicom", metadata)
+    return Volume(data, (step, *spacing_rc), tuple(affine[:3, 3]), affine, name, "dicom", metadata,
+                  tuple(ds for _, _, ds in ordered))
 
 
 def _plain(value):

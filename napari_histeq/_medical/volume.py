@@ -41,6 +41,9 @@ class Volume:
     name: str
     kind: str  # "nifti" or "dicom"
     metadata: dict = field(default_factory=dict)
+    #: A DICOM series' datasets as read, their pixels removed, in slice order: what a derived series
+    #: copies (read once, not again to write). Empty for NIfTI.
+    headers: tuple = field(default=(), repr=False, compare=False)
 
     @property
     def needs_affine(self) -> bool:
