@@ -288,6 +288,34 @@ def test_adaptive_preview_is_the_plane_alone(qtbot, viewer, widget):
     np.testing.assert_array_equal(viewer.layers["stack preview"].data, equalize_adapthist(stack[3]))
 
 
+def test_adaptive_regions_in_the_layer_s_scale_units(qtbot, viewer, widget):
+    # a confocal stack of 2 x 0.5 x 0.5 um voxels: regions of 8 um are 4 x 16 x 16 voxels (scikit-image's sizes)
+    skimage_exposure = pytest.importorskip("skimage.exposure")
+    stack = np.random.default_rng(9).gamma(2.0, 0.1, (8, 64, 80)).clip(0, 1)
+    source = viewer.add_image(stack, name="confocal", scale=(2, 0.5, 0.5))
+    widget.reset_choices()
+    widget.method.value = "adaptive"
+    assert not widget.kernel_size_mm.native.isHidden() and widget.kernel_size_mm.value == ""
+    run(qtbot, widget, image=source, scope="layer", clip_limit=0.02, kernel_size_mm="8")
+    expected = skimage_exposure.equalize_adapthist(stack, kernel_size=(4, 16, 16), clip_limit=0.02)
+    np.testing.assert_array_equal(viewer.layers["confocal equalized"].data, expected)
+    assert viewer.layers["confocal equalized"].metadata["napari_histeq"]["kernel_size_mm"] == (8.0,)
+    # the preview of the displayed plane: that plane's pixel size, 0.5 um: 16 x 16 pixels
+    viewer.dims.set_current_step(0, 5)
+    widget.preview.value = True
+    qtbot.waitUntil(lambda: not widget.previewing and "confocal preview" in viewer.layers, timeout=10_000)
+    np.testing.assert_array_equal(viewer.layers["confocal preview"].data, skimage_exposure.equalize_adapthist(
+        stack[5], kernel_size=(16, 16), clip_limit=0.02))
+    widget.preview.value = False
+    # a pyramid: each level's voxels are larger by how much smaller it is
+    pyramid = [stack[0], stack[0][::2, ::2]]
+    layer = viewer.add_image(pyramid, multiscale=True, name="tiles", scale=(0.5, 0.5))
+    out = add_equalized(viewer, layer, method="adaptive", kernel_size_mm=8.0, clip_limit=0.02)
+    for level, size, result in zip(pyramid, (16, 8), out.data):
+        np.testing.assert_array_equal(result, skimage_exposure.equalize_adapthist(level, kernel_size=size,
+                                                                                 clip_limit=0.02))
+
+
 def test_adaptive_rgb_and_scripted(viewer):
     from napari_histeq import equalize_adapthist
 
@@ -929,6 +957,24 @@ def test_match_widget_matches_one_layer_to_another(qtbot, viewer, match_widget):
     finish(qtbot, match_widget)
     np.testing.assert_array_equal(viewer.layers["dim matched to one plane"].data,
                                   match_histograms(stack[:4], stack[-1:] * 2))
+
+
+def test_match_widget_matches_as_itk_and_keeps_itk_out_of_bleach_correction(qtbot, viewer, match_widget):
+    sitk = pytest.importorskip("SimpleITK")
+    from napari_histeq import dark_stack
+
+    stack = dark_stack()
+    source, reference = viewer.add_image(stack[:4], name="dim"), viewer.add_image(stack[-4:] * 3, name="bright")
+    match_widget.image.value, match_widget.mode.value = source, "match"
+    assert "itk" in match_widget.variant.choices  # magicgui lists the values
+    match_widget.reference_layer.value, match_widget.variant.value = reference, "itk"
+    match_widget()
+    finish(qtbot, match_widget)
+    expected = sitk.GetArrayFromImage(sitk.HistogramMatching(sitk.GetImageFromArray(stack[:4]),
+                                                             sitk.GetImageFromArray(stack[-4:] * 3)))
+    np.testing.assert_array_equal(viewer.layers["dim matched to bright"].data, expected)
+    match_widget.mode.value = "bleach"  # bleach correction matches every quantile: ITK's is not offered
+    assert "itk" not in match_widget.variant.choices and match_widget.variant.value in ("skimage", "fiji")
 
 
 def test_histogram_widget_shows_the_reference_a_result_was_matched_to(qtbot, viewer, match_widget, histogram_widget):

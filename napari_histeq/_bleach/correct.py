@@ -35,7 +35,7 @@ from .._engine.validate import (
     normalize_axis,
 )
 from .._engine.wrapped import array_contract
-from .._matching.match import match_by_groups, match_histograms, match_to_group, reference_of
+from .._matching.match import QUANTILE_VARIANTS, match_by_groups, match_histograms, match_to_group, reference_of
 from .gains import frame_mask, gains, scaled, time_point
 
 METHODS = ("histogram", "ratio", "exponential")
@@ -171,6 +171,9 @@ def _checked(series, method, axis, reference, mask, background, variant):
     """The checked series, its time axis and other axes, the reference time point and the mask."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if variant not in QUANTILE_VARIANTS:
+        raise ValueError(f"bleach correction matches with variant {' or '.join(QUANTILE_VARIANTS)}, got {variant!r} "
+                         "(ITK's matches a few quantiles of one image to another)")
     if variant != "skimage" and method != "histogram":
         raise ValueError(f"variant={variant!r} is a variant of the histogram method's matching, not of {method!r}")
     if isinstance(background, bool) or not isinstance(background, numbers.Real) or not np.isfinite(background):

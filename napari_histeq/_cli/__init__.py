@@ -222,7 +222,7 @@ def _equalize_file(args, name, path) -> None:
     start = time.perf_counter()
     settings = settings_from(args)
     try:  # as batch runs it: the file's channels apart, the colour rules, alpha kept and never counted
-        result = np.asarray(equalized(image, Options(settings))[0])
+        result = np.asarray(equalized(image, Options(settings, spacing=args.spacing))[0])
     except (TypeError, ValueError) as error:
         raise _FileError(f"{path}: {error}{reader_said(messages)}") from None
     for message in dict.fromkeys(messages):  # once each

@@ -17,6 +17,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from .._engine.backend import BACKENDS
 from .._engine.saved import load_tables
 from .._equalization.colour import RGB_MODES
@@ -128,7 +130,7 @@ def main_batch(argv) -> int:
     except (OSError, ValueError) as error:
         print(f"napari-histeq batch: error: --model {args.model}: {error}", file=sys.stderr)
         return 2
-    options = Options(settings, args.debug, args.time_axis, model, model_record)
+    options = Options(settings, args.debug, args.time_axis, model, model_record, args.spacing)
     try:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -162,7 +164,9 @@ def _with_reference(settings: Settings) -> Settings:
     if image.samples:  # pooling its colours (or its alpha) into one distribution would be wrong in silence
         kind = "a colour image" if image.colour else "a grey+alpha image"
         raise ValueError(f"{kind}; --match takes a grey reference (one histogram)")
-    return replace(settings, parameters={**settings.parameters, "reference": reference_of(image.data)})
+    # ITK's matching reads the reference's own mean, minimum and maximum: the image, not its distribution
+    reference = np.asarray(image.data) if settings.variant == "itk" else reference_of(image.data)
+    return replace(settings, parameters={**settings.parameters, "reference": reference})
 
 
 # --- what to do ----------------------------------------------------------------------------------

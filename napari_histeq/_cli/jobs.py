@@ -39,6 +39,7 @@ class Options:
     time_axis: int | None = None  # bleach: None is the file's T axis, else 0
     model: Any = None  # a saved fit (Equalization) applied instead of fitting each file
     model_record: dict = field(default_factory=dict)  # what the results record of it
+    spacing: tuple | None = None  # --spacing: the voxel size, over what a file says
 
 
 @dataclass
@@ -196,7 +197,24 @@ def equalized(image: ImageFile, options: Options) -> list:
         return run_levels(settings, levels, colour=image.colour, channel_axis=channel_axis, time_axis=time_axis)[0]
     if image.colour and settings.operation == "match":
         raise ValueError("--match on colour images is not supported yet")
-    return run_levels(settings, levels, axis=histogram_axis(image, settings.scope), colour=image.colour)[0]
+    return run_levels(settings, levels, axis=histogram_axis(image, settings.scope), colour=image.colour,
+                      spacing=_spacing(image, options))[0]
+
+
+def _spacing(image: ImageFile, options: Options):
+    """The voxel size for sizes in physical units (``--kernel-size-mm``): ``--spacing``, else the medical
+    file's header; without either, a one-line refusal (only when such a size was asked for).
+    """
+    if options.settings.parameters.get("kernel_size_mm") is None:
+        return None
+    spacing = options.spacing or (image.volume.spacing if image.volume is not None else None)
+    if spacing is None:
+        raise ValueError("--kernel-size-mm needs the voxel size, which this file does not give: "
+                         "add --spacing (one number per axis, in the units of --kernel-size-mm)")
+    ndim = image.data.ndim - image.samples
+    if len(spacing) != ndim:
+        raise ValueError(f"--spacing has {len(spacing)} values for an image of {ndim} axes")
+    return tuple(spacing)
 
 
 def _time_axis(axes: str, ndim: int) -> int:

@@ -70,6 +70,9 @@ def add_method_arguments(parser: argparse.ArgumentParser, *, other_operations=Fa
                             "image's own min..max) or LO,HI (say 0,255 for a CT window shown in 8-bit levels)")
     taken = set()
     _add_parameters(group, methods(), taken)
+    group.add_argument("--spacing", type=_spacing, default=None, metavar="Z,Y,X",
+                       help="the voxel size along each axis of the image, for --kernel-size-mm (default: "
+                            "the NIfTI or DICOM header's)")
     if not other_operations:
         return
     others = parser.add_argument_group("other operations (instead of equalising)")
@@ -85,7 +88,18 @@ def add_method_arguments(parser: argparse.ArgumentParser, *, other_operations=Fa
     taken.add("--matching")
     others.add_argument("--matching", choices=match.variant_names, default=match.default_variant,
                         help=f"match, bleach histogram: {bleach.parameter('matching').help}")
-    _add_parameters(others, ("bleach",), taken)
+    _add_parameters(others, ("match", "bleach"), taken)
+
+
+def _spacing(text: str) -> tuple:
+    """``--spacing``: positive numbers separated by commas."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or not all(v > 0 and v != float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive numbers separated by commas, got {text!r}")
+    return values
 
 
 def _out_range(text: str):
@@ -114,7 +128,7 @@ def settings_from(args, *, out_range="dtype") -> Settings:
                          f"--{operation} is another operation ({VARIANT_FLAG[operation]} names its variant)")
     spec = OPERATIONS[operation]
     given = {parameter.name: getattr(args, _dest(operation, parameter), None) for parameter in spec.parameters}
-    for name in methods() + ("bleach",):  # flags of another operation: said, never ignored in silence
+    for name in methods() + ("match", "bleach"):  # flags of another operation: said, never ignored in silence
         for parameter in OPERATIONS[name].parameters:
             flag_value = getattr(args, _dest(name, parameter), None)
             if name != operation and flag_value is not None and parameter.flag != "--matching":

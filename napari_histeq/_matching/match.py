@@ -30,6 +30,7 @@ from .._engine.request import request_for
 from .._engine.validate import as_image, check_mask, dtype_range, is_level_dtype, normalize_axis, output_dtype
 from .._engine.wrapped import array_contract, unwrap
 from .._equalization.equalize import Histogram, histogram
+from .itk import match_itk
 from .transfer import FijiMatchTransfer, MatchTransfer
 
 
@@ -88,12 +89,16 @@ def reference_from_counts(counts, positions, dtype, masked=False) -> Reference:
                      np.dtype(dtype))
 
 
-VARIANTS = ("skimage", "fiji")
+VARIANTS = ("skimage", "fiji", "itk")
+#: The variants that match every quantile (the others, ITK's, match a few): bleach correction's.
+QUANTILE_VARIANTS = ("skimage", "fiji")
+#: ITK's defaults for its variant's parameters.
+ITK_DEFAULTS = {"levels": 256, "match_points": 1, "threshold_at_mean": True}
 
 
 @array_contract
 def match_histograms(image, reference, *, axis=None, mask=None, reference_mask=None, channel_axis=None,
-                     variant="skimage", backend="auto"):
+                     variant="skimage", backend="auto", levels=None, match_points=None, threshold_at_mean=None):
     """Match the histogram of ``image`` to that of ``reference``.
 
     Parameters
@@ -116,13 +121,23 @@ def match_histograms(image, reference, *, axis=None, mask=None, reference_mask=N
     channel_axis : int, optional
         Match each channel to the reference's same channel, as
         scikit-image's ``channel_axis``.
-    variant : {"skimage", "fiji"}
+    variant : {"skimage", "fiji", "itk"}
         ``"skimage"``: scikit-image's interpolation between the
         reference's values. ``"fiji"``: Fiji's Bleach Correction (and
         ImageJ's ``HistogramMatcher``): each level takes the lowest
         reference level whose cumulative share reaches its own; uint8 and
-        uint16 only.
+        uint16 only. ``"itk"``: ITK's ``HistogramMatchingImageFilter``
+        (SimpleITK's ``HistogramMatching``), the standard MRI
+        normalisation: the histograms matched at ``match_points``
+        quantiles only, linearly between them, bit for bit; the result
+        keeps the image's dtype (integers truncated, as ITK casts); an
+        image in memory.
     backend : {"auto", "numpy", "cupy"}
+    levels, match_points, threshold_at_mean : optional
+        ``variant="itk"`` only, ITK's ``NumberOfHistogramLevels`` (256),
+        ``NumberOfMatchPoints`` (1) and ``ThresholdAtMeanIntensity``
+        (True: pixels below the mean, an MRI's background, count in
+        neither histogram).
 
     Returns
     -------
@@ -142,11 +157,21 @@ def match_histograms(image, reference, *, axis=None, mask=None, reference_mask=N
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    itk = {name: value for name, value in
+           (("levels", levels), ("match_points", match_points), ("threshold_at_mean", threshold_at_mean))
+           if value is not None}
+    if itk and variant != "itk":
+        raise ValueError(f"{', '.join(itk)}: parameters of variant='itk', not of {variant!r}")
     if not is_lazy_array(image):
         image = as_image(image)
     if channel_axis is not None:
         return _per_channel(image, reference, channel_axis, axis=axis, mask=mask, reference_mask=reference_mask,
-                            variant=variant, backend=backend)
+                            variant=variant, backend=backend, **itk)
+    if variant == "itk":
+        if isinstance(reference, (Histogram, Reference)):
+            raise TypeError("variant='itk' takes a reference image (ITK finds its mean, minimum and maximum)")
+        return match_itk(image, reference, axis=axis, mask=mask, reference_mask=reference_mask,
+                         **{**ITK_DEFAULTS, **itk})
     target = reference_of(reference, reference_mask)
     dtype = np.dtype(image.dtype)
     if (dtype.kind == "f") != (target.dtype.kind == "f"):

@@ -30,7 +30,7 @@ from .layers import (
     show_preview,
     show_result,
 )
-from .messages import MessageLabel, describe_auto_backend
+from .messages import MessageLabel, describe_auto_backend, notify_error, notify_info
 from .method_options import MethodOptions
 from .window import fit_side_column_when_shown
 from .worker import Cancelled, OneWorker, ProgressRelay, widget_alive, with_dask_progress
@@ -161,13 +161,13 @@ class EqualizeWidget(Container):
         """Set napari's contrast limits of the channel layers from the stretch's limits (data unchanged)."""
         layers = channel_layers(self._viewer, self.image.value)
         if not layers:
-            self._notify_error("choose an image layer to auto-contrast")
+            notify_error("choose an image layer to auto-contrast")
             return {}
         options = {name: value for name, value in self.methods.options().items() if name != "method"}
         try:
             found = auto_contrast(layers, **options)
         except (ValueError, TypeError) as error:
-            self._notify_error(f"napari-histeq: {error}")
+            notify_error(f"napari-histeq: {error}")
             return {}
         self.status.value = f"display limits set on {len(found)} layer(s); data unchanged"
         return found
@@ -184,13 +184,13 @@ class EqualizeWidget(Container):
         of starting another on top of it.
         """
         if self._runs.busy:
-            self._notify_info("equalisation is already running; wait for it to finish")
+            notify_info("equalisation is already running; wait for it to finish")
             return self._runs.worker
         from napari.utils import progress
 
         layer = self.image.value
         if layer is None:
-            self._notify_error("choose an image layer to equalise")
+            notify_error("choose an image layer to equalise")
             return None
         options = self.options()
         self.run_button.enabled = False
@@ -221,7 +221,7 @@ class EqualizeWidget(Container):
         problem = self._source_changed()
         if problem is not None:
             self.status.value = "discarded"
-            self._notify_info(f"napari-histeq: {problem}")
+            notify_info(f"napari-histeq: {problem}")
             return
         data, kwargs, _ = layer_data
         show_result(self._viewer, data, kwargs)
@@ -233,10 +233,10 @@ class EqualizeWidget(Container):
             return
         if isinstance(exc, Cancelled):
             self.status.value = "cancelled"
-            self._notify_info("napari-histeq: equalisation cancelled; no layer was added")
+            notify_info("napari-histeq: equalisation cancelled; no layer was added")
             return
         self.status.value = f"failed: {exc}"
-        self._notify_error(f"napari-histeq: {exc}")
+        notify_error(f"napari-histeq: {exc}")
 
     def _on_finished(self):
         if self._run is not None:
@@ -264,6 +264,7 @@ class EqualizeWidget(Container):
         options = self.options()
         options = {key: value for key, value in options.items() if key not in ("scope", "mask", "fit_level")}
         index, displayed = displayed_index(self._viewer, layer)
+        options["spacing"] = tuple(float(layer.scale[axis]) for axis in displayed)  # the plane's pixel size
         self._preview_request = (layer, finest_level(layer), index, displayed, options)
         if not self._previews.busy:
             self._start_preview()
@@ -297,19 +298,6 @@ class EqualizeWidget(Container):
     def previewing(self) -> bool:
         """True while a preview computes or waits to."""
         return self._previews.busy or self._preview_request is not None
-
-    # -- notifications --------------------------------------------------------------------------
-    @staticmethod
-    def _notify_error(message):
-        from napari.utils.notifications import show_error
-
-        show_error(message)
-
-    @staticmethod
-    def _notify_info(message):
-        from napari.utils.notifications import show_info
-
-        show_info(message)
 
     def output_layer(self):
         """The output layer of the chosen source, if it was made already."""

@@ -120,7 +120,7 @@ def equalize_layer(
         is mapped with it and the output is multiscale too. Adaptive
         equalisation computes every level on its own.
     clip_limit, kernel_size, tile_grid
-        Adaptive only: as for :func:`napari_histeq.equalize_adapthist`.
+        Adaptive only: as for :func:`napari_histeq.equalize_adapthist` (``kernel_size_mm``: scale units).
     **parameters
         The parameters of another method in the registry, by name.
 
@@ -182,7 +182,8 @@ def _equalized_levels(layer, settings: Settings, mask, fit_level):
     """
     axis = scope_axis(settings.scope, len(_spatial_shape(layer)))
     levels = list(layer.data) if layer.multiscale else [layer.data]
-    results, fitted_range = run_levels(settings, levels, axis=axis, colour=layer.rgb, mask=mask, fit_level=fit_level)
+    results, fitted_range = run_levels(settings, levels, axis=axis, colour=layer.rgb, mask=mask, fit_level=fit_level,
+                                       spacing=tuple(layer.scale))
     if fitted_range is not None:
         return results, fitted_range
     if layer.rgb:
@@ -213,15 +214,15 @@ def output_kwargs(layer, record, *, name=None, limits=None, multiscale=None) -> 
 
 
 def equalize_plane(plane, *, rgb=False, rgb_mode="channels", method="global", variant=None, nbins=None,
-                   out_range="dtype", backend="auto", **parameters):
+                   out_range="dtype", backend="auto", spacing=None, **parameters):
     """Equalise one plane for the live preview: the result and its contrast limits (no napari, any thread).
 
     The same options and outcome as :func:`equalize_layer` on a layer holding
-    just ``plane`` (whole-plane histogram, no mask).
+    just ``plane`` (whole-plane histogram, no mask); ``spacing`` is its pixel size.
     """
     settings = equalizing_settings(method, variant, nbins=nbins, out_range=out_range, backend=backend,
                                    rgb_mode=rgb_mode, **parameters)
-    results, fitted_range = run_levels(settings, [plane], colour=rgb)
+    results, fitted_range = run_levels(settings, [plane], colour=rgb, spacing=spacing)
     result = results[0]
     low, high = fitted_range or _contrast_limits(out_range, result, plane[..., :3] if rgb else plane)
     return result, (low, high) if high > low else (low, low + 1)

@@ -17,7 +17,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, PushButton, SpinBox
 
 from .._bleach.correct import correct_time_point
-from .._matching.match import reference_of
+from .._matching.match import QUANTILE_VARIANTS, reference_of
 from .._operations.registry import OPERATIONS
 from .._operations.run import run
 from .._operations.settings import Settings
@@ -63,7 +63,10 @@ def corrected_layer_data(layer, options: dict):
             raise ValueError("choose a reference layer to match to")
         colours = layer.rgb and reference.rgb  # each colour to the reference's same colour
         # a grey reference layer's distribution, counted once, serves a source of any dimensions
-        target = finest_level(reference)[..., :3] if colours else reference_of(finest_level(reference))
+        # (ITK's variant reads the reference image itself: its mean, minimum and maximum)
+        grey = np.asarray(finest_level(reference)) if options["variant"] == "itk" else None
+        target = finest_level(reference)[..., :3] if colours else grey if grey is not None else reference_of(
+            finest_level(reference))
         settings = Settings(operation="match", variant=options["variant"], parameters={"reference": target})
         result = run(settings, data, colour=colours)
         suffix = f"matched to {reference.name}"
@@ -117,8 +120,7 @@ class MatchWidget(Container):
         self.mode = ComboBox(choices=MODES, value="bleach", label="operation")
         bleach, match = OPERATIONS["bleach"], OPERATIONS["match"]
         self.method = ComboBox(choices=bleach.variant_names, value=bleach.default_variant, label="method")
-        self.variant = ComboBox(choices=[(label, name) for name, label in match.variants],
-                                value=match.default_variant, label="matching")
+        self.variant = ComboBox(choices=self._variant_choices, value=match.default_variant, label="matching")
         self.time_axis = SpinBox(value=0, min=0, max=0, label="time axis")
         self.reference = SpinBox(value=0, min=0, max=0, label="reference time point")
         self.previous = CheckBox(value=False, text="match each time point to the previous corrected one")
@@ -161,9 +163,16 @@ class MatchWidget(Container):
         return [(layer.name, layer) for layer in self._viewer.layers
                 if isinstance(layer, Image) and not layer.metadata.get(PREVIEW_KEY)]
 
+    def _variant_choices(self, _widget=None):
+        """Matching's variants; bleach correction's are those that match every quantile (not ITK's)."""
+        bleach = getattr(self, "mode", None) is not None and self.mode.value == "bleach"
+        return [(label, name) for name, label in OPERATIONS["match"].variants
+                if not bleach or name in QUANTILE_VARIANTS]
+
     def _show_relevant_options(self, _event=None):
         layer = self.image.value
         bleach = self.mode.value == "bleach"
+        self.variant.reset_choices()
         for widget in (self.method, self.time_axis, self.reference, self.previous, self.note, self.preview):
             widget.visible = bleach
         self.background.visible = bleach and self.method.value == "ratio"

@@ -66,3 +66,17 @@ def describe_auto_backend() -> tuple[str, str]:
     if ": " in info.reason:  # CuPy is there but failed: the error is long, and in the tooltip
         return "auto picks numpy: no usable GPU (hover for why)", info.reason
     return f"auto picks numpy: {info.reason}", info.reason
+
+
+def notify_error(message: str) -> None:
+    """``message`` in napari's notifications, as an error."""
+    from napari.utils.notifications import show_error
+
+    show_error(message)
+
+
+def notify_info(message: str) -> None:
+    """``message`` in napari's notifications, as information."""
+    from napari.utils.notifications import show_info
+
+    show_info(message)

@@ -105,8 +105,13 @@ class MethodOptions:
         self.method.value = settings.operation
         self.variant.value = settings.variant
         for name, value in settings.parameters.items():
-            if name in self.parameters and value is not None:
-                self.parameters[name][0].value = value[0] if isinstance(value, tuple) else value  # one for all axes
+            if name not in self.parameters or value is None:
+                continue
+            control, parameter = self.parameters[name]
+            if parameter.kind in TEXT_KINDS:  # as it was typed: numbers separated by commas
+                control.value = ", ".join(f"{v:g}" for v in value) if isinstance(value, tuple) else str(value)
+            else:
+                control.value = value[0] if isinstance(value, tuple) else value  # one for all axes
 
 
 def _value(parameter: Parameter, value):
@@ -116,5 +121,5 @@ def _value(parameter: Parameter, value):
     if parameter.kind == "ints":
         return int(value) or None
     if parameter.kind in TEXT_KINDS:
-        return parameter.from_text(value)
+        return parameter.from_text(value) if str(value).strip() else None  # an empty box: not given
     return float(value) if parameter.kind == "float" else value

@@ -28,8 +28,8 @@ from .._bleach.correct import METHODS as BLEACH_METHODS
 from .._bleach.correct import correct_bleaching
 from .._equalization.equalize import equalize, fit_equalization
 from .._equalization.variants import VARIANTS
+from .._matching.match import QUANTILE_VARIANTS, match_histograms
 from .._matching.match import VARIANTS as MATCH_VARIANTS
-from .._matching.match import match_histograms
 from .._stretch.limits import CT_WINDOWS
 from .._stretch.stretch import VARIANTS as STRETCH_VARIANTS
 from .._stretch.stretch import stretch_contrast, stretch_limits
@@ -203,6 +203,10 @@ OPERATIONS: dict[str, Operation] = {
                                   "opencv": (0.0, 1000.0, 0.5, DEFAULT_CLIP["opencv"])}),
                 Parameter("kernel_size", "ints", "region size per axis (default 1/8 of each)",
                           "region size (px, 0: 1/8)", variants=("skimage",), widget={"*": (0, 1 << 20, 1, 0)}),
+                Parameter("kernel_size_mm", "floats", "region size in the voxel size's units (mm for CT and MRI, "
+                          "um for microscopy), one for every axis or one per axis; the voxel size comes from "
+                          "the layer's scale or the file (NIfTI, DICOM), or --spacing; instead of kernel_size",
+                          "region size (scale units)", variants=("skimage",), widget={"*": ""}),
                 Parameter("tile_grid", "ints", "regions per axis (OpenCV's tileGridSize; default 8,8)",
                           "tiles per side", variants=("opencv",), widget={"*": (1, 512, 1, 8)}),
             ),
@@ -226,10 +230,15 @@ OPERATIONS: dict[str, Operation] = {
         ),
         Operation(
             "match", "Match to a reference", match_histograms,
-            _labelled(MATCH_VARIANTS, ("scikit-image (interpolated)", "Fiji (discrete levels, 8/16-bit)")),
+            _labelled(MATCH_VARIANTS, ("scikit-image (interpolated)", "Fiji (discrete levels, 8/16-bit)",
+                                       "ITK (a few quantiles, MRI)")),
             "each image's histogram matched to a reference image's",
             parameters=(Parameter("reference", "image", "the image (or its counted distribution) to match to",
-                                  "reference"),),
+                                  "reference"),
+                        Parameter("levels", "int", "ITK's histogram levels (NumberOfHistogramLevels)", "levels",
+                                  default=256, variants=("itk",), widget={"*": (1, 1 << 16, 1, 256)}),
+                        Parameter("match_points", "int", "ITK's quantiles matched (NumberOfMatchPoints)",
+                                  "match points", default=1, variants=("itk",), widget={"*": (1, 1000, 1, 1)})),
             needs=("reference",), colour="channels", takes=("mask", "axis"), noun="matching", done="matched",
         ),
         Operation(
@@ -243,7 +252,7 @@ OPERATIONS: dict[str, Operation] = {
                 Parameter("background", "float", "the background subtracted before the ratio", "background",
                           default=0.0, variants=("ratio",), widget={"*": (-1e9, 1e9, 1.0, 0.0)}),
                 Parameter("matching", "choice", "scikit-image's interpolation or Fiji's discrete lookup",
-                          "matching", default="skimage", choices=MATCH_VARIANTS, variants=("histogram",),
+                          "matching", default="skimage", choices=QUANTILE_VARIANTS, variants=("histogram",),
                           keyword="variant"),
             ),
             needs=("time axis",), colour="channels", takes=("mask", "axis"), noun="bleach correction",

@@ -26,14 +26,19 @@ from .._equalization.colour import equalize_rgb
 from .settings import Settings
 
 
-def run(settings: Settings, data, *, axis=None, colour=False, mask=None, channel_axis=None, time_axis=None):
+def run(settings: Settings, data, *, axis=None, colour=False, mask=None, channel_axis=None, time_axis=None,
+        spacing=None):
     """``data`` processed as ``settings`` say.
 
     ``axis``: the axes one histogram spans; ``time_axis``: the time axis of an
     operation that needs one (bleach correction); ``channel_axis``: channels
-    processed one by one (grey images); ``colour``: the last axis holds RGB(A).
+    processed one by one (grey images); ``colour``: the last axis holds RGB(A);
+    ``spacing``: the voxel size along each axis but colour (a layer's scale, a
+    medical file's), for sizes given in physical units (``kernel_size_mm``).
     """
     spec, keywords = settings.spec, settings.keywords()
+    if keywords.get("kernel_size_mm") is not None:
+        keywords["spacing"] = None if spacing is None else tuple(float(s) for s in spacing)
     if "time axis" in spec.needs:
         if time_axis is None:
             raise ValueError(f"{spec.label.lower()} needs a time axis")
@@ -57,13 +62,14 @@ def run(settings: Settings, data, *, axis=None, colour=False, mask=None, channel
 
 
 def run_levels(settings: Settings, levels, *, axis=None, colour=False, mask=None, channel_axis=None,
-               time_axis=None, fit_level=0):
+               time_axis=None, fit_level=0, spacing=None):
     """Every pyramid level's result, and the output range of the one fit (None where each level ran alone).
 
     ``levels``: finest first (one for most images); ``fit_level``: the level
     whose histogram makes the table of a grey image's fit. A single level runs
     the operation itself, which fits and applies in one staging of the image
-    (to a GPU it travels once, not twice).
+    (to a GPU it travels once, not twice). ``spacing``: the finest level's voxel
+    size; a coarser level's is that times how much smaller it is along each axis.
     """
     levels = list(levels)
     spec = settings.spec
@@ -71,10 +77,23 @@ def run_levels(settings: Settings, levels, *, axis=None, colour=False, mask=None
         raise ValueError(f"fit_level {fit_level} is not a level of this {len(levels)}-level image")
     if spec.fit is None or colour or channel_axis is not None or len(levels) == 1:
         results = [run(settings, level, axis=axis, colour=colour, mask=mask, channel_axis=channel_axis,
-                       time_axis=time_axis) for level in levels]
+                       time_axis=time_axis, spacing=level_spacing(spacing, levels[0], level, colour))
+                   for level in levels]
         return results, None
     fitted = spec.fit(levels[fit_level], axis=axis, mask=mask, **settings.keywords())
     return [fitted.apply(level) for level in levels], tuple(float(v) for v in fitted.out_range)
+
+
+def level_spacing(spacing, finest, level, colour=False):
+    """The voxel size of a pyramid ``level`` whose finest level has ``spacing`` (None stays None)."""
+    if spacing is None:
+        return None
+    spatial = len(finest.shape) - int(colour)
+    spacing = np.asarray(spacing, dtype=np.float64).reshape(-1)
+    if spacing.size != spatial:
+        raise ValueError(f"spacing has {spacing.size} values for an image of {spatial} axes")
+    factors = np.asarray(finest.shape[:spatial], np.float64) / np.asarray(level.shape[:spatial], np.float64)
+    return tuple((spacing * factors).tolist())
 
 
 _warm = threading.Event()
