@@ -1,7 +1,7 @@
 """Independent oracles: the textbook algorithm written as plain Python loops.
 
-Nothing here imports napari_histeq. The float arithmetic follows the user's
-document step by step (pdf = count / N, running sum, times L-1, round half to
+Nothing here imports napari_histeq. The float arithmetic follows the textbook
+algorithm step by step (pdf = count / N, running sum, times L-1, round half to
 even), in Python floats, which are IEEE doubles like NumPy's float64.
 """
 
@@ -54,7 +54,7 @@ def two_gigapixel_image():
 
 
 def textbook_equalize(image, *, lo=None, hi=None, mask=None):
-    """The seed's algorithm on any 8/16-bit integer image, as plain loops.
+    """The textbook algorithm on any 8/16-bit integer image, as plain loops.
 
     ``lo..hi`` defaults to the dtype's range; the output is ``lo + table``.
     """

@@ -27,9 +27,9 @@ def test_matches_the_seed_on_the_dark_sample():
     assert out.dtype == np.uint8 and out.shape == image.shape
 
 
-def test_rounding_ties_follow_the_seeds_float64_arithmetic():
-    # Exact rational rounding gives 76 and 230 at levels 2 and 5; the seed's
-    # float64 pdf/cumsum/x255/round gives 77 and 229. We must give the seed's.
+def test_rounding_ties_follow_the_textbook_float64_arithmetic():
+    # Exact rational rounding gives 76 and 230 at levels 2 and 5; the textbook's
+    # float64 pdf/cumsum/x255/round gives 77 and 229. We must give the textbook's.
     image = np.array([3, 2, 4, 5, 5, 6, 5, 2, 0, 3], dtype=np.uint8)
     out = equalize(image)
     np.testing.assert_array_equal(out, textbook_equalize(image))

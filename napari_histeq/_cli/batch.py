@@ -72,6 +72,10 @@ def build_batch_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", type=Path, metavar="FILE",
                         help="apply a saved fit (napari-histeq fit, Equalization.save) to every file instead of "
                              "fitting each file: one table for all of them")
+    parser.add_argument("--mask", type=Path, metavar="PATH",
+                        help="count only these pixels (non-zero; a body, a brain, the cells): a mask file for "
+                             "every input, or a folder of masks named as the inputs (scan.tif: scan.*, "
+                             "scan_mask.*); every pixel is mapped")
     add_method_arguments(parser, other_operations=True)
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace results that exist (never an input)")
@@ -125,12 +129,16 @@ def main_batch(argv) -> int:
         print("napari-histeq batch: error: --model applies a saved fit; --method, --variant, --match and --bleach "
               "choose another operation", file=sys.stderr)
         return 2
+    if args.model is not None and args.mask is not None:
+        print("napari-histeq batch: error: --mask chooses the pixels a fit counts; a --model is fitted already "
+              "(give --mask to napari-histeq fit)", file=sys.stderr)
+        return 2
     try:
         model, model_record = _model(args.model)
     except (OSError, ValueError) as error:
         print(f"napari-histeq batch: error: --model {args.model}: {error}", file=sys.stderr)
         return 2
-    options = Options(settings, args.debug, args.time_axis, model, model_record, args.spacing)
+    options = Options(settings, args.debug, args.time_axis, model, model_record, args.spacing, args.mask)
     try:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -189,6 +197,12 @@ def plan(args) -> tuple[list[Job], list[tuple[Path, str]]]:
             relative = source.relative_to(root) if root is not None else Path(source.name)
             jobs.append(Job(source, output / relative.parent / output_name(source)))
     references = [Path(args.match)] if args.match is not None else []  # read too: never written over
+    if args.mask is not None:
+        if not args.mask.exists():
+            raise PlanError(f"--mask {args.mask}: no such file or folder")
+        masks = args.mask.resolve()
+        references.append(args.mask)
+        jobs = [job for job in jobs if not job.source.resolve().is_relative_to(masks)]  # masks are not images to do
     try:
         check_writes([(job.source, job.target) for job in jobs], [*seen, *references],
                      replace_existing=args.overwrite or args.skip_existing)

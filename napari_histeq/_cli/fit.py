@@ -15,6 +15,7 @@ from .._engine.backend import BACKENDS
 from .._equalization.model import fit_equalization_pooled
 from .._equalization.variants import VARIANTS
 from .files import read_image
+from .masks import mask_path, read_mask
 from .method_args import _out_range
 
 
@@ -30,12 +31,15 @@ def build_fit_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-range", type=_out_range, default="dtype", metavar="RANGE",
                         help="dtype (default), image (the images' own min..max) or LO,HI")
     parser.add_argument("--backend", choices=BACKENDS, default="auto")
+    parser.add_argument("--mask", type=Path, metavar="PATH",
+                        help="count only these pixels (non-zero): a mask file for every input, or a folder of "
+                             "masks named as the inputs (scan.tif: scan.*, scan_mask.*)")
     return parser
 
 
 def main_fit(argv) -> int:
     args = build_fit_parser().parse_args(argv)
-    images, described = [], []
+    images, masks, described = [], [], []
     for path in args.inputs:
         try:
             image = read_image(path)
@@ -45,11 +49,19 @@ def main_fit(argv) -> int:
         if image.colour or image.grey_alpha:
             print(f"napari-histeq fit: error: {path}: a colour image; a model holds grey tables", file=sys.stderr)
             return 1
+        try:
+            mask = read_mask(path, args.mask, image.data.shape)
+        except (OSError, ValueError) as error:
+            print(f"napari-histeq fit: error: {path}: {error}", file=sys.stderr)
+            return 1
         images.append(image.data)
-        described.append({"name": path.name, "shape": list(image.data.shape), "dtype": str(image.data.dtype)})
+        masks.append(mask)
+        described.append({"name": path.name, "shape": list(image.data.shape), "dtype": str(image.data.dtype),
+                          **({} if mask is None else {"mask": mask_path(path, args.mask).name,
+                                                      "mask_pixels": int(mask.sum())})})
     try:
         fitted = fit_equalization_pooled(images, variant=args.variant, nbins=args.nbins, out_range=args.out_range,
-                                         backend=args.backend)
+                                         backend=args.backend, masks=masks)
         written = fitted.save(args.output, provenance={"inputs": described})
     except (TypeError, ValueError, OSError) as error:
         print(f"napari-histeq fit: error: {error}", file=sys.stderr)

@@ -19,6 +19,7 @@ from .._operations.run import run_levels
 from .._operations.settings import Settings
 from .files import read_image, reader_messages, reader_said, write_result
 from .image import ImageFile, with_alpha
+from .masks import mask_path, read_mask
 from .stopping import Stopped, run_busy, stop_worker_on_signals, stop_workers
 
 
@@ -40,6 +41,7 @@ class Options:
     model: Any = None  # a saved fit (Equalization) applied instead of fitting each file
     model_record: dict = field(default_factory=dict)  # what the results record of it
     spacing: tuple | None = None  # --spacing: the voxel size, over what a file says
+    mask: Path | None = None  # --mask: a mask file, or a folder of masks named as the inputs
 
 
 @dataclass
@@ -112,13 +114,17 @@ def process_file(job: Job, options: Options, progress=None) -> Outcome:
             except Exception as error:
                 raise _Failed(f"cannot read it as an image: {describe_error(error)}{reader_said(messages)}") from error
         try:
+            mask = read_mask(job.source, options.mask, image.data.shape[:image.data.ndim - image.samples])
             with _counting_bar(image, progress):
-                results = equalized(image, options)
+                results = equalized(image, options, mask)
         except (TypeError, ValueError) as error:
             raise _Failed(f"{error}{reader_said(messages)}") from error
         job.target.parent.mkdir(parents=True, exist_ok=True)
+        record = provenance(image, options)
+        if mask is not None:  # which pixels were counted, and how many
+            record.update(mask=mask_path(job.source, options.mask).name, mask_pixels=int(mask.sum()))
         try:
-            write_result(image, results, job.target, provenance(image, options), progress=progress)
+            write_result(image, results, job.target, record, progress=progress)
         except OSError as error:
             raise _Failed(f"cannot write {job.target}: {error.strerror or error}") from error
         notes = image.notes + list(dict.fromkeys(messages))
@@ -172,16 +178,18 @@ def histogram_axis(image: ImageFile, scope: str):
     return None if pooled == list(range(ndim)) else tuple(pooled)
 
 
-def equalized(image: ImageFile, options: Options) -> list:
+def equalized(image: ImageFile, options: Options, mask=None) -> list:
     """The result for each pyramid level (one level for most files), by the runner's rules (``run_levels``);
-    alpha is never counted nor changed.
+    alpha is never counted nor changed; ``mask`` (the finest level's pixels) chooses the counted pixels.
     """
     if image.grey_alpha:
         levels = image.levels or (image.data,)
-        results = equalized(image.grey_view(), options)
+        results = equalized(image.grey_view(), options, mask)
         return [with_alpha(result, level[..., 1]) for result, level in zip(results, levels)]
     settings = options.settings
     levels = image.levels or (image.data,)
+    if mask is not None and len(levels) > 1:
+        raise ValueError(f"--mask with an image of {len(levels)} pyramid levels: give its full-resolution level alone")
     if options.model is not None:
         if image.colour:
             raise ValueError("a colour image; a model holds grey tables")
@@ -194,11 +202,12 @@ def equalized(image: ImageFile, options: Options) -> list:
         time_axis = options.time_axis
         if time_axis is None:
             time_axis = _time_axis(grey_axes, image.data.ndim - image.colour)
-        return run_levels(settings, levels, colour=image.colour, channel_axis=channel_axis, time_axis=time_axis)[0]
+        return run_levels(settings, levels, colour=image.colour, channel_axis=channel_axis, time_axis=time_axis,
+                          mask=mask)[0]
     if image.colour and settings.operation == "match":
         raise ValueError("--match on colour images is not supported yet")
     return run_levels(settings, levels, axis=histogram_axis(image, settings.scope), colour=image.colour,
-                      spacing=_spacing(image, options))[0]
+                      spacing=_spacing(image, options), mask=mask)[0]
 
 
 def _spacing(image: ImageFile, options: Options):

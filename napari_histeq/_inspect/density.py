@@ -1,4 +1,4 @@
-"""Kernel density estimates from a histogram: the seed's density curves at O(bins) cost.
+"""Kernel density estimates from a histogram: the density curves of the histogram plots at O(bins) cost.
 
 A Gaussian KDE of pixels that sit on a grid of levels is the histogram
 convolved with the Gaussian kernel sampled on that grid, so it needs the
