@@ -12,13 +12,14 @@ from ._engine.binning import Binning
 from ._engine.saved import ModelFileError
 from ._equalization.colour import equalize_rgb
 from ._equalization.equalize import Equalization, Histogram, equalize, fit_equalization, histogram
-from ._equalization.model import fit_equalization_pooled, load_model
+from ._equalization.model import fit_equalization_pooled
 from ._inspect.plot import plot_histograms
 from ._inspect.stats import HistogramStats, histogram_stats
 from ._matching.match import match_histograms
 from ._medical.dicom import read_dicom
 from ._medical.nifti import read_nifti, write_nifti
 from ._medical.volume import MedicalFileError, Volume
+from ._models.load import load_model
 from ._napari.layers import add_equalized, equalize_layer
 from ._samples import (
     CT_PHANTOM_SPACING,
@@ -29,6 +30,7 @@ from ._samples import (
     dark_xray,
     mri_bias_field,
 )
+from ._standardization.standardize import Standardization, fit_standardization
 from ._stretch.limits import CT_WINDOWS
 from ._stretch.stretch import fit_stretch, stretch_contrast, stretch_limits
 
@@ -50,6 +52,7 @@ __all__ = [
     "HistogramStats",
     "MedicalFileError",
     "ModelFileError",
+    "Standardization",
     "Volume",
     "add_equalized",
     "backend_info",
@@ -64,6 +67,7 @@ __all__ = [
     "equalize_rgb",
     "fit_equalization",
     "fit_equalization_pooled",
+    "fit_standardization",
     "fit_stretch",
     "histogram",
     "histogram_stats",

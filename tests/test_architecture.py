@@ -21,8 +21,8 @@ FLOORS = [
     {"_kernels", "_samples", "_medical"},  # numba kernels; the built-in images; DICOM and NIfTI files
     {"_engine"},  # histogram -> transfer -> apply, in memory and lazy; the door to the kernels
     {"_equalization"},  # the operation families, each in its folder
-    {"_adaptive", "_matching", "_stretch"},
-    {"_bleach"},
+    {"_adaptive", "_matching", "_stretch", "_standardization"},
+    {"_bleach", "_models"},
     {"_inspect"},  # statistics, densities, plots
     {"_operations"},  # settings, the registry, the runner both wings share
     {"_napari"},

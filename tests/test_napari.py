@@ -1207,6 +1207,29 @@ def test_a_fit_on_selected_layers_is_saved_and_applied_to_another(tmp_path, view
     assert out.metadata["napari_histeq"]["model"] == "plate.npz" and out.name == "well 2 (plate)"
 
 
+def test_a_standardisation_is_fitted_on_layers_and_applied(tmp_path, viewer):
+    from napari_histeq import Standardization, load_model
+    from napari_histeq._napari.model_widget import ModelWidget
+
+    rng = np.random.default_rng(22)
+    scans = [viewer.add_image(rng.gamma(4.0, 30.0 * (k + 1), (20, 30)).astype(np.float32), name=f"scan {k}")
+             for k in range(3)]
+    widget = docked(viewer, "Saved fits", ModelWidget)
+    widget.method.value = "standardize"
+    assert not widget.variant.visible
+    viewer.layers.selection.clear()
+    viewer.layers.selection.update({scans[0], scans[1]})
+    widget.file.value = tmp_path / "t1.npz"
+    widget.fit_and_save()
+    model = load_model(tmp_path / "t1.npz")
+    assert isinstance(model, Standardization)
+    assert [entry["name"] for entry in model.provenance["inputs"]] == ["scan 0", "scan 1"]
+    widget.image.value = scans[2]
+    out = widget.apply_model()
+    np.testing.assert_array_equal(out.data, model.apply(scans[2].data))
+    assert out.data.dtype == np.float32 and out.metadata["napari_histeq"]["variant"] == "standardize"
+
+
 def test_the_saved_fits_widget_says_what_is_missing(tmp_path, viewer, notifications):
     from napari_histeq._napari.model_widget import ModelWidget
 

@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from .._engine.backend import BACKENDS
-from .._engine.saved import load_tables
+from .._engine.saved import read_model
 from .._equalization.colour import RGB_MODES
-from .._equalization.equalize import Equalization
 from .._matching.match import reference_of
 from .._medical.nifti import is_nifti
+from .._models.load import load_model
 from .._operations.settings import SCOPES, Settings
+from .._standardization.standardize import Standardization
 from .files import IMAGE_SUFFIXES, clean_up_after, output_name, read_image
 from .image import is_dicom_folder, is_zarr
 from .jobs import Job, Options, Outcome, report, run_jobs, summary_table
@@ -91,11 +92,11 @@ def _model(path):
     """The saved fit ``--model`` names and what each result records of it (None, {} without one)."""
     if path is None:
         return None, {}
-    header, tables = load_tables(path)
+    header, _ = read_model(path)
     record = {"model": Path(path).name, "model_operation": header.get("operation"),
               "model_variant": header.get("variant"), "model_created": header.get("created"),
               "model_provenance": header.get("provenance", {})}
-    return Equalization._of(tables), record
+    return load_model(path), record
 
 
 class PlanError(Exception):
@@ -129,14 +130,14 @@ def main_batch(argv) -> int:
         print("napari-histeq batch: error: --model applies a saved fit; --method, --variant, --match and --bleach "
               "choose another operation", file=sys.stderr)
         return 2
-    if args.model is not None and args.mask is not None:
-        print("napari-histeq batch: error: --mask chooses the pixels a fit counts; a --model is fitted already "
-              "(give --mask to napari-histeq fit)", file=sys.stderr)
-        return 2
     try:
         model, model_record = _model(args.model)
     except (OSError, ValueError) as error:
         print(f"napari-histeq batch: error: --model {args.model}: {error}", file=sys.stderr)
+        return 2
+    if model is not None and args.mask is not None and not isinstance(model, Standardization):
+        print("napari-histeq batch: error: --mask chooses the pixels a fit counts; this --model's tables are "
+              "fitted already (give --mask to napari-histeq fit)", file=sys.stderr)
         return 2
     options = Options(settings, args.debug, args.time_axis, model, model_record, args.spacing, args.mask)
     try:

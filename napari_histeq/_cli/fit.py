@@ -1,4 +1,5 @@
-"""``napari-histeq fit``: one equalisation fitted on many files (their counts pooled), saved as a model.
+"""``napari-histeq fit``: one model fitted on many files, saved: an equalisation (their counts pooled) or a
+standardisation (their landmarks averaged).
 
 ``napari-histeq batch --model FILE`` then applies it to any files of that dtype:
 the frames of a time lapse, the wells of a plate, the scans of a study get one
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from .._engine.backend import BACKENDS
 from .._equalization.model import fit_equalization_pooled
 from .._equalization.variants import VARIANTS
+from .._standardization.standardize import DEFAULT_CUTOFF, fit_standardization
 from .files import read_image
 from .masks import mask_path, read_mask
 from .method_args import _out_range
@@ -22,10 +25,17 @@ from .method_args import _out_range
 def build_fit_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="napari-histeq fit",
-        description="Fit one equalisation on many images (their histograms pooled) and save it as a model "
-                    "for 'napari-histeq batch --model'.")
-    parser.add_argument("inputs", nargs="+", type=Path, help="image files of one dtype (any format batch reads)")
+        description="Fit one model on many images and save it for 'napari-histeq batch --model': an "
+                    "equalisation (their histograms pooled: one table), or Nyul and Udupa's standardisation "
+                    "(their landmarks averaged onto a standard scale, as TorchIO trains it).")
+    parser.add_argument("inputs", nargs="+", type=Path, help="image files (any format batch reads; of one dtype "
+                                                             "for an equalisation)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the model file to write (.npz)")
+    parser.add_argument("--method", choices=("equalize", "standardize"), default="equalize",
+                        help="equalize (default): one table for all the images; standardize: MRI scale "
+                             "standardisation (float32 results on a 0..100 scale)")
+    parser.add_argument("--cutoff", type=_cutoff, default=DEFAULT_CUTOFF, metavar="LOW,HIGH",
+                        help="standardize: the quantiles of the outer landmarks (default 0.01,0.99)")
     parser.add_argument("--variant", choices=list(VARIANTS), default="standard")
     parser.add_argument("--nbins", type=int, help="bins for float and 32/64-bit images")
     parser.add_argument("--out-range", type=_out_range, default="dtype", metavar="RANGE",
@@ -35,6 +45,14 @@ def build_fit_parser() -> argparse.ArgumentParser:
                         help="count only these pixels (non-zero): a mask file for every input, or a folder of "
                              "masks named as the inputs (scan.tif: scan.*, scan_mask.*)")
     return parser
+
+
+def _cutoff(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two quantiles LOW,HIGH (say 0.01,0.99), got {text!r}") from None
+    return low, high
 
 
 def main_fit(argv) -> int:
@@ -60,9 +78,14 @@ def main_fit(argv) -> int:
                           **({} if mask is None else {"mask": mask_path(path, args.mask).name,
                                                       "mask_pixels": int(mask.sum())})})
     try:
-        fitted = fit_equalization_pooled(images, variant=args.variant, nbins=args.nbins, out_range=args.out_range,
-                                         backend=args.backend, masks=masks)
-        written = fitted.save(args.output, provenance={"inputs": described})
+        if args.method == "standardize":
+            fitted = fit_standardization(images, masks=masks, cutoff=args.cutoff)
+            fitted = replace(fitted, provenance={**fitted.provenance, "inputs": described})
+            written = fitted.save(args.output)
+        else:
+            fitted = fit_equalization_pooled(images, variant=args.variant, nbins=args.nbins,
+                                             out_range=args.out_range, backend=args.backend, masks=masks)
+            written = fitted.save(args.output, provenance={"inputs": described})
     except (TypeError, ValueError, OSError) as error:
         print(f"napari-histeq fit: error: {error}", file=sys.stderr)
         return 1

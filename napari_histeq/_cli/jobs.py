@@ -193,6 +193,8 @@ def equalized(image: ImageFile, options: Options, mask=None) -> list:
     if options.model is not None:
         if image.colour:
             raise ValueError("a colour image; a model holds grey tables")
+        if mask is not None:  # a standardisation's landmarks are the masked pixels' percentiles
+            return [options.model.apply(level, mask=mask) for level in levels]
         return [options.model.apply(level) for level in levels]
     if settings.operation == "bleach":
         grey_axes = image.grey_axes

@@ -1,10 +1,11 @@
-"""Fitted tables in a file: NumPy's ``.npz`` with the tables as an array and a JSON header, no pickles.
+"""Fitted models in a file: NumPy's ``.npz`` with the model's arrays and a JSON header, no pickles.
 
 The format (``FORMAT_VERSION``): ``header`` holds UTF-8 JSON bytes (the format's
-name and version, the package version, the date, the operation and its
-variant, the axes, the output range, the binning, and where the fit came
-from); ``lut`` holds the tables in their output dtype, one row per histogram
-group. Reading never runs code (``allow_pickle=False``); a file of a newer
+name and version, the package version, the date, the operation, and the
+model's own fields: for tables their variant, axes, output range, binning and
+where the fit came from); the other arrays are the model's: ``lut`` holds
+tables in their output dtype, one row per histogram group; ``landmarks`` a
+standardisation's landmarks. Reading never runs code (``allow_pickle=False``); a file of a newer
 format version, or one that is not such a file, is refused in one line.
 """
 
@@ -49,39 +50,34 @@ def _restored(value):
     return tuple(value) if isinstance(value, list) else value
 
 
-def save_tables(tables: Tables, path, *, operation: str, provenance: dict | None = None) -> Path:
-    """Write ``tables`` to ``path`` (``.npz`` is added when missing); returns the path written."""
-    binning = tables.binning
+def write_model(path, fields: dict, arrays: dict) -> Path:
+    """Write a model file: the header (the format's fields, then ``fields``) and the named ``arrays``.
+    ``.npz`` is added to ``path`` when missing; returns the path written.
+    """
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "package": f"napari-histeq {_package_version()}",
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "operation": operation,
-        "variant": tables.variant,
-        "axis": list(tables.axis),
-        "ndim": tables.ndim,
-        "out_range": _plain(list(tables.out_range)),
-        "backend": tables.backend,
-        "binning": {"dtype": np.dtype(binning.dtype).str, "nbins": int(binning.nbins),
-                    "start": _plain(binning.start), "stop": _plain(binning.stop), "width": _plain(binning.width)},
-        "provenance": provenance or {},
+        **fields,
     }
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
-    lut = np.asarray(tables.lut)
-    np.savez(path, header=np.frombuffer(json.dumps(header).encode(), np.uint8), lut=lut)
+    np.savez(path, header=np.frombuffer(json.dumps(header).encode(), np.uint8),
+             **{name: np.asarray(array) for name, array in arrays.items()})
     return path
 
 
-def load_tables(path) -> tuple[dict, Tables]:
-    """``(header, tables)`` of a file :func:`save_tables` wrote."""
+def read_model(path, *arrays: str) -> tuple[dict, dict]:
+    """``(header, {name: array})`` of a model file, the named arrays read; a one-line :class:`ModelFileError`
+    for a file that is not one, of a newer format version, or without those arrays.
+    """
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as stored:
             header = json.loads(bytes(stored["header"]).decode())
-            lut = np.array(stored["lut"])
+            found = {name: np.array(stored[name]) for name in arrays}
     except FileNotFoundError:
         raise
     except (OSError, ValueError, KeyError, UnicodeDecodeError) as error:
@@ -93,6 +89,37 @@ def load_tables(path) -> tuple[dict, Tables]:
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ModelFileError(f"{path.name}: a model of format version {version}, newer than this napari-histeq "
                              f"reads ({FORMAT_VERSION}); update napari-histeq")
+    return header, found
+
+
+def model_operation(path) -> str:
+    """The operation a model file was fitted for (``"standardize"``, ``"equalize"``, ``"stretch"``...)."""
+    header, _ = read_model(path)
+    return str(header.get("operation", ""))
+
+
+def save_tables(tables: Tables, path, *, operation: str, provenance: dict | None = None) -> Path:
+    """Write ``tables`` to ``path`` (``.npz`` is added when missing); returns the path written."""
+    binning = tables.binning
+    header = {
+        "operation": operation,
+        "variant": tables.variant,
+        "axis": list(tables.axis),
+        "ndim": tables.ndim,
+        "out_range": _plain(list(tables.out_range)),
+        "backend": tables.backend,
+        "binning": {"dtype": np.dtype(binning.dtype).str, "nbins": int(binning.nbins),
+                    "start": _plain(binning.start), "stop": _plain(binning.stop), "width": _plain(binning.width)},
+        "provenance": provenance or {},
+    }
+    return write_model(path, header, {"lut": tables.lut})
+
+
+def load_tables(path) -> tuple[dict, Tables]:
+    """``(header, tables)`` of a file :func:`save_tables` wrote."""
+    path = Path(path)
+    header, arrays = read_model(path, "lut")
+    lut = arrays["lut"]
     try:
         b = header["binning"]
         binning = Binning(np.dtype(b["dtype"]), int(b["nbins"]), _restored(b["start"]), _restored(b["stop"]),

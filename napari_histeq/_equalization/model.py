@@ -1,4 +1,4 @@
-"""Fits beyond one image: read back from a file (``load_model``), pooled over many images."""
+"""Fits beyond one image: pooled over many images."""
 
 from __future__ import annotations
 
@@ -10,37 +10,8 @@ from .._engine.lazy import counted_range, lazy_counts, lazy_mask
 from .._engine.pipeline import check_something_counted, counts_with_binning, fit_from_counts
 from .._engine.pipeline import counted_range as in_memory_range
 from .._engine.request import request_for
-from .._engine.saved import load_tables
 from .equalize import Equalization
 from .variants import check_variant
-
-
-def load_model(path) -> Equalization:
-    """Read a fit :meth:`Equalization.save` wrote (an equalisation, a contrast stretch).
-
-    The file runs no code when read (no pickles); one of a newer format version than this package
-    reads, or one that is not such a file, is refused with a ``ValueError`` that says so.
-
-    Parameters
-    ----------
-    path : str or Path
-
-    Returns
-    -------
-    fitted : Equalization
-        Ready to :meth:`~Equalization.apply`, on any backend.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np
-    >>> from napari_histeq import fit_stretch, load_model
-    >>> fitted = fit_stretch(np.array([0, 50, 100], dtype=np.uint8), percentiles=(0, 100))
-    >>> load_model(fitted.save(pathlib.Path(tempfile.mkdtemp()) / "limits.npz")).apply(np.uint8([25, 200]))
-    array([ 64, 255], dtype=uint8)
-    """
-    _header, tables = load_tables(path)
-    return Equalization._of(tables)
 
 
 def fit_equalization_pooled(images, *, variant="standard", nbins=None, masks=None, out_range="dtype",

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 
 from magicgui.widgets import ComboBox, Container, FileEdit, PushButton
 
-from .._equalization.model import fit_equalization_pooled, load_model
+from .._equalization.model import fit_equalization_pooled
 from .._equalization.variants import VARIANTS
+from .._models.load import load_model
+from .._standardization.standardize import fit_standardization
 from .layers import finest_level, output_kwargs, show_result
 from .messages import MessageLabel
 from .window import fit_side_column_when_shown
@@ -24,19 +26,23 @@ if TYPE_CHECKING:
 
 
 class ModelWidget(Container):
-    """Fit one equalisation on the selected layers, save it, apply a saved one to a layer."""
+    """Fit one model (an equalisation, a standardisation) on the selected layers, save it, apply a saved one."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
         fit_side_column_when_shown(self.native)  # not as wide as a column the plots left
         self._viewer = napari_viewer
         self.image = ComboBox(choices=self._image_choices, label="apply to")
+        self.method = ComboBox(choices=[("Equalize (one table)", "equalize"),
+                                        ("Standardize (Nyul and Udupa, MRI)", "standardize")],
+                               value="equalize", label="fit")
         self.variant = ComboBox(choices=list(VARIANTS), value="standard", label="variant")
+        self.method.changed.connect(lambda value: setattr(self.variant, "visible", value == "equalize"))
         self.file = FileEdit(mode="w", filter="*.npz", label="model file")
         self.fit_button = PushButton(text="Fit on the selected layers and save")
         self.apply_button = PushButton(text="Apply the model file")
         self.status = MessageLabel()
-        self.extend([self.variant, self.file, self.fit_button, self.image, self.apply_button, self.status])
+        self.extend([self.method, self.variant, self.file, self.fit_button, self.image, self.apply_button, self.status])
         self.fit_button.changed.connect(self.fit_and_save)
         self.apply_button.changed.connect(self.apply_model)
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
@@ -60,11 +66,15 @@ class ModelWidget(Container):
         path = Path(self.file.value)
         if not path.name or path.is_dir():
             return self._say("choose a model file to write", error=True)
+        images = [finest_level(layer) for layer in layers]
         try:
-            fitted = fit_equalization_pooled([finest_level(layer) for layer in layers], variant=self.variant.value)
-            written = fitted.save(path, provenance={"layers": [
-                {"name": layer.name, "shape": list(finest_level(layer).shape),
-                 "dtype": str(finest_level(layer).dtype)} for layer in layers]})
+            if self.method.value == "standardize":
+                written = fit_standardization(images, names=[layer.name for layer in layers]).save(path)
+            else:
+                fitted = fit_equalization_pooled(images, variant=self.variant.value)
+                written = fitted.save(path, provenance={"layers": [
+                    {"name": layer.name, "shape": list(image.shape), "dtype": str(image.dtype)}
+                    for layer, image in zip(layers, images)]})
         except (TypeError, ValueError, OSError) as error:
             return self._say(str(error), error=True)
         return self._say(f"fitted on {len(layers)} layer(s), saved to {written.name}", path=written)
@@ -81,8 +91,10 @@ class ModelWidget(Container):
             results = [model.apply(level) for level in levels]
         except (TypeError, ValueError, OSError) as error:
             return self._say(str(error), error=True)
-        record = {"source": layer.name, "operation": "model", "model": path.name, "variant": model.variant}
-        kwargs = output_kwargs(layer, record, name=f"{layer.name} ({path.stem})", limits=model.out_range)
+        record = {"source": layer.name, "operation": "model", "model": path.name,
+                  "variant": getattr(model, "variant", "standardize")}
+        kwargs = output_kwargs(layer, record, name=f"{layer.name} ({path.stem})",
+                               limits=getattr(model, "out_range", None))  # a standardisation: from the data
         out = show_result(self._viewer, results if layer.multiscale else results[0], kwargs, by_name=True)
         self._say(f"{layer.name} mapped through {path.name}")
         return out

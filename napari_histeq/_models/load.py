@@ -1,0 +1,40 @@
+"""``load_model``: any model file this package writes, read back as the model it holds."""
+
+from __future__ import annotations
+
+from .._engine.saved import load_tables, model_operation
+from .._equalization.equalize import Equalization
+from .._standardization.standardize import Standardization
+
+
+def load_model(path) -> Equalization | Standardization:
+    """Read a model :meth:`Equalization.save` or :meth:`Standardization.save` wrote.
+
+    An equalisation or a contrast stretch comes back as an :class:`Equalization`
+    (its tables), a standardisation as a :class:`Standardization` (its
+    landmarks). The file runs no code when read (no pickles); one of a newer
+    format version than this package reads, or one that is not such a file,
+    is refused with a ``ValueError`` that says so.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    model : Equalization or Standardization
+        Ready to ``apply``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from napari_histeq import fit_stretch, load_model
+    >>> fitted = fit_stretch(np.array([0, 50, 100], dtype=np.uint8), percentiles=(0, 100))
+    >>> load_model(fitted.save(pathlib.Path(tempfile.mkdtemp()) / "limits.npz")).apply(np.uint8([25, 200]))
+    array([ 64, 255], dtype=uint8)
+    """
+    if model_operation(path) == "standardize":
+        return Standardization._read(path)
+    _header, tables = load_tables(path)
+    return Equalization._of(tables)

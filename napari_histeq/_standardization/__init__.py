@@ -1,0 +1,1 @@
+"""Histogram standardisation of a study (Nyúl and Udupa's, as TorchIO computes it)."""
