@@ -12,7 +12,7 @@ from ._engine.binning import Binning
 from ._engine.saved import ModelFileError
 from ._equalization.colour import equalize_rgb
 from ._equalization.equalize import Equalization, Histogram, equalize, fit_equalization, histogram
-from ._equalization.model import fit_equalization_pooled
+from ._equalization.model import fit_equalization_pooled, pooled_histogram
 from ._inspect.plot import plot_histograms
 from ._inspect.stats import HistogramStats, histogram_stats
 from ._matching.match import match_histograms
@@ -32,7 +32,7 @@ from ._samples import (
 )
 from ._standardization.standardize import Standardization, fit_standardization
 from ._stretch.limits import CT_WINDOWS
-from ._stretch.stretch import fit_stretch, stretch_contrast, stretch_limits
+from ._stretch.stretch import fit_stretch, fit_stretch_pooled, stretch_contrast, stretch_limits
 
 try:
     from importlib.metadata import PackageNotFoundError, version
@@ -69,12 +69,14 @@ __all__ = [
     "fit_equalization_pooled",
     "fit_standardization",
     "fit_stretch",
+    "fit_stretch_pooled",
     "histogram",
     "histogram_stats",
     "load_model",
     "match_histograms",
     "mri_bias_field",
     "plot_histograms",
+    "pooled_histogram",
     "read_dicom",
     "read_nifti",
     "stretch_contrast",

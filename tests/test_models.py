@@ -176,3 +176,35 @@ def test_batch_model_errors_are_one_line(tmp_path, rng, capsys):
     assert "fitted on uint8" in capsys.readouterr().err
     assert main(["fit", str(tmp_path / "a.tif"), str(tmp_path / "b.tif"), "-o", str(tmp_path / "n.npz")]) == 1
     assert "one dtype" in capsys.readouterr().err
+
+
+# -- a study's stretch and a study's reference ------------------------------------------------------------------
+def test_a_stretch_fitted_on_a_study_is_the_stretch_of_its_pixels_pooled(rng):
+    from napari_histeq import fit_stretch_pooled, stretch_contrast
+
+    days = [rng.gamma(2.0, 300.0 * (k + 1), (30 + k, 40)).astype(np.uint16) for k in range(3)]
+    masks = [rng.random(day.shape) > 0.2 for day in days]
+    pooled = np.concatenate([day.ravel() for day in days])
+    pooled_mask = np.concatenate([mask.ravel() for mask in masks])
+    for options in ({"percentiles": (1, 99)}, {"saturated": 0.35}, {"window": (2000, 3000)}):
+        fitted = fit_stretch_pooled(days, masks=masks, **options)
+        expected = stretch_contrast(pooled, mask=pooled_mask, **options)  # one image of all their pixels
+        np.testing.assert_array_equal(np.concatenate([fitted.apply(day).ravel() for day in days]), expected)
+    with pytest.raises(TypeError, match="8/16-bit"):
+        fit_stretch_pooled([np.zeros(4, np.float32)], percentiles=(1, 99))
+
+
+def test_a_reference_histogram_pooled_from_a_study(rng):
+    from napari_histeq import match_histograms, pooled_histogram
+
+    atlas = [rng.gamma(3.0, 20.0, (25, 30)).astype(np.uint8) for _ in range(4)]
+    reference = pooled_histogram(atlas)
+    pooled = np.concatenate([image.ravel() for image in atlas])
+    np.testing.assert_array_equal(reference.counts, np.bincount(pooled, minlength=256))
+    image = rng.gamma(2.0, 10.0, (20, 20)).astype(np.uint8)
+    exposure = pytest.importorskip("skimage.exposure")
+    expected = np.rint(exposure.match_histograms(image.ravel(), pooled)).astype(np.uint8)
+    np.testing.assert_array_equal(match_histograms(image, reference).ravel(), expected)
+    floats = [image.astype(np.float32) / 7 for image in atlas]
+    edges = pooled_histogram(floats, nbins=64).edges
+    assert edges[0] == min(float(f.min()) for f in floats) and edges[-1] == max(float(f.max()) for f in floats)

@@ -186,6 +186,16 @@ def test_thread_count_follows_the_cpu_affinity(monkeypatch):
         print(num_threads())
     """)
     assert stdout.strip() == "1"
+    # the cores are read again a moment after a change made while the kernels run (a quarter second)
+    stdout = run_python("""
+        import os, time
+        from napari_histeq._kernels.threads import num_threads
+        before = num_threads()
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+        time.sleep(0.3)
+        print(before == len(os.sched_getaffinity(0)) or before, num_threads())
+    """)
+    assert stdout.split()[-1] == "1"
 
 
 def test_run_parallel_keeps_order_and_raises(monkeypatch):

@@ -10,7 +10,7 @@ from .._engine.lazy import counted_range, lazy_counts, lazy_mask
 from .._engine.pipeline import check_something_counted, counts_with_binning, fit_from_counts
 from .._engine.pipeline import counted_range as in_memory_range
 from .._engine.request import request_for
-from .equalize import Equalization
+from .equalize import Equalization, Histogram
 from .variants import check_variant
 
 
@@ -48,6 +48,41 @@ def fit_equalization_pooled(images, *, variant="standard", nbins=None, masks=Non
     >>> np.array_equal(pooled.lut, fit_equalization(np.concatenate([day1.ravel(), day2.ravel()])).lut)
     True
     """
+    transfer = check_variant(variant)
+    counts, binning, requests = pooled_counts(images, transfer=transfer, nbins=nbins, masks=masks,
+                                              out_range=out_range, backend=backend)
+    return Equalization._of(fit_from_counts(counts, binning, requests[0], transfer))
+
+
+def pooled_histogram(images, *, nbins=None, masks=None, backend="auto") -> Histogram:
+    """One histogram of many images, their counts summed with one binning: a reference for
+    :func:`napari_histeq.match_histograms` built from a whole study.
+
+    Parameters
+    ----------
+    images : sequence of arrays
+        Of one dtype; any shapes.
+    nbins, backend
+        As for :func:`napari_histeq.histogram` (floats are binned over all the images' range).
+    masks : sequence of arrays, optional
+        One per image (None: the whole image): the pixels each contributes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_histeq import match_histograms, pooled_histogram
+    >>> atlas = pooled_histogram([np.uint8([10, 20]), np.uint8([20, 30, 40])])
+    >>> int(atlas.counts[20]), int(atlas.counts.sum())
+    (2, 5)
+    >>> match_histograms(np.uint8([0, 1, 2, 3, 4]), atlas)
+    array([10, 15, 20, 30, 40], dtype=uint8)
+    """
+    counts, binning, _ = pooled_counts(images, nbins=nbins, masks=masks, backend=backend)
+    return Histogram(counts[0], binning.edges)
+
+
+def pooled_counts(images, *, transfer=None, nbins=None, masks=None, out_range="dtype", backend="auto"):
+    """``(counts (1, nbins), binning, requests)`` of many images counted with one binning, summed."""
     images = list(images)
     if not images:
         raise ValueError("give at least one image to fit on")
@@ -57,7 +92,6 @@ def fit_equalization_pooled(images, *, variant="standard", nbins=None, masks=Non
     dtypes = {np.dtype(image.dtype).newbyteorder("=") for image in images}
     if len(dtypes) > 1:
         raise TypeError(f"one table needs one dtype; these images are {sorted(str(d) for d in dtypes)}")
-    transfer = check_variant(variant)
     requests = [request_for(image, nbins=nbins, mask=mask, backend=backend, transfer=transfer, out_range=out_range)
                 for image, mask in zip(images, masks)]
     masked = any(mask is not None for mask in masks)
@@ -71,7 +105,7 @@ def fit_equalization_pooled(images, *, variant="standard", nbins=None, masks=Non
     binning = binning_for(dtypes.pop(), requests[0].nbins, pooled_range, masked)
     counts = sum(_counts(request, binning) for request in requests)
     check_something_counted(counts, masked)
-    return Equalization._of(fit_from_counts(counts, binning, requests[0], transfer))
+    return counts, binning, requests
 
 
 def _counted_range(request):

@@ -17,6 +17,7 @@ from .._engine.request import request_for
 from .._engine.validate import is_level_dtype, normalize_axis
 from .._engine.wrapped import array_contract
 from .._equalization.equalize import Equalization
+from .._equalization.model import pooled_counts
 from .chunked import stretch_chunked
 from .group_limits import group_limits
 from .limits import window_of
@@ -149,6 +150,33 @@ def fit_stretch(image, *, saturated=None, percentiles=None, window=None, variant
                         "stretch_contrast stretches the others")
     request = request_for(image, mask=mask, axis=axis, backend=backend, transfer=transfer, out_range=out_range)
     return Equalization._of(fit_lazy(request) if request.lazy else _pipeline.fit(request))
+
+
+def fit_stretch_pooled(images, *, saturated=None, percentiles=None, window=None, variant=None, clip=True,
+                       masks=None, out_range="dtype", backend="auto") -> Equalization:
+    """Fit one stretch on many 8/16-bit images: its limits from all their pixels at once (a study's).
+
+    The parameters are those of :func:`fit_stretch`, ``masks`` one per image (None: the whole
+    image). The limits are those of the images' pixels pooled, as if they were one image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_histeq import fit_stretch_pooled
+    >>> fitted = fit_stretch_pooled([np.uint8([0, 50]), np.uint8([100])], percentiles=(0, 100))
+    >>> fitted.apply(np.uint8([25, 100, 200]))
+    array([ 64, 255, 255], dtype=uint8)
+    """
+    transfer = stretch_transfer(saturated=saturated, percentiles=percentiles, window=window, variant=variant,
+                                clip=clip)
+    images = list(images)
+    for image in images:
+        if not is_level_dtype(np.dtype(image.dtype)):
+            raise TypeError(f"fit_stretch_pooled fits 8/16-bit images (a table per level), got "
+                            f"{np.dtype(image.dtype)}")
+    counts, binning, requests = pooled_counts(images, transfer=transfer, masks=masks, out_range=out_range,
+                                              backend=backend)
+    return Equalization._of(_pipeline.fit_from_counts(counts, binning, requests[0], transfer))
 
 
 def stretch_limits(image, *, saturated=None, percentiles=None, window=None, variant=None, axis=None, mask=None):
