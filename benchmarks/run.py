@@ -32,6 +32,7 @@ from .adaptive import adaptive_cases, adaptive_contenders, adaptive_memory, adap
 from .matching import matching_cases, matching_contenders, matching_ratios
 from .medical import medical_cases, medical_contenders, medical_ratios
 from .stretch import stretch_cases, stretch_contenders, stretch_ratios
+from .study import study_cases, study_contenders, study_ratios
 from .threads import busy_load, layers_table, print_layers, print_scaling, scaling_table, threading_facts
 
 
@@ -233,7 +234,7 @@ def print_table(results, extra):
 
 def peer_tables(args, rounds) -> dict:
     """The side-by-side tables of the cases against their peers, with ratios and memory."""
-    parts = set(args.only or ("equalize", "matching", "adaptive", "stretch", "medical"))
+    parts = set(args.only or ("equalize", "matching", "adaptive", "stretch", "medical", "study"))
     cases = make_cases(args.quick) if "equalize" in parts else {}
     timings = {}
     for key, case in cases.items():
@@ -267,7 +268,12 @@ def peer_tables(args, rounds) -> dict:
         image = cases[key]["image"]
         return peak_extra_memory(image, **options) / image.nbytes
 
-    every = {**cases, **matching, **adaptive, **stretch, **medical}
+    study = study_cases(args.quick) if "study" in parts else {}
+    for key, case in study.items():
+        case_rounds = min(rounds, case.get("rounds", rounds))  # 100 images of 8 MiB each
+        print(f"timing {case['name']} ({case_rounds} rounds)...", file=sys.stderr)
+        timings[key] = time_interleaved(study_contenders(key, case), case_rounds)
+    every = {**cases, **matching, **adaptive, **stretch, **medical, **study}
     found, peaks = [], {}
     if cases:
         found += ratios(timings, cases["u8"]["name"])
@@ -279,6 +285,8 @@ def peer_tables(args, rounds) -> dict:
         found += stretch_ratios(timings, stretch)
     if medical:
         found += medical_ratios(timings, medical)
+    if study:
+        found += study_ratios(timings, study)
     if adaptive:
         found += adaptive_ratios(timings, adaptive) + tile_memory_ratios(args.quick)
         peaks.update(adaptive_memory(adaptive))
@@ -299,7 +307,8 @@ def main(argv=None) -> int:
                         help="time ours and cv2 under each numba threading layer installed (child processes)")
     parser.add_argument("--scaling", action="store_true", help="time ours on 1 core and on 2 (no added load)")
     parser.add_argument("--threads-only", action="store_true", help="skip the peer tables")
-    parser.add_argument("--only", nargs="+", choices=("equalize", "matching", "adaptive", "stretch", "medical"),
+    parser.add_argument("--only", nargs="+",
+                        choices=("equalize", "matching", "adaptive", "stretch", "medical", "study"),
                         help="time only these operations' rows against their peers")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 15)

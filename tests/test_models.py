@@ -102,6 +102,11 @@ def test_pooled_chunked_and_in_memory_images(rng):
     images = [rng.integers(0, 255, (40, 50)).astype(np.uint8) for _ in range(3)]
     mixed = [images[0], da.from_array(images[1], chunks=(10, 25)), images[2]]
     np.testing.assert_array_equal(fit_equalization_pooled(mixed).lut, fit_equalization_pooled(images).lut)
+    for dtype in (np.uint8, np.uint16, np.float32):  # every image chunked (a study too big for memory)
+        typed = [(image * 97).astype(dtype) for image in images]
+        lazy = [da.from_array(image, chunks=(10, 25)) for image in typed]
+        np.testing.assert_array_equal(fit_equalization_pooled(lazy).apply(typed[0]),
+                                      fit_equalization_pooled(typed).apply(typed[0]))
 
 
 def test_a_pooled_fit_refuses_what_cannot_share_a_table(rng):

@@ -70,14 +70,17 @@ def write_model(path, fields: dict, arrays: dict) -> Path:
 
 
 def read_model(path, *arrays: str) -> tuple[dict, dict]:
-    """``(header, {name: array})`` of a model file, the named arrays read; a one-line :class:`ModelFileError`
-    for a file that is not one, of a newer format version, or without those arrays.
+    """``(header, {name: array})`` of a model file, every array read (a model's are small); a one-line
+    :class:`ModelFileError` for a file that is not one, of a newer format version, or without ``arrays``.
     """
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as stored:
             header = json.loads(bytes(stored["header"]).decode())
-            found = {name: np.array(stored[name]) for name in arrays}
+            found = {name: np.array(stored[name]) for name in stored.files if name != "header"}
+            missing = [name for name in arrays if name not in found]
+            if missing:
+                raise KeyError(f"no {', '.join(missing)} in the file")
     except FileNotFoundError:
         raise
     except (OSError, ValueError, KeyError, UnicodeDecodeError) as error:
@@ -90,12 +93,6 @@ def read_model(path, *arrays: str) -> tuple[dict, dict]:
         raise ModelFileError(f"{path.name}: a model of format version {version}, newer than this napari-histeq "
                              f"reads ({FORMAT_VERSION}); update napari-histeq")
     return header, found
-
-
-def model_operation(path) -> str:
-    """The operation a model file was fitted for (``"standardize"``, ``"equalize"``, ``"stretch"``...)."""
-    header, _ = read_model(path)
-    return str(header.get("operation", ""))
 
 
 def save_tables(tables: Tables, path, *, operation: str, provenance: dict | None = None) -> Path:
@@ -117,8 +114,15 @@ def save_tables(tables: Tables, path, *, operation: str, provenance: dict | None
 
 def load_tables(path) -> tuple[dict, Tables]:
     """``(header, tables)`` of a file :func:`save_tables` wrote."""
-    path = Path(path)
     header, arrays = read_model(path, "lut")
+    return header, tables_of(header, arrays, path)
+
+
+def tables_of(header: dict, arrays: dict, path) -> Tables:
+    """The tables a model file holds, from its header and arrays as :func:`read_model` gives them."""
+    path = Path(path)
+    if "lut" not in arrays:
+        raise ModelFileError(f"{path.name}: a {header.get('operation')!r} model holds no tables")
     lut = arrays["lut"]
     try:
         b = header["binning"]
@@ -130,4 +134,4 @@ def load_tables(path) -> tuple[dict, Tables]:
         raise ModelFileError(f"{path.name}: a damaged model header ({type(error).__name__}: {error})") from None
     if lut.shape[-1] != binning.nbins:
         raise ModelFileError(f"{path.name}: {lut.shape[-1]} table entries for {binning.nbins} bins")
-    return header, tables
+    return tables

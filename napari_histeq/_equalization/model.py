@@ -120,7 +120,8 @@ def _counted_range(request):
 def _counts(request, binning):
     """One image's counts ``(1, nbins)`` with the pooled binning."""
     if request.lazy:
-        return lazy_counts(request.image, lazy_mask(request.mask, request.image), request.layout, binning,
-                           request.backend)
-    return np.asarray(to_backend(np, counts_with_binning(request.image, request.mask, request.layout, binning,
-                                                         request.backend)))
+        counts = lazy_counts(request.image, lazy_mask(request.mask, request.image), request.layout, binning,
+                             request.backend)
+    else:
+        counts = counts_with_binning(request.image, request.mask, request.layout, binning, request.backend)
+    return np.asarray(to_backend(np, counts)).reshape(1, -1)  # the lazy path gives one group as (nbins,)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._engine.saved import load_tables, model_operation
+from .._engine.saved import read_model, tables_of
 from .._equalization.equalize import Equalization
 from .._standardization.standardize import Standardization
 
@@ -34,7 +34,7 @@ def load_model(path) -> Equalization | Standardization:
     >>> load_model(fitted.save(pathlib.Path(tempfile.mkdtemp()) / "limits.npz")).apply(np.uint8([25, 200]))
     array([ 64, 255], dtype=uint8)
     """
-    if model_operation(path) == "standardize":
-        return Standardization._read(path)
-    _header, tables = load_tables(path)
-    return Equalization._of(tables)
+    header, arrays = read_model(path)  # the file opened once
+    if header.get("operation") == "standardize":
+        return Standardization._from(header, arrays, path)
+    return Equalization._of(tables_of(header, arrays, path))

@@ -56,7 +56,9 @@ class ModelWidget(Container):
     def _selected(self):
         from napari.layers import Image
 
-        return [layer for layer in self._viewer.layers.selection if isinstance(layer, Image) and not layer.rgb]
+        selected = self._viewer.layers.selection  # a set: the layer list gives the order
+        return [layer for layer in self._viewer.layers
+                if layer in selected and isinstance(layer, Image) and not layer.rgb]
 
     def fit_and_save(self, *_args):
         """Pool the selected grey layers' histograms into one table; write it to the model file."""

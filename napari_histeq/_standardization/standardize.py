@@ -21,11 +21,12 @@ percentiles become NaN), and the cutoff is clipped into ``[0, 0.09]`` and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from .._engine.backend import array_module, is_lazy_array, to_backend
-from .._engine.saved import read_model, write_model
+from .._engine.saved import ModelFileError, write_model
 
 #: TorchIO's defaults: the cutoff quantiles, and the standard scale the landmarks are mapped to.
 DEFAULT_CUTOFF = (0.01, 0.99)
@@ -150,9 +151,14 @@ class Standardization:
         return write_model(path, fields, {"landmarks": self.landmarks})
 
     @classmethod
-    def _read(cls, path) -> Standardization:
-        header, arrays = read_model(path, "landmarks")
-        return cls(arrays["landmarks"], tuple(header.get("cutoff", DEFAULT_CUTOFF)), header.get("provenance", {}))
+    def _from(cls, header: dict, arrays: dict, path) -> Standardization:
+        """The standardisation a model file holds (its header and arrays, as ``read_model`` gives them)."""
+        if "landmarks" not in arrays:
+            raise ModelFileError(f"{Path(path).name}: a standardisation file without its landmarks")
+        try:
+            return cls(arrays["landmarks"], tuple(header.get("cutoff", DEFAULT_CUTOFF)), header.get("provenance", {}))
+        except (TypeError, ValueError) as error:
+            raise ModelFileError(f"{Path(path).name}: a damaged standardisation ({error})") from None
 
 
 def fit_standardization(images, *, masks=None, cutoff=DEFAULT_CUTOFF, names=None) -> Standardization:
