@@ -1207,7 +1207,7 @@ def test_a_fit_on_selected_layers_is_saved_and_applied_to_another(tmp_path, view
     assert out.metadata["napari_histeq"]["model"] == "plate.npz" and out.name == "well 2 (plate)"
 
 
-def test_a_standardisation_is_fitted_on_layers_and_applied(tmp_path, viewer):
+def test_a_standardisation_is_fitted_on_layers_and_applied(tmp_path, viewer, qtbot, histogram_widget):
     from napari_histeq import Standardization, load_model
     from napari_histeq._napari.model_widget import ModelWidget
 
@@ -1228,6 +1228,14 @@ def test_a_standardisation_is_fitted_on_layers_and_applied(tmp_path, viewer):
     out = widget.apply_model()
     np.testing.assert_array_equal(out.data, model.apply(scans[2].data))
     assert out.data.dtype == np.float32 and out.metadata["napari_histeq"]["variant"] == "standardize"
+    # the plots draw the landmarks: the layer's own percentiles against the standard scale's
+    viewer.layers.selection.active = out
+    settle(qtbot, histogram_widget)
+    own = np.percentile(scans[2].data.ravel(), [1, 10, 20, 25, 30, 40, 50, 60, 70, 75, 80, 90, 99])
+    np.testing.assert_allclose(histogram_widget.data.landmarks[0], own, rtol=1e-6)
+    np.testing.assert_array_equal(histogram_widget.data.landmarks[1], model.landmarks)
+    transfer_ax = histogram_widget.figure.axes[2]
+    assert any(line.get_label() == "landmarks" and len(line.get_xdata()) == 13 for line in transfer_ax.lines)
 
 
 def test_the_saved_fits_widget_says_what_is_missing(tmp_path, viewer, notifications):

@@ -47,6 +47,8 @@ class PanelData:
     transfer_band: list[tuple[np.ndarray, np.ndarray] | None] = field(default_factory=list)
     #: the input values a contrast stretch mapped to the output's ends, drawn on the before-histogram
     limits: tuple[float, float] | None = None
+    #: a standardisation's landmarks: the image's own and the standard scale's, drawn on the transfer curve
+    landmarks: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def _curves(image, label, color, nbins, bw_method) -> Curves:
@@ -113,7 +115,7 @@ def _mean_output_per_input_bin(before, after, edges):
 
 
 def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="", bw_method="scott",
-                         reference=None, limits=None) -> PanelData:
+                         reference=None, limits=None, landmarks=None) -> PanelData:
     """Compute the curves of the histogram panel (no drawing; any thread).
 
     Parameters
@@ -138,12 +140,17 @@ def histogram_panel_data(before, after=None, *, rgb=False, nbins=None, title="",
     limits : (float, float), optional
         The input values a contrast stretch mapped to the ends of its output
         (:func:`napari_histeq.stretch_limits`): drawn on the before-histogram.
+    landmarks : (array, array), optional
+        A standardisation's landmarks, the image's own and where the standard
+        scale puts them (:meth:`napari_histeq.Standardization.landmarks_of`):
+        drawn as points on the transfer curve.
 
     Returns
     -------
     data : PanelData
     """
-    data = PanelData(before=[], title=title, limits=None if limits is None else tuple(float(v) for v in limits))
+    data = PanelData(before=[], title=title, limits=None if limits is None else tuple(float(v) for v in limits),
+                     landmarks=None if landmarks is None else tuple(np.asarray(v, np.float64) for v in landmarks))
     after_channels = _channels(after, rgb) if after is not None else None
     for c, (channel, name, color) in enumerate(_channels(before, rgb)):
         suffix = f" ({name})" if name else ""

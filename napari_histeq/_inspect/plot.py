@@ -81,6 +81,8 @@ def draw_histogram_panel(figure, data: PanelData, *, log=False, density=True, fo
         low, high = reference.edges[0], reference.edges[-1]
     after_cdf_ax.plot([low, high], [0, 1], ":", color=foreground, linewidth=1, label="uniform")
     _draw_transfer(transfer_ax, data)
+    if data.landmarks is not None:  # a standardisation's: where the image's own landmarks went
+        transfer_ax.plot(*data.landmarks, "o", markersize=3, color=foreground, label="landmarks")
     if data.limits is not None:  # on the before axes: they are values of the input
         for ax in (hist_ax, cdf_ax):
             for x in data.limits:
@@ -148,7 +150,7 @@ def _draw_transfer(ax, data: PanelData):
 
 
 def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbins=None, title="", density=True,
-                    bw_method="scott", reference=None, span="data", limits=None):
+                    bw_method="scott", reference=None, span="data", limits=None, landmarks=None):
     """Histograms with density curves, cumulative distributions and transfer curve, before and after.
 
     The headless version of the napari Histogram widget: the histograms and
@@ -191,6 +193,10 @@ def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbin
     limits : (float, float), optional
         The limits of a contrast stretch (:func:`napari_histeq.stretch_limits`):
         dashed lines on the before-histogram and its CDF.
+    landmarks : (array, array), optional
+        A standardisation's landmarks, the image's own and the standard
+        scale's (:meth:`napari_histeq.Standardization.landmarks_of`): points
+        on the transfer curve.
 
     Returns
     -------
@@ -205,7 +211,7 @@ def plot_histograms(before, after=None, path=None, *, rgb=False, log=False, nbin
     3
     """
     data = histogram_panel_data(before, after, rgb=rgb, nbins=nbins, title=title, bw_method=bw_method,
-                                reference=reference, limits=limits)
+                                reference=reference, limits=limits, landmarks=landmarks)
     return figure_from_panel(data, path, log=log, density=density, span=span)
 
 

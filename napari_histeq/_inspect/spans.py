@@ -110,4 +110,5 @@ def drawable(data: PanelData):
     note += f" (results / 2**{int(np.log2(y_unit))})" if y_unit != 1.0 else ""
     return replace(data, before=[scaled(c) for c in data.before], after=[scaled(c) for c in data.after],
                    reference=[scaled(c) for c in data.reference], transfer=transfer,
-                   transfer_band=band, limits=data.limits and tuple(v / unit for v in data.limits)), note
+                   transfer_band=band, limits=data.limits and tuple(v / unit for v in data.limits),
+                   landmarks=data.landmarks and (data.landmarks[0] / unit, data.landmarks[1] / y_unit)), note

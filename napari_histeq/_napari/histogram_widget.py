@@ -44,7 +44,7 @@ STATS_COLUMN_WIDTH = 330
 QWIDGETSIZE_MAX = (1 << 24) - 1
 
 
-def _panel_data(before, after, rgb, title, reference=None, limits=None):
+def _panel_data(before, after, rgb, title, reference=None, limits=None, landmarks=None):
     """Read the selected planes (this runs in the worker thread) and compute the curves."""
 
     def read(selection):
@@ -54,7 +54,7 @@ def _panel_data(before, after, rgb, title, reference=None, limits=None):
         return data[index] if index else data
 
     return histogram_panel_data(read(before), read(after), rgb=rgb, title=title, reference=read(reference),
-                                limits=limits)
+                                limits=limits, landmarks=landmarks)
 
 
 class HistogramWidget(QWidget):
@@ -205,6 +205,7 @@ class HistogramWidget(QWidget):
         self._updates.start(
             _panel_data, self._selection(before), None if after is None else self._selection(after), before.rgb,
             title, None if reference is None else (finest_level(reference), ()), self._limits_of(after, before),
+            ((after.metadata.get(METADATA_KEY) or {}).get("landmarks") if after is not None else None),
             returned=self._on_returned, finished=self._on_finished,
             errored=lambda exc: self._show_note(f"Cannot plot {before.name}: {exc}"),
         )

@@ -16,7 +16,7 @@ from magicgui.widgets import ComboBox, Container, FileEdit, PushButton
 from .._equalization.model import fit_equalization_pooled
 from .._equalization.variants import VARIANTS
 from .._models.load import load_model
-from .._standardization.standardize import fit_standardization
+from .._standardization.standardize import Standardization, fit_standardization
 from .layers import finest_level, output_kwargs, show_result
 from .messages import MessageLabel
 from .window import fit_side_column_when_shown
@@ -95,6 +95,8 @@ class ModelWidget(Container):
             return self._say(str(error), error=True)
         record = {"source": layer.name, "operation": "model", "model": path.name,
                   "variant": getattr(model, "variant", "standardize")}
+        if isinstance(model, Standardization):  # the plots draw where the layer's own landmarks went
+            record["landmarks"] = [model.landmarks_of(levels[0]).tolist(), model.landmarks.tolist()]
         kwargs = output_kwargs(layer, record, name=f"{layer.name} ({path.stem})",
                                limits=getattr(model, "out_range", None))  # a standardisation: from the data
         out = show_result(self._viewer, results if layer.multiscale else results[0], kwargs, by_name=True)

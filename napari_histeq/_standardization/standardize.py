@@ -112,6 +112,15 @@ class Standardization:
         """The percentiles of a scan that are mapped onto :attr:`landmarks`."""
         return landmark_percentiles(self.cutoff)
 
+    def landmarks_of(self, image, *, mask=None) -> np.ndarray:
+        """``image``'s own landmarks, the values :meth:`apply` maps onto :attr:`landmarks` (float32 percentiles)."""
+        values = _host(image)
+        data = values.reshape(-1).astype(np.float32)
+        flat_mask = mask(values) if callable(mask) else mask
+        if flat_mask is not None:
+            flat_mask = np.broadcast_to(to_backend(np, np.asarray(flat_mask, bool)), values.shape).reshape(-1)
+        return np.percentile(_counted(data, flat_mask), self.percentiles)
+
     def apply(self, image, *, mask=None):
         """``image`` mapped onto the standard scale, as float32, piecewise linearly between its landmarks.
 
@@ -132,10 +141,7 @@ class Standardization:
         xp = np if is_lazy_array(image) else array_module(image)
         values = _host(image)
         data = values.reshape(-1).astype(np.float32)
-        flat_mask = mask(values) if callable(mask) else mask
-        if flat_mask is not None:
-            flat_mask = np.broadcast_to(to_backend(np, np.asarray(flat_mask, bool)), values.shape).reshape(-1)
-        own = np.percentile(_counted(data, flat_mask), self.percentiles)
+        own = self.landmarks_of(values, mask=mask)
         scale, landmarks = self.landmarks[MAPPED_LANDMARKS], own[MAPPED_LANDMARKS]
         rise, run = np.diff(scale), np.diff(landmarks)
         run[run < SAME_LANDMARK] = np.inf  # two landmarks at one value: a flat segment
