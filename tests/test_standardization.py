@@ -170,3 +170,18 @@ def test_fit_and_apply_a_standardisation_on_the_command_line(study, tmp_path):
     for k, (scan, mask) in enumerate(zip(scans, masks)):
         result = tifffile.imread(tmp_path / "out" / f"sub-{k}.tif")
         np.testing.assert_array_equal(result, torchio_normalize(scan, torchio_train(scans, masks), mask))
+
+
+def test_masked_arrays_and_xarray_keep_the_contract(study):
+    xr = pytest.importorskip("xarray")
+    scans, masks = study
+    model = fit_standardization([np.ma.MaskedArray(s, mask=~m) for s, m in zip(scans, masks)])
+    np.testing.assert_array_equal(model.landmarks, fit_standardization(scans, masks=masks).landmarks)
+    masked = np.ma.MaskedArray(scans[0], mask=~masks[0])
+    result = model.apply(masked)
+    assert isinstance(result, np.ma.MaskedArray) and (result.mask == ~masks[0]).all()
+    np.testing.assert_array_equal(result.data, model.apply(scans[0], mask=masks[0]))
+    labelled = xr.DataArray(scans[1], dims=("z", "y", "x"), attrs={"modality": "T1"})
+    out = model.apply(labelled)
+    assert isinstance(out, xr.DataArray) and out.dims == ("z", "y", "x") and out.attrs["modality"] == "T1"
+    np.testing.assert_array_equal(out.values, model.apply(scans[1]))

@@ -27,6 +27,7 @@ import numpy as np
 
 from .._engine.backend import array_module, is_lazy_array, to_backend
 from .._engine.saved import ModelFileError, write_model
+from .._engine.wrapped import unwrap
 
 #: TorchIO's defaults: the cutoff quantiles, and the standard scale the landmarks are mapped to.
 DEFAULT_CUTOFF = (0.01, 0.99)
@@ -114,6 +115,8 @@ class Standardization:
 
     def landmarks_of(self, image, *, mask=None) -> np.ndarray:
         """``image``'s own landmarks, the values :meth:`apply` maps onto :attr:`landmarks` (float32 percentiles)."""
+        if not callable(mask):
+            image, mask, _ = unwrap(image, mask)
         values = _host(image)
         data = values.reshape(-1).astype(np.float32)
         flat_mask = mask(values) if callable(mask) else mask
@@ -138,6 +141,10 @@ class Standardization:
         standardized : array of float32
             The shape of ``image``, on its backend (NumPy for dask and zarr).
         """
+        if not callable(mask):  # a masked array's valid pixels are the region, an xarray keeps its coordinates
+            image, mask, wrap = unwrap(image, mask)
+            if wrap is not None:
+                return wrap(self.apply(image, mask=mask))
         xp = np if is_lazy_array(image) else array_module(image)
         values = _host(image)
         data = values.reshape(-1).astype(np.float32)
@@ -216,6 +223,8 @@ def fit_standardization(images, *, masks=None, cutoff=DEFAULT_CUTOFF, names=None
     percentiles = landmark_percentiles(cutoff)
     rows, described = [], []
     for k, (image, mask) in enumerate(zip(images, masks)):
+        if not callable(mask):  # a masked array: its valid pixels count
+            image, mask, _ = unwrap(image, mask)
         values = _host(image)
         counted = _counted(values, mask)
         rows.append(np.percentile(counted, percentiles))
