@@ -1238,6 +1238,36 @@ def test_a_standardisation_is_fitted_on_layers_and_applied(tmp_path, viewer, qtb
     assert any(line.get_label() == "landmarks" and len(line.get_xdata()) == 13 for line in transfer_ax.lines)
 
 
+def test_the_saved_fits_widget_fits_within_a_roi(tmp_path, viewer):
+    from napari_histeq import fit_equalization_pooled, fit_standardization, load_model
+    from napari_histeq._napari.model_widget import ModelWidget
+
+    rng = np.random.default_rng(23)
+    scans = [viewer.add_image(rng.gamma(4.0, 30.0 * (k + 1), (20, 30)).astype(np.float32), name=f"scan {k}")
+             for k in range(2)]
+    roi = np.zeros((20, 30), np.int32)
+    roi[4:16, 5:25] = 1
+    viewer.add_labels(roi, name="brain")
+    widget = docked(viewer, "Saved fits", ModelWidget)
+    widget.reset_choices()
+    widget.mask.value = viewer.layers["brain"]
+    viewer.layers.selection.clear()
+    viewer.layers.selection.update(set(scans))
+    data = [layer.data for layer in scans]
+    for method, expected in (("equalize", fit_equalization_pooled(data, masks=[roi > 0] * 2).lut),
+                             ("standardize", fit_standardization(data, masks=roi > 0).landmarks)):
+        widget.method.value = method
+        widget.file.value = tmp_path / f"{method}.npz"
+        widget.fit_and_save()
+        model = load_model(tmp_path / f"{method}.npz")
+        np.testing.assert_array_equal(model.lut if method == "equalize" else model.landmarks, expected)
+    inputs = load_model(tmp_path / "standardize.npz").provenance["inputs"]
+    assert [entry["mask_pixels"] for entry in inputs] == [int((roi > 0).sum())] * 2
+    widget.image.value = scans[1]
+    out = widget.apply_model()  # the standardisation, its landmarks from the ROI
+    np.testing.assert_array_equal(out.data, model.apply(scans[1].data, mask=roi > 0))
+
+
 def test_the_saved_fits_widget_says_what_is_missing(tmp_path, viewer, notifications):
     from napari_histeq._napari.model_widget import ModelWidget
 
