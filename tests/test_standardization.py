@@ -149,7 +149,7 @@ def test_what_cannot_be_fitted_is_one_clear_error(call, message):
         call()
 
 
-def test_fit_and_apply_a_standardisation_on_the_command_line(study, tmp_path):
+def test_fit_and_apply_a_standardisation_on_the_command_line(study, tmp_path, capsys):
     import tifffile
 
     from napari_histeq._cli import main
@@ -167,6 +167,7 @@ def test_fit_and_apply_a_standardisation_on_the_command_line(study, tmp_path):
     np.testing.assert_array_equal(load_model(model_path).landmarks, torchio_train(scans, masks))
     assert main(["batch", str(tmp_path / "scans"), "--model", str(model_path), "--mask", str(tmp_path / "masks"),
                  "-o", str(tmp_path / "out")]) == 0
+    assert "5 of 5 files standardised" in capsys.readouterr().out
     for k, (scan, mask) in enumerate(zip(scans, masks)):
         result = tifffile.imread(tmp_path / "out" / f"sub-{k}.tif")
         np.testing.assert_array_equal(result, torchio_normalize(scan, torchio_train(scans, masks), mask))

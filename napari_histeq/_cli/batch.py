@@ -161,7 +161,8 @@ def main_batch(argv) -> int:
               file=sys.stderr)
         return exit_status(interrupt)
     if not args.quiet:
-        print(summary_table(outcomes, time.perf_counter() - started, settings.spec.done))
+        done = "standardised" if isinstance(model, Standardization) else settings.spec.done
+        print(summary_table(outcomes, time.perf_counter() - started, done))
     return 1 if any(outcome.status == "failed" for outcome in outcomes) else 0
 
 
