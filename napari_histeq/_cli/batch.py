@@ -20,14 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from .._engine.backend import BACKENDS
-from .._engine.saved import read_model
 from .._equalization.colour import RGB_MODES
 from .._matching.match import reference_of
-from .._medical.nifti import is_nifti
-from .._models.load import load_model
+from .._models.load import load_model_and_header
 from .._operations.settings import SCOPES, Settings
 from .._standardization.standardize import Standardization
-from .files import IMAGE_SUFFIXES, clean_up_after, output_name, read_image
+from .files import clean_up_after, is_image_path, output_name, read_image
 from .image import is_dicom_folder, is_zarr
 from .jobs import Job, Options, Outcome, report, run_jobs, summary_table
 from .method_args import add_method_arguments, settings_from
@@ -92,11 +90,11 @@ def _model(path):
     """The saved fit ``--model`` names and what each result records of it (None, {} without one)."""
     if path is None:
         return None, {}
-    header, _ = read_model(path)
+    model, header = load_model_and_header(path)
     record = {"model": Path(path).name, "model_operation": header.get("operation"),
               "model_variant": header.get("variant"), "model_created": header.get("created"),
               "model_provenance": header.get("provenance", {})}
-    return load_model(path), record
+    return model, record
 
 
 class PlanError(Exception):
@@ -225,7 +223,7 @@ def _expand(argument: str, recursive: bool, output: Path) -> list[tuple[Path, Pa
             return []
         root = Path(*[part for part in path.parts[:_first_magic(path.parts)]]) if path.parts else Path()
         matches = sorted(Path(match) for match in glob.glob(argument, recursive=recursive))
-        return [(match, root) for match in matches if _is_image(match) and not _inside(match, output)]
+        return [(match, root) for match in matches if is_image_path(match) and not _inside(match, output)]
     if path.is_dir() and not is_zarr(path) and not is_dicom_folder(path):
         if output.exists() and path.resolve().is_relative_to(output.resolve()):
             raise PlanError(f"{path} is the -o folder or inside it: results would be written over its images; "
@@ -241,7 +239,7 @@ def _walk(folder: Path, recursive: bool, output: Path) -> list[Path]:
     for here, folders, files in os.walk(folder):
         here = Path(here)
         stores = [name for name in folders if is_zarr(here / name) or is_dicom_folder(here / name)]
-        found += [here / name for name in stores + files if not name.startswith(".") and _is_image(here / name)]
+        found += [here / name for name in stores + files if not name.startswith(".") and is_image_path(here / name)]
         # a zarr store is one image: never walked into (it may hold millions of chunk files)
         folders[:] = [] if not recursive else [
             name for name in folders
@@ -260,12 +258,6 @@ def _why_nothing(argument: str, recursive: bool) -> str:
 
 def _first_magic(parts) -> int:
     return next(index for index, part in enumerate(parts) if glob.has_magic(part))
-
-
-def _is_image(path: Path) -> bool:
-    if is_zarr(path) or is_dicom_folder(path) or (is_nifti(path) and path.is_file() and not path.name.startswith(".")):
-        return True
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -34,6 +34,15 @@ from .safety import old_path, partial_path
 
 #: What a folder walk picks up (zarr stores are folders ending in .zarr).
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".npy", ".zarr", ".nii")
+def is_image_path(path: Path) -> bool:
+    """A file or store the commands read as an image (not a hidden file): by its suffix, or a zarr
+    store, a DICOM folder or a NIfTI file.
+    """
+    if is_zarr(path) or is_dicom_folder(path) or (is_nifti(path) and path.is_file() and not path.name.startswith(".")):
+        return True
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
 #: Formats written back as they came; the others become TIFF.
 SAME_FORMAT_SUFFIXES = (".tif", ".tiff", ".png", ".zarr")
 

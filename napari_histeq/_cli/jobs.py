@@ -193,9 +193,8 @@ def equalized(image: ImageFile, options: Options, mask=None) -> list:
     if options.model is not None:
         if image.colour:
             raise ValueError("a colour image; a model holds grey tables")
-        if mask is not None:  # a standardisation's landmarks are the masked pixels' percentiles
-            return [options.model.apply(level, mask=mask) for level in levels]
-        return [options.model.apply(level) for level in levels]
+        masked = {} if mask is None else {"mask": mask}  # a standardisation's landmarks: the masked pixels'
+        return [options.model.apply(level, **masked) for level in levels]
     if settings.operation == "bleach":
         grey_axes = image.grey_axes
         channel_axis = grey_axes.index("C") if "C" in grey_axes else None  # each fluorophore bleaches at its own rate

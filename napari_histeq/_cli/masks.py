@@ -15,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._medical.nifti import is_nifti
-from .files import IMAGE_SUFFIXES, read_image
+from .files import is_image_path, read_image
 from .image import is_dicom_folder, is_zarr
 
 _DOUBLE_SUFFIXES = (".nii.gz", ".ome.tif", ".ome.tiff", ".ome.zarr")
@@ -44,18 +43,13 @@ def mask_path(source: Path, mask: Path) -> Path:
     candidates = sorted(entry for entry in mask.iterdir()
                         if entry.name == source.name or stem(entry) in (wanted, f"{wanted}_mask"))
     exact = [entry for entry in candidates if entry.name == source.name]
-    candidates = exact or [entry for entry in candidates if _is_image(entry)]
+    candidates = exact or [entry for entry in candidates if is_image_path(entry)]
     if not candidates:
         raise ValueError(f"--mask {mask}: no mask named {source.name}, {wanted}.* or {wanted}_mask.* in the folder")
     if len(candidates) > 1:
         raise ValueError(f"--mask {mask}: {len(candidates)} masks for {source.name} "
                          f"({', '.join(entry.name for entry in candidates)}); keep one")
     return candidates[0]
-
-
-def _is_image(path: Path) -> bool:
-    return (is_zarr(path) or is_dicom_folder(path) or is_nifti(path)
-            or any(path.name.lower().endswith(s) for s in IMAGE_SUFFIXES))
 
 
 def read_mask(source: Path, mask: Path | None, shape: tuple) -> np.ndarray | None:

@@ -112,12 +112,6 @@ def save_tables(tables: Tables, path, *, operation: str, provenance: dict | None
     return write_model(path, header, {"lut": tables.lut})
 
 
-def load_tables(path) -> tuple[dict, Tables]:
-    """``(header, tables)`` of a file :func:`save_tables` wrote."""
-    header, arrays = read_model(path, "lut")
-    return header, tables_of(header, arrays, path)
-
-
 def tables_of(header: dict, arrays: dict, path) -> Tables:
     """The tables a model file holds, from its header and arrays as :func:`read_model` gives them."""
     path = Path(path)

@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._engine.backend import float_to_integer
+from .._engine.backend import array_module, float_to_integer, is_lazy_array, to_backend
+from .._engine.binning import nothing_to_count
+from .._engine.groups import GroupLayout
+from .._engine.validate import as_image, check_mask, normalize_axis
 
 #: ITK's ``Math::AlmostEquals(x, 0.0)`` for doubles: within a tenth of double's epsilon.
 _ALMOST_ZERO = 0.1 * np.finfo(np.float64).eps
@@ -127,7 +130,8 @@ def _landmarks(values: np.ndarray, levels: int, match_points: int, threshold_at_
     low, high, mean = _statistics(values)
     threshold = mean if threshold_at_mean else low
     mins, maxs = _bins(values.dtype, levels, threshold, high, low)
-    counted = values[(values.astype(np.float64) >= float(threshold)) & (values.astype(np.float64) <= float(high))]
+    as_double = values.astype(np.float64)
+    counted = values[(as_double >= float(threshold)) & (as_double <= float(high))]
     counts = np.bincount(_bin_of(counted, mins, maxs), minlength=levels)
     delta = 1.0 / (float(match_points) + 1.0)
     quantiles = [_quantile(counts, mins, maxs, float(j) * delta) for j in range(1, match_points + 1)]
@@ -138,15 +142,18 @@ def _gradient(rise: float, run: float) -> float:
     return rise / run if abs(run) > _ALMOST_ZERO else 0.0
 
 
-def itk_match(values: np.ndarray, counted: np.ndarray, reference: np.ndarray, *, levels: int, match_points: int,
+def itk_match(values: np.ndarray, counted: np.ndarray, reference, *, levels: int, match_points: int,
               threshold_at_mean: bool) -> np.ndarray:
-    """``values`` (1D, one histogram group) matched to ``reference`` (1D) as ITK does, in ``values``' dtype.
+    """``values`` (1D, one histogram group) matched as ITK does, in ``values``' dtype, to ``reference``: the
+    reference's pixels (1D), or their ``_landmarks`` found once for many groups.
 
     ``counted`` is the part of ``values`` whose statistics and histogram
     are matched (all of them, for ITK's own result).
     """
     source_min, source, source_max = _landmarks(counted, levels, match_points, threshold_at_mean)
-    reference_min, target, reference_max = _landmarks(reference, levels, match_points, threshold_at_mean)
+    if isinstance(reference, np.ndarray):
+        reference = _landmarks(reference, levels, match_points, threshold_at_mean)
+    reference_min, target, reference_max = reference
     gradients = np.array([_gradient(target[j + 1] - target[j], source[j + 1] - source[j])
                           for j in range(match_points + 1)])
     lower = _gradient(target[0] - reference_min, source[0] - source_min)
@@ -169,11 +176,6 @@ def match_itk(image, reference, *, axis, mask, reference_mask, levels, match_poi
     """:func:`napari_histeq.match_histograms`'s ``variant="itk"``: each histogram group of an in-memory
     image matched to the reference's counted pixels.
     """
-    from .._engine.backend import array_module, is_lazy_array, to_backend
-    from .._engine.binning import nothing_to_count
-    from .._engine.groups import GroupLayout
-    from .._engine.validate import as_image, check_mask, normalize_axis
-
     if is_lazy_array(image) or is_lazy_array(reference):
         raise TypeError("variant='itk' reads the whole image, as ITK's filter does: give it in memory "
                         "(a dask or zarr image: .compute() a part that fits), or use variant='skimage'")
@@ -201,12 +203,13 @@ def match_itk(image, reference, *, axis, mask, reference_mask, levels, match_poi
     rows = layout.to_rows(np, host)
     mask_rows = layout.mask_rows(np, None if mask is None else to_backend(np, mask))
     out = np.empty(rows.shape, dtype)
+    target = _landmarks(ref_values, levels, match_points, threshold_at_mean)  # once for every group
     for g, row in enumerate(rows):
         counted = np.isfinite(row) if dtype.kind == "f" else np.ones(row.shape, bool)
         if mask_rows is not None:
             counted &= mask_rows[g]
         if not counted.any():
             raise nothing_to_count(mask is not None)
-        out[g] = itk_match(row, row[counted], ref_values, levels=levels, match_points=match_points,
+        out[g] = itk_match(row, row[counted], target, levels=levels, match_points=match_points,
                            threshold_at_mean=threshold_at_mean)
     return to_backend(xp, layout.from_rows(np, out))

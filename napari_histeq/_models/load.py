@@ -34,7 +34,12 @@ def load_model(path) -> Equalization | Standardization:
     >>> load_model(fitted.save(pathlib.Path(tempfile.mkdtemp()) / "limits.npz")).apply(np.uint8([25, 200]))
     array([ 64, 255], dtype=uint8)
     """
-    header, arrays = read_model(path)  # the file opened once
+    return load_model_and_header(path)[0]
+
+
+def load_model_and_header(path) -> tuple[Equalization | Standardization, dict]:
+    """:func:`load_model`'s model and the file's header (its provenance, date, operation), the file read once."""
+    header, arrays = read_model(path)
     if header.get("operation") == "standardize":
-        return Standardization._from(header, arrays, path)
-    return Equalization._of(tables_of(header, arrays, path))
+        return Standardization._from(header, arrays, path), header
+    return Equalization._of(tables_of(header, arrays, path)), header

@@ -117,12 +117,17 @@ class Standardization:
         """``image``'s own landmarks, the values :meth:`apply` maps onto :attr:`landmarks` (float32 percentiles)."""
         if not callable(mask):
             image, mask, _ = unwrap(image, mask)
+        return self._scan(image, mask)[2]
+
+    def _scan(self, image, mask):
+        """``(values, data, landmarks)``: the scan on the host, as flat float32, and its own landmarks."""
         values = _host(image)
-        data = values.reshape(-1).astype(np.float32)
-        flat_mask = mask(values) if callable(mask) else mask
-        if flat_mask is not None:
-            flat_mask = np.broadcast_to(to_backend(np, np.asarray(flat_mask, bool)), values.shape).reshape(-1)
-        return np.percentile(_counted(data, flat_mask), self.percentiles)
+        if callable(mask):
+            mask = mask(values)
+        data = values.reshape(-1).astype(np.float32)  # TorchIO's: the percentiles of float32 pixels
+        if mask is not None:
+            mask = np.broadcast_to(to_backend(np, np.asarray(mask, bool)), values.shape).reshape(-1)
+        return values, data, np.percentile(_counted(data, mask), self.percentiles)
 
     def apply(self, image, *, mask=None):
         """``image`` mapped onto the standard scale, as float32, piecewise linearly between its landmarks.
@@ -146,9 +151,7 @@ class Standardization:
             if wrap is not None:
                 return wrap(self.apply(image, mask=mask))
         xp = np if is_lazy_array(image) else array_module(image)
-        values = _host(image)
-        data = values.reshape(-1).astype(np.float32)
-        own = self.landmarks_of(values, mask=mask)
+        values, data, own = self._scan(image, mask)
         scale, landmarks = self.landmarks[MAPPED_LANDMARKS], own[MAPPED_LANDMARKS]
         rise, run = np.diff(scale), np.diff(landmarks)
         run[run < SAME_LANDMARK] = np.inf  # two landmarks at one value: a flat segment
