@@ -299,3 +299,40 @@ def test_matching_and_bleach_correction_in_forked_children_and_many_threads(laye
     reference = rng.gamma(4.0, 500.0, (120, 100)).astype(np.uint16)
     expected = [np.rint(exposure.match_histograms(image, reference)) for image in images]
     check_from_many_threads(lambda image: match_histograms(image, reference), images, expected, threads=12, calls=3)
+
+
+def test_helpers_let_go_of_the_callers_arrays(monkeypatch):
+    # A helper once kept its last tasks (and the output they wrote) alive until its next task:
+    # every fresh 16 MiB result then came from new pages.
+    import time
+    import weakref
+
+    monkeypatch.setenv(threads.ENV_VAR, "2")
+
+    class Payload:
+        pass
+
+    payload = Payload()
+    alive = weakref.ref(payload)
+    threads.run_parallel(lambda item, _: time.sleep(0.01), [(payload, i) for i in range(4)])
+    del payload
+    deadline = time.monotonic() + 2
+    while alive() is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert alive() is None
+
+
+@needs_kernels
+def test_a_watcher_sees_another_threads_store_and_its_own_publish():
+    from napari_histeq._kernels import spin
+
+    cell, published = np.zeros(1, np.int64), np.zeros(1, np.int64)
+    timer = threading.Timer(0.05, lambda: cell.__setitem__(0, 7))
+    timer.start()
+    seen = 0
+    while seen == 0:  # a few bounded watches, as the helpers do
+        seen = int(spin.wait_while(cell, 0, spin.spins_for(0.01), published))
+    timer.join()
+    assert seen == 7 and published[0] == 1
+    assert spin.wait_while(cell, 5, 10) == 7  # already different: returns at once
+    assert spin.spins_for(250e-6) >= 1

@@ -6,8 +6,9 @@ numba's ``parallel=True``: its threading layer is whatever the user's
 environment provides (``workqueue``, OpenMP or TBB), is process-wide, and
 with GNU OpenMP it spins after every parallel region and kills forked
 children ("fork() called from a process already using GNU OpenMP"). Plain
-threads behave the same everywhere, block instead of spinning, and leave the
-user's numba settings alone.
+threads behave the same everywhere, spin for a bounded 250 us at most
+(:mod:`.spin`: waking a sleeping thread costs more than a small image's
+stage), then sleep, and leave the user's numba settings alone.
 
 Every call drains its own tasks: the calling thread works too, and the pool's
 threads help as they become free. Concurrent callers (the widget's worker,
@@ -18,15 +19,19 @@ forgets the parent's pool and starts its own on first use.
 
 from __future__ import annotations
 
+import collections
+import itertools
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from . import spin
 
 ENV_VAR = "NAPARI_HISTEQ_NUM_THREADS"
 
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
+_pool: _Helpers | None = None
 _pool_lock = threading.Lock()
 
 
@@ -64,23 +69,91 @@ def _cores() -> int:
     return cores
 
 
-def _helpers(count: int) -> ThreadPoolExecutor:
-    """The pool of ``count`` helper threads (made anew when the wanted size changes)."""
-    global _pool, _pool_size
+class _Helpers:
+    """``count`` daemon threads that run the drains queued by :func:`run_parallel`.
+
+    A helper with nothing to do watches :attr:`generation` (bumped by every
+    launch) for :data:`.spin.SPIN_SECONDS` without the GIL, so that the next
+    stage of a call finds it awake; then it sleeps on :attr:`wake`.
+    """
+
+    def __init__(self, count: int):
+        self.count = count
+        self.queue: collections.deque = collections.deque()
+        self.generation = np.zeros(1, np.int64)
+        self._bumps = itertools.count(1)  # next() is atomic: two launches at once still change the cell
+        self.wake = threading.Condition(threading.Lock())
+        self.sleeping = 0
+        self.stopped = False
+        self.spins = spin.spins_for(spin.SPIN_SECONDS)
+        for i in range(count):
+            threading.Thread(target=self._serve, name=f"napari-histeq-{i}", daemon=True).start()
+
+    def submit(self, drain, copies: int) -> None:
+        self.queue.extend([drain] * copies)
+        self.generation[0] = next(self._bumps)
+        # A helper counts itself asleep before it looks at the generation one last time (under the
+        # GIL, in this order), so one that missed the bump above is counted here.
+        if self.sleeping:
+            with self.wake:
+                self.wake.notify(copies)
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.generation[0] = next(self._bumps)
+        with self.wake:
+            self.wake.notify_all()
+
+    def _serve(self) -> None:
+        seen = int(self.generation[0])
+        finished = None  # the completion cell of a call whose last task this helper ran
+        while not self.stopped:
+            try:
+                drain = self.queue.popleft()
+            except IndexError:
+                seen = self._wait(seen, finished)
+                finished = None
+                continue
+            if finished is not None:
+                finished[0] = 1
+            finished = drain()
+            del drain  # its tasks hold the caller's arrays (the output among them): let them go now
+
+    def _wait(self, seen: int, finished) -> int:
+        """The generation once it differs from ``seen``: watched first, then slept for.
+
+        ``finished`` (a completion cell or None) is set once the GIL is released.
+        """
+        if self.spins:
+            now = int(spin.wait_while(self.generation, seen, self.spins, finished))
+            if now != seen:
+                return now
+        elif finished is not None:
+            finished[0] = 1
+        with self.wake:
+            self.sleeping += 1
+            while int(self.generation[0]) == seen and not self.queue and not self.stopped:
+                self.wake.wait()
+            self.sleeping -= 1
+        return int(self.generation[0])
+
+
+def _helpers(count: int) -> _Helpers:
+    """The ``count`` helper threads (made anew when the wanted number changes)."""
+    global _pool
     with _pool_lock:
-        if _pool is None or _pool_size != count:
+        if _pool is None or _pool.count != count:
             if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="napari-histeq")
-            _pool_size = count
+                _pool.stop()
+            _pool = _Helpers(count)
         return _pool
 
 
 def _forget_pool_in_child() -> None:
     # The parent's threads do not exist in a forked child, and its lock may
     # have been held at the moment of the fork: start from nothing.
-    global _pool, _pool_size, _pool_lock, _cores_seen
-    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
+    global _pool, _pool_lock, _cores_seen
+    _pool, _pool_lock = None, threading.Lock()
     _cores_seen = (-1.0, 1)  # a child may be pinned elsewhere
 
 
@@ -113,31 +186,31 @@ def run_parallel(function, tasks) -> list:
         return [function(*task) for task in tasks]
     results = [None] * len(tasks)
     errors = []
+    # No lock: next() on these iterators is atomic under the GIL, and a thread that blocked on a
+    # lock here would sleep (see :mod:`.spin`) where it should spin.
     next_task = iter(range(len(tasks)))
-    unfinished = [len(tasks)]
-    lock = threading.Lock()
+    finished = itertools.count(1)
+    all_finished = np.zeros(1, np.int64)
     all_done = threading.Event()
 
     def drain():
-        while True:
-            with lock:
-                index = next(next_task, None)
-            if index is None:
-                return
+        """Run tasks while any is left; ``all_finished`` if this thread ran the last, for it to set."""
+        last = None
+        while (index := next(next_task, None)) is not None:
             try:
                 results[index] = function(*tasks[index])
             except BaseException as error:
                 errors.append(error)
-            with lock:
-                unfinished[0] -= 1
-                if unfinished[0] == 0:
-                    all_done.set()
+            if next(finished) == len(tasks):
+                all_done.set()
+                last = all_finished
+        return last
 
     pool = _helpers(threads - 1)
-    for _ in range(workers - 1):
-        pool.submit(drain)
-    drain()
-    all_done.wait()
+    pool.submit(drain, workers - 1)
+    # the tasks still running were taken by helpers, which are awake: watch for the last one first
+    if drain() is None and (not pool.spins or spin.wait_while(all_finished, 0, pool.spins) == 0):
+        all_done.wait()  # long tasks: sleep until the last one ends
     if errors:
         raise errors[0]
     return results
