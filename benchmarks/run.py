@@ -7,8 +7,11 @@
 
 Each round runs every contender once, in a rotating order, so that load on
 the machine spreads over all of them; the table gives medians with the
-interquartile range, and ratios against the peer measured in the same run.
-This is not a test: nothing here asserts a time.
+interquartile range, and ratios against the peer measured in the same run:
+of the medians, of the best rounds and round by round (``robust``), 41
+rounds unless ``--rounds`` says otherwise. The machine is described in the
+JSON (CPU, caches, memory bandwidth). This is not a test: nothing here
+asserts a time.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ import napari_histeq as nh
 from .adaptive import adaptive_cases, adaptive_contenders, adaptive_memory, adaptive_ratios, tile_memory_ratios
 from .matching import matching_cases, matching_contenders, matching_ratios
 from .medical import medical_cases, medical_contenders, medical_ratios
+from .robust import as_ratio, machine_facts, paired, print_ratios
+from .stages import stage_cases, stage_contenders, stage_findings
 from .stretch import stretch_cases, stretch_contenders, stretch_ratios
 from .study import study_cases, study_contenders, study_ratios
 from .threads import busy_load, layers_table, print_layers, print_scaling, scaling_table, threading_facts
@@ -54,6 +59,8 @@ def contenders(image, case):
     found = {"napari-histeq (numpy)": lambda: nh.equalize(image, axis=axis, backend="numpy")}
     if case.get("ours_only"):
         return found
+    if case.get("small"):  # where fixed costs weigh most: against OpenCV alone
+        return {**found, "cv2.equalizeHist": lambda: cv2.equalizeHist(image)}
     if nh.backend_info().name == "cupy":
         found["napari-histeq (cupy)"] = lambda: nh.equalize(image, axis=axis, backend="cupy")
     if image.dtype == np.uint8 and image.ndim == 2:
@@ -82,8 +89,11 @@ def make_cases(quick: bool):
     dark16 = rng.gamma(2.0, 300.0, (side, side)).clip(0, 65535).astype(np.uint16)
     stack = rng.gamma(2.0, 12.0, (planes, plane_side, plane_side)).clip(0, 255).astype(np.uint8)
     floats = rng.gamma(2.0, 0.05, (side, side)).astype(np.float32)
+    smaller = {f"u8 {n}": {"name": f"uint8 {n}x{n}", "image": dark8[:n, :n].copy(), "small": True}
+               for n in ((256, 128) if quick else (1024, 512))}
     return {
         "u8": {"name": f"uint8 {side}x{side}", "image": dark8, "into_out": True},
+        **smaller,
         "u16": {"name": f"uint16 {side}x{side}", "image": dark16, "into_out": True},
         "stack": {"name": f"uint8 stack {planes}x{plane_side}x{plane_side}, global", "image": stack,
                   "skimage": False},
@@ -122,6 +132,7 @@ def time_interleaved(functions: dict, rounds: int, sync=lambda: None) -> dict:
             "q3_ms": 1000 * float(np.percentile(times, 75)),
             "min_ms": 1000 * float(np.min(times)),
             "rounds": len(times),
+            "samples_ms": [round(1000 * t, 4) for t in times],  # round by round, for paired ratios
         }
         for name, times in samples.items()
     }
@@ -157,22 +168,14 @@ def compile_seconds() -> dict:
     return {"first_call_compiling_s": runs[0], "first_call_cached_s": runs[1]}
 
 
-def machine() -> dict:
-    model = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+def machine(quick=False) -> dict:
+    """The machine (``robust.machine_facts``: its bandwidth measured on full runs) and the versions timed."""
     import cv2
     import numba
     import skimage
 
     return {
-        "cpu": model,
-        "cores": os.cpu_count(),
+        **machine_facts(bandwidth=not quick),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "numba": numba.__version__,
@@ -190,10 +193,14 @@ def ratios(timings: dict, u8_name: str) -> list[tuple[str, float, str]]:
         return timings.get(key, {}).get(name, {}).get("median_ms")
 
     ours = "napari-histeq (numpy)"
-    out = []
+    out = [paired(f"{u8_name}: ours / cv2.equalizeHist", timings["u8"], ours, "cv2.equalizeHist", "<= 0.85"),
+           *(paired(f"uint8 {key[3:]}x{key[3:]}: ours / cv2.equalizeHist", timings[key], ours, "cv2.equalizeHist",
+                    "<= 1.0") for key in timings if key.startswith("u8 ") and key != "u8 below"),
+           paired(f"{u8_name} into out=: ours / cv2.equalizeHist", timings["u8"], ours + " out=",
+                  "cv2.equalizeHist dst=", "context"),
+           paired(f"{u8_name}: skimage / ours", timings["u8"], "skimage equalize_hist", ours, ">= 40")]
+    out = [row for row in out if row is not None]
     pairs = [
-        (f"{u8_name}: ours / cv2.equalizeHist", median("u8", ours), median("u8", "cv2.equalizeHist"), "<= 1.0"),
-        (f"{u8_name}: skimage / ours", median("u8", "skimage equalize_hist"), median("u8", ours), ">= 40"),
         # The uint16 goal as ruled: compute only (both into a reused out=), and a fresh result
         # against a fresh copy of the same image (the system's cost of new pages is in both).
         ("ours into out=: uint16 / uint8", median("u16", ours + " out="), median("u8", ours + " out="), "<= 1.5"),
@@ -219,10 +226,8 @@ def print_table(results, extra):
         floor = case["timings"].get("image.copy() (floor)", {}).get("median_ms")
         for name, t in sorted(case["timings"].items(), key=lambda item: item[1]["median_ms"]):
             relative = f"{t['median_ms'] / floor:7.1f}x copy" if floor else ""
-            print(f"  {name:26} {t['median_ms']:9.2f} ms  [{t['q1_ms']:8.2f} .. {t['q3_ms']:8.2f}]  {relative}")
-    print("\nratios (medians of this run)")
-    for label, value, goal in extra["ratios"]:
-        print(f"  {label:48} {value:7.2f}   " + ("(context, no goal)" if goal == "context" else f"goal {goal}"))
+            print(f"  {name:34} {t['median_ms']:9.3f} ms  [{t['q1_ms']:8.3f} .. {t['q3_ms']:8.3f}]  {relative}")
+    print_ratios(extra["ratios"])
     print("\nmemory: peak NumPy allocation during one call / output size")
     for label, value in extra["memory"].items():
         print(f"  {label:48} {value:7.2f}")
@@ -268,12 +273,17 @@ def peer_tables(args, rounds) -> dict:
         image = cases[key]["image"]
         return peak_extra_memory(image, **options) / image.nbytes
 
+    stages = stage_cases(args.quick) if "stages" in parts else {}
+    for key, case in stages.items():
+        print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
+        timings[key] = time_interleaved(stage_contenders(case), rounds)
+
     study = study_cases(args.quick) if "study" in parts else {}
     for key, case in study.items():
         case_rounds = min(rounds, case.get("rounds", rounds))  # 100 images of 8 MiB each
         print(f"timing {case['name']} ({case_rounds} rounds)...", file=sys.stderr)
         timings[key] = time_interleaved(study_contenders(key, case), case_rounds)
-    every = {**cases, **matching, **adaptive, **stretch, **medical, **study}
+    every = {**cases, **matching, **adaptive, **stretch, **medical, **study, **stages}
     found, peaks = [], {}
     if cases:
         found += ratios(timings, cases["u8"]["name"])
@@ -287,6 +297,8 @@ def peer_tables(args, rounds) -> dict:
         found += medical_ratios(timings, medical)
     if study:
         found += study_ratios(timings, study)
+    if stages:
+        found += stage_findings(timings, stages)
     if adaptive:
         found += adaptive_ratios(timings, adaptive) + tile_memory_ratios(args.quick)
         peaks.update(adaptive_memory(adaptive))
@@ -297,7 +309,8 @@ def peer_tables(args, rounds) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small images, few rounds (a smoke run)")
-    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="rounds per case (default 41; 3 with --quick); some slow peers' cases take fewer")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--no-compile-time", action="store_true", help="skip measuring numba's first call")
     parser.add_argument("--load", type=int, nargs="?", const=os.cpu_count() or 1, default=0, metavar="N",
@@ -308,13 +321,14 @@ def main(argv=None) -> int:
     parser.add_argument("--scaling", action="store_true", help="time ours on 1 core and on 2 (no added load)")
     parser.add_argument("--threads-only", action="store_true", help="skip the peer tables")
     parser.add_argument("--only", nargs="+",
-                        choices=("equalize", "matching", "adaptive", "stretch", "medical", "study"),
-                        help="time only these operations' rows against their peers")
+                        choices=("equalize", "matching", "adaptive", "stretch", "medical", "study", "stages"),
+                        help="time only these operations' rows against their peers (stages: where a uint8 "
+                             "equalisation's time goes, only when named)")
     args = parser.parse_args(argv)
-    rounds = args.rounds or (3 if args.quick else 15)
+    rounds = args.rounds or (3 if args.quick else 41)
     child_rounds, child_calls, side = (1, 3, 512) if args.quick else (16, 5, 4096)
 
-    info = machine()
+    info = machine(args.quick)
     results = {}
     with busy_load(args.load):
         if not args.threads_only:
@@ -336,6 +350,8 @@ def main(argv=None) -> int:
           f"added load: {args.load} busy processes")
     if "cases" in results:
         print_table(results["cases"], results)
+        if args.quick:
+            print("(--quick: small images and few rounds, a smoke run; the goals are for the full run)")
     if "layers" in results:
         print_layers(results["layers"], args.load)
     if args.scaling:
@@ -344,8 +360,7 @@ def main(argv=None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {"machine": info, "quick": args.quick, "load_processes": args.load, **results}
         if "ratios" in payload:
-            payload["ratios"] = [{"ratio": label, "value": value, "goal": goal}
-                                 for label, value, goal in payload["ratios"]]
+            payload["ratios"] = [as_ratio(row).as_json() for row in payload["ratios"]]
         args.json.write_text(json.dumps(payload, indent=2))
         print(f"\nwrote {args.json}")
     return 0

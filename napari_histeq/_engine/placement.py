@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._kernels.threads import wake_helpers
 from .backend import array_module, free_device_bytes, is_cupy_array, native, to_backend
 from .groups import GroupLayout
 
+#: Images at least this big wake the kernels' helper threads before their checks and set-up.
+WAKE_HELPERS_AT = 1 << 18
 #: Pixels per block on the CPU: bounds the int64 temporaries to ~32 MiB.
 CPU_BLOCK_ELEMENTS = 1 << 22
 #: Bytes of device memory one pixel of a block needs at most (input, index, output).
@@ -28,6 +31,8 @@ def on_backend(xp, data, out_dtype, work, convert=True):
     retries instead of surfacing.
     """
     if xp is np:
+        if data.size >= WAKE_HELPERS_AT:
+            wake_helpers()
         result = work(to_backend(np, data), CPU_BLOCK_ELEMENTS)
         return like_input(result, data) if convert else result
     free = free_device_bytes(xp)

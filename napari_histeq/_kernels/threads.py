@@ -27,8 +27,6 @@ import time
 
 import numpy as np
 
-from . import spin
-
 ENV_VAR = "NAPARI_HISTEQ_NUM_THREADS"
 
 _pool: _Helpers | None = None
@@ -85,6 +83,9 @@ class _Helpers:
         self.wake = threading.Condition(threading.Lock())
         self.sleeping = 0
         self.stopped = False
+        from . import spin  # numba: imported by the first launch, so that the engine imports without it
+
+        self.wait_while = spin.wait_while
         self.spins = spin.spins_for(spin.SPIN_SECONDS)
         for i in range(count):
             threading.Thread(target=self._serve, name=f"napari-histeq-{i}", daemon=True).start()
@@ -125,7 +126,7 @@ class _Helpers:
         ``finished`` (a completion cell or None) is set once the GIL is released.
         """
         if self.spins:
-            now = int(spin.wait_while(self.generation, seen, self.spins, finished))
+            now = int(self.wait_while(self.generation, seen, self.spins, finished))
             if now != seen:
                 return now
         elif finished is not None:
@@ -147,6 +148,19 @@ def _helpers(count: int) -> _Helpers:
                 _pool.stop()
             _pool = _Helpers(count)
         return _pool
+
+
+def wake_helpers() -> None:
+    """Have sleeping helpers start watching for work now, ahead of a launch a few dozen microseconds away.
+
+    A sleeping thread takes 25-45 us to run again once woken (see :mod:`.spin`):
+    woken before a call's checks and set-up, it is awake by its first launch.
+    """
+    pool = _pool
+    if pool is not None and pool.sleeping:
+        pool.generation[0] = next(pool._bumps)
+        with pool.wake:
+            pool.wake.notify_all()
 
 
 def _forget_pool_in_child() -> None:
@@ -209,7 +223,7 @@ def run_parallel(function, tasks) -> list:
     pool = _helpers(threads - 1)
     pool.submit(drain, workers - 1)
     # the tasks still running were taken by helpers, which are awake: watch for the last one first
-    if drain() is None and (not pool.spins or spin.wait_while(all_finished, 0, pool.spins) == 0):
+    if drain() is None and (not pool.spins or pool.wait_while(all_finished, 0, pool.spins) == 0):
         all_done.wait()  # long tasks: sleep until the last one ends
     if errors:
         raise errors[0]
