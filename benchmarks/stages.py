@@ -5,8 +5,10 @@
 ``cv2.calcHist``, our table, our mapping (pair tables and gather) against
 ``cv2.LUT``, a fresh output's page faults (a copy into new memory against a
 copy into reused memory), one hand-off of two tasks to the helper threads, and
-the whole call of each. What the whole call costs beyond its stages is the
-Python between them.
+the whole call of each. What the whole call costs beyond its stages timed
+alone is the Python around them and the threads' waits. (The whole call of
+one uint8 image runs the stages in one launch, ``_kernels.onepass``; the
+stages alone are the general kernels.)
 """
 
 from __future__ import annotations
@@ -74,8 +76,8 @@ def stage_findings(timings: dict, cases: dict) -> list[tuple[str, float, str]]:
             (f"{side}: ours / cv2.equalizeHist (whole call)", t[OURS] / t[CV2], "context"),
             (f"{side}: ours count / cv2.calcHist", t["ours: count"] / t["cv2.calcHist"], "context"),
             (f"{side}: ours map / cv2.LUT", t["ours: map (reused output)"] / t["cv2.LUT (reused output)"], "context"),
-            (f"{side}: Python between our stages, ms", t[OURS] - stages - t["copy into a fresh array"]
-             + t["copy into a reused array"], "context"),
+            (f"{side}: whole call less its stages timed alone (Python, waits), ms",
+             t[OURS] - stages - t["copy into a fresh array"] + t["copy into a reused array"], "context"),
             (f"{side}: fresh output's page faults, ms", t["copy into a fresh array"] - t["copy into a reused array"],
              "context"),
             (f"{side}: two threads' gain on counting (1 thread / 2)",

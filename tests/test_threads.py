@@ -329,10 +329,72 @@ def test_a_watcher_sees_another_threads_store_and_its_own_publish():
     cell, published = np.zeros(1, np.int64), np.zeros(1, np.int64)
     timer = threading.Timer(0.05, lambda: cell.__setitem__(0, 7))
     timer.start()
-    seen = 0
-    while seen == 0:  # a few bounded watches, as the helpers do
-        seen = int(spin.wait_while(cell, 0, spin.spins_for(0.01), published))
+    seen = int(spin.wait_while(cell, 0, spin.spins_for(0.001), published))  # counts `published` up once
+    while seen == 0:  # a few more bounded watches, as the helpers do
+        seen = int(spin.wait_while(cell, 0, spin.spins_for(0.01)))
     timer.join()
     assert seen == 7 and published[0] == 1
     assert spin.wait_while(cell, 5, 10) == 7  # already different: returns at once
     assert spin.spins_for(250e-6) >= 1
+
+
+# -- one uint8 group counted and mapped in one launch (_kernels.onepass) --
+
+
+def _one_pass_route():
+    from napari_histeq._engine import accel
+
+    return accel.last_route("histogram")
+
+
+@needs_kernels
+@pytest.mark.parametrize("count", ["1", "2", "3", "8"])
+@pytest.mark.parametrize("shape", [(512, 512), (333, 517), (3, 131, 97), (16385,)])
+def test_one_pass_lane_against_the_formula(monkeypatch, count, shape):
+    # odd sizes leave a tail of fewer than 8 pixels; more threads than cores; a 3D stack pooled
+    monkeypatch.setenv(threads.ENV_VAR, count)
+    image = np.random.default_rng(len(shape)).gamma(2.0, 12.0, shape).clip(0, 255).astype(np.uint8)
+    expected = textbook_equalize(image)
+    np.testing.assert_array_equal(equalize(image), expected)
+    assert "one launch" in _one_pass_route().reason
+    in_place = image.copy()
+    assert equalize(in_place, out=in_place) is in_place
+    np.testing.assert_array_equal(in_place, expected)
+
+
+@needs_kernels
+def test_one_pass_lane_leaves_unaligned_and_masked_images_to_the_stages():
+    image = np.random.default_rng(2).gamma(2.0, 12.0, 300 * 300 + 1).clip(0, 255).astype(np.uint8)
+    unaligned = image[1:].reshape(300, 300)  # starts one byte past a 64-bit word
+    np.testing.assert_array_equal(equalize(unaligned), textbook_equalize(unaligned))
+    assert "one launch" not in _one_pass_route().reason
+
+
+@needs_kernels
+def test_a_failing_table_sends_the_helpers_away(monkeypatch):
+    # The helpers wait inside the kernel for the caller's table: an error while building it
+    # must release them, and the next call must run as usual.
+    from napari_histeq._engine import pipeline
+
+    monkeypatch.setenv(threads.ENV_VAR, "2")
+    image, expected = image_and_expected(np.uint8, side=512)
+    original = pipeline.fit_from_counts
+
+    def failing(*args, **kwargs):
+        raise ArithmeticError("no table")
+
+    monkeypatch.setattr(pipeline, "fit_from_counts", failing)
+    with pytest.raises(ArithmeticError, match="no table"):
+        equalize(image)
+    monkeypatch.setattr(pipeline, "fit_from_counts", original)
+    check_from_many_threads(equalize, [image], [expected], threads=4, calls=3)
+
+
+@needs_kernels
+def test_one_pass_lane_from_inside_the_helpers():
+    # Called from a helper thread (a kernel task that equalises): the caller claims every part
+    # no helper took, so nothing waits for a helper that is busy with the caller's own task.
+    images, expected = zip(*[image_and_expected(np.uint8, side=256, seed=seed) for seed in range(4)])
+    results = threads.run_parallel(lambda k: equalize(images[k]), [(k,) for k in range(4)])
+    for result, want in zip(results, expected, strict=True):
+        np.testing.assert_array_equal(result, want)

@@ -14,6 +14,7 @@ the task that follow the cell's change.
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 
@@ -24,31 +25,54 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 
+def _cell(context, builder, signature, args):
+    """The address of ``cells[index]``: the first two arguments of the intrinsics below."""
+    array_type = signature.args[0]
+    array = context.make_array(array_type)(context, builder, args[0])
+    return cgutils.get_item_pointer(context, builder, array_type, array, [args[1]])
+
+
 @intrinsic
-def _load_acquire(typingctx, cells, index):
+def load_acquire(typingctx, cells, index):
     """``cells[index]`` read atomically with acquire ordering (a 64-bit integer array)."""
 
     def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        array = context.make_array(array_type)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(context, builder, array_type, array, [args[1]])
-        return builder.load_atomic(pointer, "acquire", 8)
+        return builder.load_atomic(_cell(context, builder, signature, args), "acquire", 8)
 
     return cells.dtype(cells, index), codegen
 
 
 @intrinsic
-def _store_release(typingctx, cells, index, value):
-    """``cells[index] = value`` written atomically with release ordering (a 64-bit integer array)."""
+def store_release(typingctx, cells, index, value):
+    """``cells[index] = value`` written atomically with release ordering."""
 
     def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        array = context.make_array(array_type)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(context, builder, array_type, array, [args[1]])
-        builder.store_atomic(args[2], pointer, "release", 8)
+        builder.store_atomic(args[2], _cell(context, builder, signature, args), "release", 8)
         return context.get_dummy_value()
 
     return types.void(cells, index, cells.dtype), codegen
+
+
+@intrinsic
+def fetch_add(typingctx, cells, index, value):
+    """``cells[index] += value`` as one atomic step (acquire and release); the value before."""
+
+    def codegen(context, builder, signature, args):
+        return builder.atomic_rmw("add", _cell(context, builder, signature, args), args[2], "acq_rel")
+
+    return cells.dtype(cells, index, cells.dtype), codegen
+
+
+@intrinsic
+def claim(typingctx, cells, index):
+    """Set ``cells[index]`` from 0 to 1 atomically: True for the one thread that did."""
+
+    def codegen(context, builder, signature, args):
+        zero, one = (context.get_constant(signature.args[0].dtype, v) for v in (0, 1))
+        result = builder.cmpxchg(_cell(context, builder, signature, args), zero, one, "acq_rel", "acquire")
+        return builder.extract_value(result, 1)
+
+    return types.boolean(cells, index), codegen
 
 
 #: The system call that lets another thread run on this core: a watcher on a busy machine must not
@@ -66,6 +90,9 @@ def _yield_core(typingctx):
     return types.void(), codegen
 
 
+#: Offer this core to another thread (inside kernels that wait for one).
+yield_core = _yield_core
+
 #: Plain reads (about a microsecond) before each further read waits for the core to be offered away.
 _READS = 1 << 12
 
@@ -75,23 +102,23 @@ def wait_while(cells, value, spins, publish=None):
     """Watch ``cells[0]`` while it equals ``value``: a microsecond of reads, then up to ``spins`` reads,
     each after offering the core to another thread. Return the last value read.
 
-    ``publish``: a cell set to 1 first, once the GIL is released: a thread
-    that says "done" this way lets the waiting thread take the GIL at once,
-    where the same store from Python would have it sleep on the GIL until
-    this thread let go.
+    ``publish``: a cell counted up by 1 first, once the GIL is released: a
+    thread that says "done" this way lets the waiting thread take the GIL at
+    once, where the same store from Python would have it sleep on the GIL
+    until this thread let go.
     """
     if publish is not None:
-        _store_release(publish, 0, np.int64(1))
-    seen = _load_acquire(cells, 0)
+        fetch_add(publish, 0, np.int64(1))
+    seen = load_acquire(cells, 0)
     for _ in range(_READS):
         if seen != value:
             return seen
-        seen = _load_acquire(cells, 0)
+        seen = load_acquire(cells, 0)
     for _ in range(spins):
         if seen != value:
             return seen
         _yield_core()
-        seen = _load_acquire(cells, 0)
+        seen = load_acquire(cells, 0)
     return seen
 
 
@@ -115,3 +142,9 @@ def spins_for(seconds: float) -> int:
     wait_while(cell, 0, trial)
     elapsed = max(time.perf_counter() - start, 1e-9)
     return max(1, int(trial * seconds / elapsed))
+
+
+@functools.lru_cache(maxsize=1)
+def usable() -> bool:
+    """Whether the waiting kernels link here (the system call :data:`_YIELD` exists)."""
+    return spins_for(1e-6) > 0

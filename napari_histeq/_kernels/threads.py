@@ -90,14 +90,30 @@ class _Helpers:
         for i in range(count):
             threading.Thread(target=self._serve, name=f"napari-histeq-{i}", daemon=True).start()
 
-    def submit(self, drain, copies: int) -> None:
+    def submit(self, drain, copies: int, announce: bool = True) -> int:
+        """Queue ``drain`` for ``copies`` helpers; the generation that announces it (stored here unless
+        ``announce`` is False: then the caller stores it, from a kernel, once it has let go of the GIL).
+        """
         self.queue.extend([drain] * copies)
-        self.generation[0] = next(self._bumps)
+        generation = next(self._bumps)
+        if announce:
+            self.generation[0] = generation
         # A helper counts itself asleep before it looks at the generation one last time (under the
         # GIL, in this order), so one that missed the bump above is counted here.
         if self.sleeping:
             with self.wake:
                 self.wake.notify(copies)
+        return generation
+
+    def withdraw(self, drain) -> None:
+        """Take back the copies of ``drain`` no helper has started: their caller is done without them,
+        and they hold its arrays.
+        """
+        try:
+            while True:
+                self.queue.remove(drain)
+        except ValueError:
+            pass
 
     def stop(self) -> None:
         self.stopped = True
@@ -107,7 +123,7 @@ class _Helpers:
 
     def _serve(self) -> None:
         seen = int(self.generation[0])
-        finished = None  # the completion cell of a call whose last task this helper ran
+        finished = None  # a cell the last drain asks to count up once this helper has let go of the GIL
         while not self.stopped:
             try:
                 drain = self.queue.popleft()
@@ -116,7 +132,7 @@ class _Helpers:
                 finished = None
                 continue
             if finished is not None:
-                finished[0] = 1
+                finished[0] += 1
             finished = drain()
             del drain  # its tasks hold the caller's arrays (the output among them): let them go now
 
@@ -130,7 +146,7 @@ class _Helpers:
             if now != seen:
                 return now
         elif finished is not None:
-            finished[0] = 1
+            finished[0] += 1
         with self.wake:
             self.sleeping += 1
             while int(self.generation[0]) == seen and not self.queue and not self.stopped:
@@ -148,6 +164,30 @@ def _helpers(count: int) -> _Helpers:
                 _pool.stop()
             _pool = _Helpers(count)
         return _pool
+
+
+def start_on_helpers(task, copies: int):
+    """Queue ``task(spins)`` for up to ``copies`` helper threads: ``(cell, value, withdraw)``.
+
+    For work whose caller claims whatever no helper has started (see
+    :mod:`.onepass`): it never waits for a queued helper. ``spins`` is how
+    long a helper may watch for the caller's next step (:func:`.spin.wait_while`).
+    The caller stores ``value`` in ``cell[0]`` from inside its own kernel:
+    a watching helper then takes the GIL while the caller does not hold it
+    (taken from Python, the helper would wait for the GIL asleep, see
+    :mod:`.spin`). ``withdraw()`` takes back the copies no helper started,
+    once the work is done. None without helpers.
+    """
+    threads = num_threads()
+    if threads < 2:
+        return None
+    pool = _helpers(threads - 1)
+
+    def drain():
+        return task(pool.spins)
+
+    generation = pool.submit(drain, min(copies, threads - 1), announce=False)
+    return pool.generation, generation, lambda: pool.withdraw(drain)
 
 
 def wake_helpers() -> None:
@@ -225,6 +265,7 @@ def run_parallel(function, tasks) -> list:
     # the tasks still running were taken by helpers, which are awake: watch for the last one first
     if drain() is None and (not pool.spins or pool.wait_while(all_finished, 0, pool.spins) == 0):
         all_done.wait()  # long tasks: sleep until the last one ends
+    pool.withdraw(drain)
     if errors:
         raise errors[0]
     return results

@@ -1,0 +1,199 @@
+"""One histogram group of uint8 pixels, counted and mapped in one launch of the helper threads.
+
+The general kernels hand every stage to the threads anew (count, pair
+tables, gather): each hand-off takes the GIL back and forth, and for a
+512x512 image the Python between the stages cost as much as the stages.
+Here the helpers are launched once. Every thread, the caller included,
+claims parts of the image and counts them; the caller sums the counts and
+has its table built (in Python: any transfer); meanwhile the helpers wait
+inside the kernel, without the GIL, for the table; then every thread claims
+half of the pair table, and parts of the image to map.
+
+Work is *claimed* (an atomic 0 -> 1), never assigned: the caller claims what
+no helper has started, so it waits only for work in progress, never for a
+helper still queued behind another call (no deadlock from a pool thread or
+a busy pool). A helper that has waited for the table longer than it would
+spin goes away, and the caller maps the rest.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .counting import _counts_u8_words
+from .partition import sum_rows
+from .spin import (
+    claim,
+    fetch_add,
+    load_acquire,
+    store_release,
+    usable,  # noqa: F401 -- where the waiting kernels do not link, the general path serves
+    yield_core,
+)
+from .threads import num_threads, split, start_on_helpers
+
+#: Parts per thread: small enough for a late helper to still find some, few enough to claim quickly.
+_PARTS_PER_THREAD = 2
+#: No part counts more pixels than its int32 sub-histograms hold.
+_MAX_PART_WORDS = 1 << 27
+
+# The cells after the 2 x parts claims (counting, mapping) and the 2 pair-table halves' claims.
+_COUNTED, _TABLE, _PAIRED, _MAPPED, _STARTED, _SLOTS = 0, 1, 2, 3, 4, 5
+
+
+@numba.njit(nogil=True, cache=True)
+def _count_claimed(words, bounds, partials, cells):
+    parts = bounds.size - 1
+    for p in range(parts):
+        if claim(cells, p):
+            _counts_u8_words(words[bounds[p] : bounds[p + 1]], partials[p])
+            fetch_add(cells, 2 * parts + 2 + _COUNTED, 1)
+
+
+@numba.njit(nogil=True, cache=True)
+def _pairs_claimed(table, pairs, cells, parts):
+    for half in range(2):
+        if claim(cells, 2 * parts + half):
+            for high in range(128 * half, 128 * half + 128):
+                mapped_high = np.uint16(table[high]) << 8
+                row = pairs[high << 8 : (high + 1) << 8]
+                for low in range(256):
+                    row[low] = mapped_high | np.uint16(table[low])
+            fetch_add(cells, 2 * parts + 2 + _PAIRED, 1)
+
+
+@numba.njit(nogil=True, cache=True)
+def _map_claimed(values, pairs, out, bounds, cells):
+    """``out = table[values]`` over the claimed parts, two pixels (one uint16) per look-up."""
+    parts = bounds.size - 1
+    for p in range(parts):
+        if claim(cells, parts + p):
+            source, target = values[4 * bounds[p] : 4 * bounds[p + 1]], out[4 * bounds[p] : 4 * bounds[p + 1]]
+            for i in range(source.size):
+                target[i] = pairs[source[i]]
+            fetch_add(cells, 2 * parts + 2 + _MAPPED, 1)
+
+
+@numba.njit(nogil=True, cache=True)
+def _wait_for(cells, index, value):
+    """Until the count ``cells[index]`` reaches ``value``: work in progress on another thread, a short wait.
+
+    (At least, not exactly: a helper that joins late is counted in ``returned`` but was not in the
+    number of helpers started that the caller read.)
+    """
+    while load_acquire(cells, index) < value:
+        yield_core()
+
+
+@numba.njit(nogil=True, cache=True)
+def _help(words, bounds, partials, table, pairs, values, out, cells, spins):
+    """A helper's whole share: count, wait for the table (``spins`` at most), pair tables, map."""
+    parts = bounds.size - 1
+    fetch_add(cells, 2 * parts + 2 + _STARTED, 1)
+    _count_claimed(words, bounds, partials, cells)
+    for _ in range(spins):
+        if load_acquire(cells, 2 * parts + 2 + _TABLE) != 0:
+            break
+        yield_core()
+    if load_acquire(cells, 2 * parts + 2 + _TABLE) != 1:  # not ready in time, or the table failed
+        return
+    _pairs_claimed(table, pairs, cells, parts)
+    _wait_for(cells, 2 * parts + 2 + _PAIRED, 2)
+    _map_claimed(values, pairs, out, bounds, cells)
+
+
+@numba.njit(nogil=True, cache=True)
+def _count(words, bounds, partials, tail, cells, counts, announce, generation):
+    """The caller's share of counting, then the sum of every part's counts (and the tail's) into ``counts``.
+
+    First the helpers' work is announced (``generation`` into ``announce``, when not 0), the GIL let go.
+    """
+    if generation != 0:
+        store_release(announce, 0, np.int64(generation))
+    parts = bounds.size - 1
+    _count_claimed(words, bounds, partials, cells)
+    _wait_for(cells, 2 * parts + 2 + _COUNTED, parts)
+    sum_rows(partials.reshape(-1, 256), counts)
+    for i in range(tail.size):
+        counts[tail[i]] += 1
+
+
+@numba.njit(nogil=True, cache=True)
+def _map(table, pairs, values, out, bounds, tail, tail_out, cells, returned):
+    """The caller's share of mapping: the table published, pair tables, parts, the tail, and the waits.
+
+    The last wait is for every helper that took part to be back outside the GIL (``returned``
+    counts them): the caller then takes the GIL without a helper holding it (asleep, see
+    :mod:`.spin`, while a helper finishes in Python).
+    """
+    parts = bounds.size - 1
+    store_release(cells, 2 * parts + 2 + _TABLE, np.int64(1))
+    _pairs_claimed(table, pairs, cells, parts)
+    _wait_for(cells, 2 * parts + 2 + _PAIRED, 2)
+    _map_claimed(values, pairs, out, bounds, cells)
+    for i in range(tail.size):
+        tail_out[i] = table[tail[i]]
+    _wait_for(cells, 2 * parts + 2 + _MAPPED, parts)
+    _wait_for(returned, 0, load_acquire(cells, 2 * parts + 2 + _STARTED))
+
+
+class OnePass:
+    """Count a C-contiguous, 8-byte-aligned uint8 array, then map it into ``out`` (:attr:`result`, any
+    C-contiguous uint8 array of its size, the array itself included) through a table built in between.
+
+    ``with OnePass(values, out) as lane: counts = lane.count(); lane.apply(table)``;
+    leaving the block early (the table failed) sends the helpers away.
+    """
+
+    def __init__(self, values: np.ndarray, out: np.ndarray):
+        self.result = out
+        values, out = values.reshape(-1), out.reshape(-1)
+        n_words = values.size // 8
+        body = 8 * n_words
+        self.words = values[:body].view(np.uint64)
+        self.values, self.out = values[:body].view(np.uint16), out[:body].view(np.uint16)
+        self.tail, self.tail_out = values[body:], out[body:]
+        threads = num_threads()
+        parts = max(_PARTS_PER_THREAD * threads, -(-n_words // _MAX_PART_WORDS))
+        self.bounds = np.array([0] + [b for _, b in split(max(n_words, 1), parts)], np.int64)
+        if n_words == 0:
+            self.bounds = np.zeros(1, np.int64)
+        parts = self.bounds.size - 1
+        self.partials = np.zeros((max(parts, 1), 4, 256), np.int32)
+        self.table = np.zeros(256, np.uint8)
+        self.pairs = np.empty(65536, np.uint16)
+        self.cells = np.zeros(2 * parts + 2 + _SLOTS, np.int64)
+        self._table_cell = 2 * parts + 2 + _TABLE
+        self.returned = np.zeros(1, np.int64)
+        started = None
+        if threads > 1 and parts > 1:
+            started = start_on_helpers(self._help, threads - 1)
+        self.announce, self.generation, self._withdraw = started or (np.zeros(1, np.int64), 0, lambda: None)
+
+    def _help(self, spins):
+        """A helper's share; it returns :attr:`returned` for its thread to count up outside the GIL."""
+        _help(self.words, self.bounds, self.partials, self.table, self.pairs, self.values, self.out, self.cells,
+              spins)
+        return self.returned
+
+    def count(self) -> np.ndarray:
+        """The int64 counts of the 256 levels."""
+        counts = np.empty(256, np.int64)
+        _count(self.words, self.bounds, self.partials, self.tail, self.cells, counts, self.announce, self.generation)
+        return counts
+
+    def apply(self, table: np.ndarray) -> None:
+        """Map every pixel through ``table`` (256 entries of uint8) into ``out``."""
+        self.table[:] = table
+        _map(self.table, self.pairs, self.values, self.out, self.bounds, self.tail, self.tail_out, self.cells,
+             self.returned)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.cells[self._table_cell] == 0:  # no table: helpers waiting for one stop waiting
+            self.cells[self._table_cell] = -1
+        self._withdraw()
+        return False
