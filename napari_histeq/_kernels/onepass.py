@@ -18,6 +18,8 @@ spin goes away, and the caller maps the rest.
 
 from __future__ import annotations
 
+import functools
+
 import numba
 import numpy as np
 
@@ -138,6 +140,13 @@ def _map(table, pairs, values, out, bounds, tail, tail_out, cells, returned):
     _wait_for(returned, 0, load_acquire(cells, 2 * parts + 2 + _STARTED))
 
 
+@functools.lru_cache(maxsize=64)
+def _bounds(n_words: int, parts: int) -> np.ndarray:
+    """The parts' first words and the end, ``parts`` near-equal parts (shared between calls: not to be written)."""
+    bounds = np.array([0] + [b for _, b in split(n_words, parts)] if n_words else [0], np.int64)
+    return bounds
+
+
 class OnePass:
     """Count a C-contiguous, 8-byte-aligned uint8 array, then map it into ``out`` (:attr:`result`, any
     C-contiguous uint8 array of its size, the array itself included) through a table built in between.
@@ -155,10 +164,7 @@ class OnePass:
         self.values, self.out = values[:body].view(np.uint16), out[:body].view(np.uint16)
         self.tail, self.tail_out = values[body:], out[body:]
         threads = num_threads()
-        parts = max(_PARTS_PER_THREAD * threads, -(-n_words // _MAX_PART_WORDS))
-        self.bounds = np.array([0] + [b for _, b in split(max(n_words, 1), parts)], np.int64)
-        if n_words == 0:
-            self.bounds = np.zeros(1, np.int64)
+        self.bounds = _bounds(n_words, max(_PARTS_PER_THREAD * threads, -(-n_words // _MAX_PART_WORDS)))
         parts = self.bounds.size - 1
         self.partials = np.zeros((max(parts, 1), 4, 256), np.int32)
         self.table = np.zeros(256, np.uint8)
@@ -168,7 +174,7 @@ class OnePass:
         self.returned = np.zeros(1, np.int64)
         started = None
         if threads > 1 and parts > 1:
-            started = start_on_helpers(self._help, threads - 1)
+            started = start_on_helpers(self._help, threads - 1, threads)
         self.announce, self.generation, self._withdraw = started or (np.zeros(1, np.int64), 0, lambda: None)
 
     def _help(self, spins):

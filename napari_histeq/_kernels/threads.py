@@ -166,7 +166,7 @@ def _helpers(count: int) -> _Helpers:
         return _pool
 
 
-def start_on_helpers(task, copies: int):
+def start_on_helpers(task, copies: int, threads: int | None = None):
     """Queue ``task(spins)`` for up to ``copies`` helper threads: ``(cell, value, withdraw)``.
 
     For work whose caller claims whatever no helper has started (see
@@ -176,9 +176,10 @@ def start_on_helpers(task, copies: int):
     a watching helper then takes the GIL while the caller does not hold it
     (taken from Python, the helper would wait for the GIL asleep, see
     :mod:`.spin`). ``withdraw()`` takes back the copies no helper started,
-    once the work is done. None without helpers.
+    once the work is done. None without helpers. ``threads``: the caller's
+    :func:`num_threads`, when it has it.
     """
-    threads = num_threads()
+    threads = threads or num_threads()
     if threads < 2:
         return None
     pool = _helpers(threads - 1)
