@@ -236,9 +236,9 @@ def fit_and_apply(request: Request, out=None, transfer=None, transfer_for=None):
     out = check_out(out, request.image, request.out_dtype)
 
     def run(staged, block_elements):
-        target = direct_target(out, staged, request.layout)
-        lane = _accel.one_pass(request.xp, staged, request.layout, request.mask is not None, target)
-        if lane is not None and transfer_for is None:
+        lane = None if transfer_for is not None else _accel.one_pass(
+            request.xp, staged, request.layout, request.mask is not None, direct_target(out, staged, request.layout))
+        if lane is not None:
             with lane:
                 binning = _accel.choose_binning(np, staged.reshape(1, -1), None, request.nbins, block_elements)
                 tables = fit_from_counts(lane.count()[None], binning, request, transfer)

@@ -10,7 +10,9 @@ bin over and over), mapping two uint8 pixels per gather through a
 65536-entry pair table, and splitting the work over all cores. Signed images
 are handled by permuting the tables, not by touching every pixel.
 
-The float kernels are in :mod:`.floats`, the split into tasks in :mod:`.partition`.
+The float kernels are in :mod:`.floats`, the split into tasks in :mod:`.partition`,
+the word counters in :mod:`.counting`, and one uint8 group counted and mapped in one
+launch of the threads in :mod:`.onepass`.
 
 Each kernel is single-threaded and releases the GIL; it works on one
 ``[start, stop)`` range of its input, and :func:`.threads.run_parallel` runs
