@@ -7,6 +7,7 @@ metadata is read back with tifffile, zarr and Pillow, not with our reader.
 import json
 import subprocess
 import sys
+import textwrap
 
 import imageio.v3 as iio
 import numpy as np
@@ -500,3 +501,31 @@ def test_a_bad_out_range_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as raised:
         batch(tmp_path / "cells.tif", "--out-range", "0-255")
     assert raised.value.code == 2 and "LO,HI" in capsys.readouterr().err
+
+
+def test_ctrl_c_in_an_idle_worker_is_quiet_and_refuses_further_files():
+    # Ctrl-C reaches the workers with the parent; a worker waiting for its next file used to die
+    # with multiprocessing's KeyboardInterrupt traceback on the terminal. Now it stays, refuses the
+    # files still queued for it, and leaves when the parent shuts the pool down.
+    code = textwrap.dedent("""
+        import os, signal, time
+        from concurrent.futures import ProcessPoolExecutor
+        from napari_histeq._cli.jobs import _start_worker
+        from napari_histeq._cli.stopping import Stopped, run_busy
+        # as a terminal gives it (a test run in the background of a script inherits SIGINT ignored)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with ProcessPoolExecutor(1, initializer=_start_worker, initargs=(1,)) as pool:
+            pool.submit(abs, -1).result()  # the worker is up, and now idle
+            (process,) = list(pool._processes.values())
+            os.kill(process.pid, signal.SIGINT)
+            time.sleep(0.5)
+            try:
+                pool.submit(run_busy, abs, -1).result()
+            except Stopped:
+                print("refused")
+        process.join(30)
+        print("status", process.exitcode)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert "refused" in result.stdout and "status 0" in result.stdout, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr

@@ -74,10 +74,28 @@ def _worker_handler(signum, _frame):
     os._exit(128 + signum)  # idle between files: nothing to clean up
 
 
+def _worker_interrupt(signum, _frame):
+    """Ctrl-C in a worker: it reaches the parent too, which shuts the pool down. A worker inside a
+    file unwinds it; an idle one stays to take the parent's word to stop, since leaving from inside
+    the pool's queue (it holds its lock while it waits) could leave the other workers stuck, and
+    Python's own handler printed multiprocessing's KeyboardInterrupt traceback there.
+    """
+    global _stopped_by
+    _stopped_by = signum
+    if _busy:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not cut the clean-up short
+        raise Stopped(signum)
+
+
 def stop_worker_on_signals() -> None:
-    """A worker process's SIGTERM and SIGHUP: stop the file at hand, cleaning up, or exit when idle."""
+    """A worker process's SIGTERM and SIGHUP: stop the file at hand, cleaning up, or exit when idle;
+    Ctrl-C: stop the file at hand (see :func:`_worker_interrupt`). Where the parent ignores SIGINT
+    (a script in the background), the workers keep ignoring it.
+    """
     for signum in STOP_SIGNALS:
         signal.signal(signum, _worker_handler)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _worker_interrupt)
 
 
 def run_busy(function, *args, **kwargs):
