@@ -247,42 +247,28 @@ def peer_tables(args, rounds) -> dict:
         print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
         timings[key] = time_interleaved(functions, rounds)
 
-    matching = matching_cases(args.quick) if "matching" in parts else {}
-    for key, case in matching.items():
-        case_rounds = min(rounds, case.get("rounds", rounds))  # scikit-image takes seconds on the big float rows
-        print(f"timing {case['name']} ({case_rounds} rounds)...", file=sys.stderr)
-        timings[key] = time_interleaved(matching_contenders(case), case_rounds)
-
-    adaptive = adaptive_cases(args.quick) if "adaptive" in parts else {}
-    for key, case in adaptive.items():
-        print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
-        timings[key] = time_interleaved(adaptive_contenders(case), rounds)
-
-    stretch = stretch_cases(args.quick) if "stretch" in parts else {}
-    for key, case in stretch.items():
-        print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
-        timings[key] = time_interleaved(stretch_contenders(case), rounds)
-
-    medical = medical_cases(args.quick) if "medical" in parts else {}
-    for key, case in medical.items():
-        case_rounds = min(rounds, case.get("rounds", rounds))  # scikit-image's 3D CLAHE takes minutes
-        print(f"timing {case['name']} ({case_rounds} rounds)...", file=sys.stderr)
-        timings[key] = time_interleaved(medical_contenders(key, case), case_rounds)
+    # (cases, their contenders, the most rounds a case may take: some peers take seconds a call)
+    families = {
+        "matching": (matching_cases, lambda key, case: matching_contenders(case)),
+        "adaptive": (adaptive_cases, lambda key, case: adaptive_contenders(case)),
+        "stretch": (stretch_cases, lambda key, case: stretch_contenders(case)),
+        "medical": (medical_cases, medical_contenders),
+        "stages": (stage_cases, lambda key, case: stage_contenders(case)),
+        "study": (study_cases, study_contenders),
+    }
+    found_cases = {}
+    for part, (cases_of, contenders_of) in families.items():
+        found_cases[part] = cases_of(args.quick) if part in parts else {}
+        for key, case in found_cases[part].items():
+            case_rounds = min(rounds, case.get("rounds", rounds))
+            print(f"timing {case['name']} ({case_rounds} rounds)...", file=sys.stderr)
+            timings[key] = time_interleaved(contenders_of(key, case), case_rounds)
+    matching, adaptive, stretch, medical, stages, study = (found_cases[part] for part in families)
 
     def memory(key, **options):
         image = cases[key]["image"]
         return peak_extra_memory(image, **options) / image.nbytes
 
-    stages = stage_cases(args.quick) if "stages" in parts else {}
-    for key, case in stages.items():
-        print(f"timing {case['name']} ({rounds} rounds)...", file=sys.stderr)
-        timings[key] = time_interleaved(stage_contenders(case), rounds)
-
-    study = study_cases(args.quick) if "study" in parts else {}
-    for key, case in study.items():
-        case_rounds = min(rounds, case.get("rounds", rounds))  # 100 images of 8 MiB each
-        print(f"timing {case['name']} ({case_rounds} rounds)...", file=sys.stderr)
-        timings[key] = time_interleaved(study_contenders(key, case), case_rounds)
     every = {**cases, **matching, **adaptive, **stretch, **medical, **study, **stages}
     found, peaks = [], {}
     if cases:

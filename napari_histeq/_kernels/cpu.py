@@ -98,11 +98,7 @@ def _word_counts(words, itemsize: int, tasks_per_row: int, narrow=False) -> np.n
     partial = np.zeros((words.shape[0], len(per_row), kernel.copies, 1 << (8 * itemsize)), np.int32)
     run_parallel(kernel, [(words[g, a:b], partial[g, t]) for g in range(words.shape[0])
                           for t, (a, b) in enumerate(per_row)])
-    if words.shape[0] == 1 and itemsize == 1:  # 256 bins: summed here faster than handed to a thread
-        counts = np.empty((1, 256), np.int64)
-        sum_rows(partial[0].reshape(-1, 256), counts[0])
-        return counts
-    if words.shape[0] == 1:  # one row: its 65536 bins split over the threads
+    if words.shape[0] == 1:  # one row: its bins split over the threads where there are enough of them
         return total_counts(partial[0])[None]
     # many rows: each thread sums whole rows, straight into the result (no per-row launch, no stack)
     rows = partial.reshape(words.shape[0], -1, partial.shape[-1])
@@ -197,9 +193,6 @@ def standard_tables(counts, lo, hi, tables) -> None:
     the same float64 divisions, running sum in bin order, product and
     round-half-to-even as the NumPy reference, in one pass instead of five.
     """
-    if counts.shape[0] == 1:  # one table: no thread to hand it to
-        _standard_tables(counts, hi - lo, lo, tables)
-        return
     ranges = task_ranges(counts.shape[0], 1, pixels_per_item=counts.shape[1])
     run_parallel(_standard_tables, [(counts[a:b], hi - lo, lo, tables[a:b]) for a, b in ranges])
 

@@ -182,10 +182,10 @@ class OnePass:
         self.returned = np.zeros(1, np.int64)
         started = None
         if threads > 1 and parts > 1:
-            started = start_on_helpers(self._help, threads - 1, threads)
+            started = start_on_helpers(self._helper_share, threads - 1, threads)
         self.announce, self.generation, self._withdraw = started or (np.zeros(1, np.int64), 0, lambda: None)
 
-    def _help(self, spins):
+    def _helper_share(self, spins):
         """A helper's share; it returns :attr:`returned` for its thread to count up outside the GIL."""
         _help(self.words, self.bounds, self.partials, self.table, self.pairs, self.values, self.out, self.cells,
               spins)

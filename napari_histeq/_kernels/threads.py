@@ -115,11 +115,15 @@ class _Helpers:
         except ValueError:
             pass
 
-    def stop(self) -> None:
-        self.stopped = True
+    def rouse(self) -> None:
+        """Every helper watching or asleep looks again (for work, or whether it is stopped)."""
         self.generation[0] = next(self._bumps)
         with self.wake:
             self.wake.notify_all()
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.rouse()
 
     def _serve(self) -> None:
         seen = int(self.generation[0])
@@ -199,9 +203,7 @@ def wake_helpers() -> None:
     """
     pool = _pool
     if pool is not None and pool.sleeping:
-        pool.generation[0] = next(pool._bumps)
-        with pool.wake:
-            pool.wake.notify_all()
+        pool.rouse()
 
 
 def _forget_pool_in_child() -> None:
