@@ -109,14 +109,65 @@ def read_dicom(path) -> list[Volume]:
         dataset = _read(file, pydicom)
         if "PixelData" not in dataset:
             continue  # a report, a presentation state: no image
-        series[str(dataset.get("SeriesInstanceUID", file))].append((file, dataset))
+        series[str(peek(dataset, "SeriesInstanceUID") or file)].append((file, dataset))
     if not series:
         raise MedicalFileError(f"{path.name}: no DICOM image (the files hold no pixel data)")
     volumes = [_volume(members, path) for members in series.values()]
     return sorted(volumes, key=lambda v: (v.metadata.get("SeriesNumber") or 0, v.name))
 
 
+#: Uncompressed little-endian transfer syntaxes: their pixels are the element's bytes as they are.
+NATIVE_SYNTAXES = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99")
+
+
+def peek(dataset, keyword, default=None):
+    """``keyword``'s value in ``dataset``, its element left as it was read: pydicom decodes an element
+    asked for by name in place, and a derived series writes the bytes of an element as read without
+    encoding it again.
+    """
+    from pydicom.datadict import tag_for_keyword
+    from pydicom.dataelem import convert_raw_data_element
+
+    element = dataset.get_item(tag_for_keyword(keyword))
+    if element is None:
+        return default
+    return (convert_raw_data_element(element, ds=dataset) if element.is_raw else element).value
+
+
+def native_pixels(dataset):
+    """The pixels of an uncompressed little-endian grey image, as ``dataset.pixel_array`` gives them
+    (read-only), or None for anything else: pydicom's decoder set-up costs as much as reading the slice.
+    """
+    syntax = getattr(getattr(dataset, "file_meta", None), "get", lambda _: None)("TransferSyntaxUID")
+    bits = peek(dataset, "BitsAllocated")
+    signed = peek(dataset, "PixelRepresentation")
+    if (syntax not in NATIVE_SYNTAXES or bits not in (8, 16, 32) or peek(dataset, "SamplesPerPixel", 1) != 1
+            or signed not in (0, 1)):
+        return None
+    rows, columns = peek(dataset, "Rows"), peek(dataset, "Columns")
+    try:
+        frames = int(peek(dataset, "NumberOfFrames") or 1)
+    except (TypeError, ValueError):
+        return None
+    if not (isinstance(rows, int) and isinstance(columns, int) and rows > 0 and columns > 0 and frames > 0):
+        return None
+    pixels = dataset.PixelData
+    count = frames * rows * columns
+    if len(pixels) < count * (bits // 8):
+        return None  # truncated: pydicom's decoder says so
+    dtype = np.dtype(f"<{'ui'[signed]}{bits // 8}")
+    values = np.frombuffer(pixels, dtype, count).reshape((frames, rows, columns) if frames > 1 else (rows, columns))
+    unused = bits - (peek(dataset, "BitsStored") or bits)
+    if 0 < unused < bits:  # the bits above BitsStored are not the value's: pydicom shifts them out, as here
+        values = np.left_shift(values, unused, dtype=values.dtype.newbyteorder("="))
+        np.right_shift(values, unused, out=values)  # arithmetic for signed values: their sign extended
+    return values if values.dtype.isnative else values.astype(dtype.newbyteorder("="))
+
+
 def _pixels(dataset, file):
+    native = native_pixels(dataset)
+    if native is not None:
+        return native
     try:
         return dataset.pixel_array
     except Exception as error:  # no decoder for a compressed syntax, truncated pixel data, ...
@@ -128,16 +179,16 @@ def _pixels(dataset, file):
         raise MedicalFileError(f"{Path(file).name}: cannot decode its pixels, {name}: {why}{hint}") from None
 
 
-def _geometry(dataset, file):
-    """``(row direction, column direction, normal, position)`` of one slice (LPS+, mm)."""
+def _numbers(dataset, file, keyword, count):
+    """``count`` numbers of ``keyword`` (a position or an orientation), or a one-line refusal."""
     try:
-        orientation = np.array([float(v) for v in dataset.ImageOrientationPatient], np.float64)
-        position = np.array([float(v) for v in dataset.ImagePositionPatient], np.float64)
-    except (AttributeError, TypeError, ValueError):
+        values = [float(v) for v in peek(dataset, keyword)]
+    except (TypeError, ValueError):
+        values = []
+    if len(values) != count:
         raise MedicalFileError(f"{Path(file).name}: no ImageOrientationPatient/ImagePositionPatient: "
-                               "its place in the series is unknown") from None
-    row, column = orientation[:3], orientation[3:]
-    return row, column, np.cross(row, column), position
+                               "its place in the series is unknown")
+    return values
 
 
 def _volume(members, where) -> Volume:
@@ -152,6 +203,7 @@ def _volume(members, where) -> Volume:
     if len(members) == 1:  # one file: a slice, or a multi-frame image
         pixels = _pixels(first, first_file)
         data = rescaled(pixels, slope, intercept)
+        data = data if data.flags.writeable else data.copy()  # not a view of the file's bytes
         del first.PixelData  # its bytes are in ``data`` now
         if data.ndim == 2:
             affine = np.diag([*spacing_rc, 1.0])
@@ -159,25 +211,30 @@ def _volume(members, where) -> Volume:
         thickness = float(first.get("SpacingBetweenSlices", first.get("SliceThickness", 1.0)) or 1.0)
         spacing = (thickness, *spacing_rc)
         return Volume(data, spacing, (0.0, 0.0, 0.0), np.diag([*spacing, 1.0]), name, "dicom", metadata, (first,))
-    geometry = [(_geometry(ds, f), f, ds) for f, ds in members]
-    row, column, normal, _ = geometry[0][0]
-    for (r, c, _, _), f, _ in geometry:
-        if not (np.allclose(r, row, atol=1e-4) and np.allclose(c, column, atol=1e-4)):
-            raise MedicalFileError(f"{Path(f).name}: its orientation differs from the rest of the series {name!r}")
-    ordered = sorted(geometry, key=lambda item: float(np.dot(normal, item[0][3])))
-    positions = np.array([float(np.dot(normal, g[0][3])) for g in ordered])
+    orientations = np.array([_numbers(ds, f, "ImageOrientationPatient", 6) for f, ds in members])
+    points = np.array([_numbers(ds, f, "ImagePositionPatient", 3) for f, ds in members])
+    differs = ~np.isclose(orientations, orientations[0], rtol=1e-5, atol=1e-4).all(axis=1)
+    if differs.any():
+        raise MedicalFileError(f"{Path(members[int(np.argmax(differs))][0]).name}: its orientation differs from "
+                               f"the rest of the series {name!r}")
+    row, column = orientations[0, :3], orientations[0, 3:]
+    normal = np.cross(row, column)
+    along = points @ normal
+    order = np.argsort(along, kind="stable")
+    ordered = [members[k] for k in order]
+    positions = along[order]
     gaps = np.diff(positions)
     if (gaps < 1e-4).any():
-        duplicate = Path(ordered[int(np.argmin(gaps)) + 1][1]).name
+        duplicate = Path(ordered[int(np.argmin(gaps)) + 1][0]).name
         raise MedicalFileError(f"series {name!r}: two slices at the same position ({duplicate})")
     step = float(np.median(gaps))
     if (np.abs(gaps - step) > GAP_TOLERANCE * step).any():
         worst = int(np.argmax(np.abs(gaps - step)))
         raise MedicalFileError(f"series {name!r}: slices {step:.3g} mm apart, but {gaps[worst]:.3g} mm between "
-                               f"{Path(ordered[worst][1]).name} and {Path(ordered[worst + 1][1]).name}: "
+                               f"{Path(ordered[worst][0]).name} and {Path(ordered[worst + 1][0]).name}: "
                                "a missing slice or an inconsistent spacing")
     data = None
-    for k, (_, f, ds) in enumerate(ordered):
+    for k, (f, ds) in enumerate(ordered):
         values = rescaled(_pixels(ds, f), slope, intercept)  # plane by plane: no copy of the whole series
         del ds.PixelData  # its bytes are in ``data`` now
         if data is None:
@@ -187,7 +244,7 @@ def _volume(members, where) -> Volume:
         if not np.can_cast(values.dtype, data.dtype, "safe"):  # a wider plane: the volume widens once
             data = data.astype(np.result_type(data.dtype, values.dtype))
         data[k] = values
-    origin = ordered[0][0][3]
+    origin = points[order[0]]
     # columns of the affine: index (slice, row, column) -> LPS; a row index moves along the column direction
     affine = np.eye(4)
     affine[:3, 0], affine[:3, 1], affine[:3, 2] = normal * step, column * spacing_rc[0], row * spacing_rc[1]
@@ -195,9 +252,9 @@ def _volume(members, where) -> Volume:
     zyx = np.eye(4)[[2, 1, 0, 3]]  # LPS (x, y, z) rows as (z, y, x), as the array's axes are
     affine = zyx @ affine
     metadata["slice_positions"] = positions.tolist()
-    metadata["files"] = [str(f) for _, f, _ in ordered]  # in slice order: a derived series follows it
+    metadata["files"] = [str(f) for f, _ in ordered]  # in slice order: a derived series follows it
     return Volume(data, (step, *spacing_rc), tuple(affine[:3, 3]), affine, name, "dicom", metadata,
-                  tuple(ds for _, _, ds in ordered))
+                  tuple(ds for _, ds in ordered))
 
 
 def _plain(value):

@@ -27,16 +27,18 @@ STALE_TAGS = ("SmallestImagePixelValue", "LargestImagePixelValue", "PixelPadding
               "LargestPixelValueInSeries", "LossyImageCompression", "LossyImageCompressionRatio")
 
 
-def _stored(result) -> np.ndarray:
-    """The result as 16-bit stored values (signed or not, as it is), or a one-line refusal."""
+def _stored(result):
+    """The result as 16-bit stored values (signed or not, as it is) and its lowest and highest value,
+    or a one-line refusal.
+    """
     if result.dtype.kind not in "iu":
         raise MedicalFileError(f"a {result.dtype} result has no exact 16-bit DICOM pixels; write it as NIfTI or TIFF "
                                "(or give an integer --out-range)")
-    for dtype in ((np.uint16,) if result.dtype.kind == "u" else (np.int16,)):
-        info = np.iinfo(dtype)
-        if result.size == 0 or (int(result.min()) >= info.min and int(result.max()) <= info.max):
-            return result.astype(dtype)
-    raise MedicalFileError(f"the result spans {result.min()}..{result.max()}, beyond 16-bit DICOM pixels")
+    low, high = (int(result.min()), int(result.max())) if result.size else (0, 0)
+    dtype = np.uint16 if result.dtype.kind == "u" else np.int16
+    if not np.iinfo(dtype).min <= low <= high <= np.iinfo(dtype).max:
+        raise MedicalFileError(f"the result spans {low}..{high}, beyond 16-bit DICOM pixels")
+    return result.astype(dtype, copy=False), low, high
 
 
 def _copy_of(header, pydicom):
@@ -58,47 +60,92 @@ def _copy_of(header, pydicom):
     return ds
 
 
+def _target_syntax(header, uid):
+    """The source's own uncompressed little-endian syntax (its elements' bytes are then written as they
+    are, private ones included), else explicit VR little endian (the pixels are written uncompressed).
+    """
+    syntax = header.file_meta.get("TransferSyntaxUID") if hasattr(header, "file_meta") else None
+    return syntax if syntax in (uid.ImplicitVRLittleEndian, uid.ExplicitVRLittleEndian) else uid.ExplicitVRLittleEndian
+
+
+def _elements(header, implicit_vr, signed, pydicom):
+    """``header``'s elements by tag: as read where they were read in the encoding written (pydicom writes
+    their bytes as they are), else decoded, their ambiguous VRs settled for the result's sign.
+    """
+    if header.original_encoding == (implicit_vr, True):
+        return dict(header.items())
+    from pydicom.filewriter import correct_ambiguous_vr
+
+    ds = _copy_of(header, pydicom)
+    ds.PixelRepresentation = int(signed)
+    correct_ambiguous_vr(ds, True)
+    return {tag: ds[tag] for tag in ds.keys()}
+
+
 def write_derived_series(folder, result, source: Volume, record: dict) -> list[Path]:
     """Write ``result`` (the source series' shape, (z, y, x)) as a derived series in ``folder``, one file
     per source file under its name. Returns the files written.
     """
     pydicom = require("pydicom", "writing DICOM")
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from pydicom import uid
+    from pydicom.charset import default_encoding
+    from pydicom.tag import Tag
+
+    from .dicom_encode import SeriesEncoder
 
     files = [Path(f) for f in source.metadata.get("files", [])]
     planes = np.asarray(result).reshape((-1, *result.shape[-2:]))
     if len(files) != len(planes):
         raise MedicalFileError(f"{len(planes)} result planes for {len(files)} source files: one file per slice "
                                "is written back")
-    stored = _stored(np.asarray(result))
+    stored, low, high = _stored(np.asarray(result))
     signed = stored.dtype.kind == "i"
     what = f"napari-histeq {record.get('method') or record.get('operation', '')} {record.get('variant', '')}".strip()
-    low, high = (int(stored.min()), int(stored.max())) if stored.size else (0, 0)
     same = pydicom.Dataset()  # the tags every file of the derived series shares, made once
-    same.SeriesInstanceUID = generate_uid()
+    same.SeriesInstanceUID = uid.generate_uid()
     same.DerivationDescription = json.dumps(record)[:1024]
     same.BitsAllocated, same.BitsStored, same.HighBit = 16, 16, 15
     same.PixelRepresentation = int(signed)
     same.RescaleSlope, same.RescaleIntercept = 1, 0
     same.WindowCenter, same.WindowWidth = (low + high) / 2, max(high - low + 1, 1)
+    same_meta = pydicom.dataset.FileMetaDataset()  # the writer's identity, not the source's
+    same_meta.ImplementationClassUID = uid.PYDICOM_IMPLEMENTATION_UID
+    same_meta.ImplementationVersionName = f"PYDICOM {pydicom.__version__}"[:16]
     headers = source.headers if len(source.headers) == len(files) else [None] * len(files)
+    first = headers[0] if headers[0] is not None else pydicom.dcmread(str(files[0]), stop_before_pixels=True)
+    syntax = _target_syntax(first, uid)
+    same_meta.TransferSyntaxUID = syntax
+    encoder = SeriesEncoder(implicit_vr=syntax == uid.ImplicitVRLittleEndian)
+    encoder.share([*same.values(), *same_meta.values()])
+    replaced = {Tag(t) for t in ("SOPInstanceUID", "ImageType", "SeriesDescription", *STALE_TAGS)} | set(same.keys())
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for file, header, plane in zip(files, headers, stored.reshape(planes.shape)):
-        ds = _copy_of(header, pydicom) if header is not None else pydicom.dcmread(str(file), stop_before_pixels=True)
-        for tag in STALE_TAGS:
-            if tag in ds:
-                delattr(ds, tag)
-        ds.update(same)
-        instance = generate_uid()
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = instance
-        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.ImageType = ["DERIVED", "SECONDARY", *list(ds.get("ImageType", []))[2:]]
-        ds.SeriesDescription = f"{ds.get('SeriesDescription', '')} {what}".strip()[:64]
-        ds.PixelData = np.ascontiguousarray(plane, plane.dtype.newbyteorder("<")).tobytes()
-        ds["PixelData"].VR = "OW"
+        if header is None:
+            header = pydicom.dcmread(str(file), stop_before_pixels=True)
+        charset = header.get("SpecificCharacterSet") or default_encoding
+        instance = uid.generate_uid()
+        elements = {tag: encoder.element(element, charset) for tag, element in
+                    _elements(header, encoder.implicit_vr, signed, pydicom).items() if tag not in replaced}
+        elements.update((tag, encoder.element(element, charset)) for tag, element in same.items())
+        elements[Tag("SOPInstanceUID")] = encoder.value(Tag("SOPInstanceUID"), "UI", instance, charset)
+        image_type = header.get("ImageType") or ()
+        image_type = [image_type] if isinstance(image_type, str) else list(image_type)
+        image_type = ("DERIVED", "SECONDARY", *map(str, image_type[2:]))
+        elements[Tag("ImageType")] = encoder.value(Tag("ImageType"), "CS", image_type, charset)
+        description = f"{header.get('SeriesDescription', '')} {what}".strip()[:64]
+        elements[Tag("SeriesDescription")] = encoder.value(Tag("SeriesDescription"), "LO", description, charset)
+        meta = {tag: encoder.element(element, default_encoding, meta=True)  # the meta group has no charset
+                for tag, element in getattr(header, "file_meta", {}).items() if tag not in same_meta}
+        meta.update((tag, encoder.element(element, default_encoding, meta=True)) for tag, element in same_meta.items())
+        meta[Tag("MediaStorageSOPInstanceUID")] = encoder.value(Tag("MediaStorageSOPInstanceUID"), "UI", instance,
+                                                                default_encoding, meta=True)
+        pixels = np.ascontiguousarray(plane, plane.dtype.newbyteorder("<"))
+        preamble = header.preamble if len(header.preamble or b"") == 128 else bytes(128)
         target = folder / file.name
-        ds.save_as(target, enforce_file_format=False)  # our file meta is whole: its validation costs a fifth
+        with open(target, "wb") as handle:
+            handle.write(encoder.head(preamble, meta, elements, pixels.nbytes))
+            handle.write(pixels.data)
         written.append(target)
     return written

@@ -81,15 +81,34 @@ def rescaled(stored, slope, intercept):
     if slope == 1.0 and intercept == 0.0:
         return stored
     if stored.dtype.kind in "iu" and slope.is_integer() and intercept.is_integer():
-        # 16-bit values times a slope up to 2**14, plus an intercept up to 2**30, fit int32: no int64 copy
-        small = stored.dtype.itemsize <= 2 and abs(slope) <= 2**14 and abs(intercept) <= 2**30
-        values = stored.astype(np.int32 if small else np.int64)
-        if slope != 1.0:
-            values *= int(slope)
-        values += int(intercept)
-        if exact_in(values, np.int16):
-            return values.astype(np.int16)
-        return values if small or not exact_in(values, np.int32) else values.astype(np.int32)
+        slope, intercept = int(slope), int(intercept)
+        if stored.size == 0:
+            return stored.astype(np.int16)
+        # the map is monotonic: the stored extremes bound every value on the way, so the narrowest type
+        # that holds them holds the arithmetic (one pass, no int64 copy of a 16-bit image)
+        low, high = int(stored.min()), int(stored.max())
+        ends = (low * slope + intercept, high * slope + intercept)
+        result, work = _narrowest(ends), _narrowest((*ends, low, high, low * slope, high * slope, slope, intercept))
+        if result is not None and work is None:  # uint64 beyond int64: wrapping arithmetic lands on the result
+            values = stored.astype(np.uint64)
+            values *= np.uint64(slope % 2**64)
+            values += np.uint64(intercept % 2**64)
+            return values.view(np.int64).astype(result, copy=False)
+        if result is not None:
+            values = stored.astype(work)
+            if slope != 1:
+                values *= slope
+            values += intercept
+            return values.astype(result, copy=False)
     values = stored.astype(np.float64) * slope + intercept
     single = values.astype(np.float32)
     return single if np.array_equal(single, values) else values
+
+
+def _narrowest(values):
+    """The first of int16, int32 and int64 that holds every one of ``values``, or None."""
+    for dtype in (np.int16, np.int32, np.int64):
+        info = np.iinfo(dtype)
+        if info.min <= min(values) and max(values) <= info.max:
+            return dtype
+    return None
