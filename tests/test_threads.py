@@ -323,6 +323,33 @@ def test_helpers_let_go_of_the_callers_arrays(monkeypatch):
 
 
 @needs_kernels
+def test_a_one_pass_result_is_freed_when_its_caller_lets_go(monkeypatch):
+    # The lane's withdrawal closure once held the helpers' task, a method of the lane, and the lane
+    # the output: a cycle that only the cyclic collector broke. Outputs piled up between collections
+    # and every fresh 16 MiB result came from new pages (550 page faults a call).
+    import gc
+    import time
+    import weakref
+
+    from napari_histeq import equalize
+
+    monkeypatch.setenv(threads.ENV_VAR, "2")
+    image = np.random.default_rng(5).integers(0, 256, (1024, 1024), dtype=np.uint8)
+    gc.disable()
+    try:
+        result = equalize(image, backend="numpy")
+        assert result.base is None  # the array the lane wrote, not a view of it
+        alive = weakref.ref(result)
+        del result
+        deadline = time.monotonic() + 2  # a helper may still be letting go of its share
+        while alive() is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert alive() is None
+    finally:
+        gc.enable()
+
+
+@needs_kernels
 def test_a_watcher_sees_another_threads_store_and_its_own_publish():
     from napari_histeq._kernels import spin
 

@@ -209,5 +209,8 @@ class OnePass:
     def __exit__(self, *exc_info):
         if self.cells[self._table_cell] == 0:  # no table: helpers waiting for one stop waiting
             self.cells[self._table_cell] = -1
-        self._withdraw()
+        # the withdrawal holds the helpers' task, a method of this lane: dropped, the lane and the
+        # output it holds are freed as soon as the caller lets go, not at the next cyclic collection
+        withdraw, self._withdraw = self._withdraw, None
+        withdraw()
         return False
