@@ -35,6 +35,7 @@ from .floats import finite_min_max, float_counts, float_gather  # noqa: F401 -- 
 from .partition import sum_rows, task_ranges, total_counts
 from .ranks import matched_by_ranks  # noqa: F401 -- exact matching of floats and 32/64-bit integers
 from .select import KeyCounts, linear_map  # noqa: F401 -- percentiles of floats, the map between limits
+from .stretch_tables import stretch_tables  # noqa: F401 -- the contrast stretch's integer tables
 from .threads import num_threads, run_parallel, split
 
 

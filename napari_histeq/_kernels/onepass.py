@@ -12,8 +12,8 @@ half of the pair table, and parts of the image to map.
 Work is *claimed* (an atomic 0 -> 1), never assigned: the caller claims what
 no helper has started, so it waits only for work in progress, never for a
 helper still queued behind another call (no deadlock from a pool thread or
-a busy pool). A helper that has waited for the table longer than it would
-spin goes away, and the caller maps the rest.
+a busy pool). A helper that has waited for the table longer than its half
+of the mapping would take goes away, and the caller maps the rest.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 from .counting import _counts_u8_words
 from .partition import sum_rows
 from .spin import (
+    SPIN_SECONDS,
     claim,
     fetch_add,
     load_acquire,
@@ -40,6 +41,11 @@ _PARTS_PER_THREAD = 2
 #: Reads (each after offering the core away) the caller waits for its helpers to leave the GIL:
 #: about 25 us on an idle core, the few microseconds of Python a helper runs after its share.
 _RETURN_WAITS = 64
+#: One thread's time to map a pixel (about, on the 2-core EPYC). A helper waits for the table up to
+#: what its half of the mapping would take, and never less than the pool's watch: a stretch's or a
+#: matching's table, built in Python, can take half a millisecond on cold caches, and a 16 MiB map
+#: left to the caller alone cost it 1.2 ms more.
+_MAP_SECONDS_PER_PIXEL = 0.15e-9
 #: No part counts more pixels than its int32 sub-histograms hold.
 _MAX_PART_WORDS = 1 << 27
 
@@ -93,7 +99,7 @@ def _wait_for(cells, index, value):
 
 @numba.njit(nogil=True, cache=True)
 def _help(words, bounds, partials, table, pairs, values, out, cells, spins):
-    """A helper's whole share: count, wait for the table (``spins`` at most), pair tables, map."""
+    """A helper's whole share: count, wait for the table (``spins`` reads at most), pair tables, map."""
     parts = bounds.size - 1
     fetch_add(cells, 2 * parts + 2 + _STARTED, 1)
     _count_claimed(words, bounds, partials, cells)
@@ -180,15 +186,18 @@ class OnePass:
         self.cells = np.zeros(2 * parts + 2 + _SLOTS, np.int64)
         self._table_cell = 2 * parts + 2 + _TABLE
         self.returned = np.zeros(1, np.int64)
+        self._patience = max(1, round(values.size * _MAP_SECONDS_PER_PIXEL / 2 / SPIN_SECONDS))
         started = None
         if threads > 1 and parts > 1:
             started = start_on_helpers(self._helper_share, threads - 1, threads)
         self.announce, self.generation, self._withdraw = started or (np.zeros(1, np.int64), 0, lambda: None)
 
     def _helper_share(self, spins):
-        """A helper's share; it returns :attr:`returned` for its thread to count up outside the GIL."""
+        """A helper's share (``spins``: the pool's watch); it returns :attr:`returned` for its thread to
+        count up outside the GIL.
+        """
         _help(self.words, self.bounds, self.partials, self.table, self.pairs, self.values, self.out, self.cells,
-              spins)
+              spins * self._patience)
         return self.returned
 
     def count(self) -> np.ndarray:

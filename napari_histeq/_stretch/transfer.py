@@ -35,6 +35,13 @@ class StretchTransfer:
         """The transfer for an output from ``lo``: the bins' values are ``levels + lo``."""
         return replace(self, lo=float(lo))
 
+    def table_kernel(self, binning):
+        """The numba kernel of these tables where each bin is one level (8/16-bit images), else None."""
+        if not binning.is_per_level:
+            return None
+        start = binning.start
+        return lambda kernels, counts, lo, hi, tables: kernels.stretch_tables(counts, self, start, lo, hi, tables)
+
     def values(self, counts, span, integer, levels):
         values = np.empty(counts.shape, np.float64)
         for g in range(counts.shape[0]):
@@ -68,8 +75,9 @@ class StretchTransfer:
         high one, ``(int)((i - min) / (max - min) * top)`` between; unchanged when the limits meet.
         """
         minimum, maximum = self.limits(counts, level_values)
-        if maximum is None:  # ImageJ changes nothing
-            return level_values - self.lo
+        if maximum is None:  # ImageJ changes nothing (but what an integer output cannot hold)
+            unchanged = level_values - self.lo
+            return np.clip(unchanged, 0.0, span) if integer else unchanged
         shares = (level_values - minimum) / (maximum - minimum)
         if not integer:
             return np.clip(shares, 0.0, 1.0)
