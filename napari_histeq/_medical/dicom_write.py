@@ -41,25 +41,6 @@ def _stored(result):
     return result.astype(dtype, copy=False), low, high
 
 
-def _copy_of(header, pydicom):
-    """A dataset of its own holding copies of ``header``'s elements: pydicom sets a tag's new value
-    inside the element it holds, which the source volume's header would otherwise share.
-    """
-
-    def copied(source, into):
-        for tag, element in source.items():
-            into[tag] = element if element.is_raw else copy.copy(element)  # raw elements are immutable tuples
-        return into
-
-    ds = copied(header, pydicom.Dataset())
-    ds.file_meta = copied(header.file_meta, pydicom.dataset.FileMetaDataset())
-    ds.preamble = header.preamble
-    # the encoding it was read in: pydicom then writes the unchanged elements' bytes as they are,
-    # instead of decoding each one to check for ambiguous VRs (which doubled the time to write)
-    ds.set_original_encoding(*header.original_encoding, header.original_character_set)
-    return ds
-
-
 def _target_syntax(header, uid):
     """The source's own uncompressed little-endian syntax (its elements' bytes are then written as they
     are, private ones included), else explicit VR little endian (the pixels are written uncompressed).
@@ -68,18 +49,52 @@ def _target_syntax(header, uid):
     return syntax if syntax in (uid.ImplicitVRLittleEndian, uid.ExplicitVRLittleEndian) else uid.ExplicitVRLittleEndian
 
 
-def _elements(header, implicit_vr, signed, pydicom):
+def _elements(header, implicit_vr, signed):
     """``header``'s elements by tag: as read where they were read in the encoding written (pydicom writes
-    their bytes as they are), else decoded, their ambiguous VRs settled for the result's sign.
+    their bytes as they are), else decoded, their ambiguous VRs (US or SS) settled for the result's sign.
     """
     if header.original_encoding == (implicit_vr, True):
         return dict(header.items())
+    import pydicom
     from pydicom.filewriter import correct_ambiguous_vr
 
-    ds = _copy_of(header, pydicom)
+    ds = pydicom.Dataset()  # copies: pydicom settles a VR inside the element, which the header holds
+    for tag, element in header.items():
+        ds[tag] = element if element.is_raw else copy.copy(element)  # raw elements are immutable tuples
+    ds.set_original_encoding(*header.original_encoding, header.original_character_set)  # to decode them
     ds.PixelRepresentation = int(signed)
     correct_ambiguous_vr(ds, True)
     return {tag: ds[tag] for tag in ds.keys()}
+
+
+def _derived_elements(encoder, header, same, same_meta, replaced, what):
+    """One derived file's file meta and data set elements, as bytes by tag: ``header``'s elements but
+    those ``replaced``, the series' own (``same``, ``same_meta``), a new instance UID, an ImageType and
+    SeriesDescription that say DERIVED and ``what``.
+    """
+    from pydicom.charset import default_encoding
+    from pydicom.tag import Tag
+    from pydicom.uid import generate_uid
+
+    charset = header.get("SpecificCharacterSet") or default_encoding
+    signed = bool(same.PixelRepresentation)
+    elements = {tag: encoder.element(element, charset) for tag, element in
+                _elements(header, encoder.implicit_vr, signed).items() if tag not in replaced}
+    elements.update((tag, encoder.element(element, charset)) for tag, element in same.items())
+    instance = generate_uid()
+    elements[Tag("SOPInstanceUID")] = encoder.value(Tag("SOPInstanceUID"), "UI", instance, charset)
+    image_type = header.get("ImageType") or ()
+    image_type = [image_type] if isinstance(image_type, str) else list(image_type)
+    image_type = ("DERIVED", "SECONDARY", *map(str, image_type[2:]))
+    elements[Tag("ImageType")] = encoder.value(Tag("ImageType"), "CS", image_type, charset)
+    description = f"{header.get('SeriesDescription', '')} {what}".strip()[:64]
+    elements[Tag("SeriesDescription")] = encoder.value(Tag("SeriesDescription"), "LO", description, charset)
+    meta = {tag: encoder.element(element, default_encoding, meta=True)  # the meta group has no charset
+            for tag, element in getattr(header, "file_meta", {}).items() if tag not in same_meta}
+    meta.update((tag, encoder.element(element, default_encoding, meta=True)) for tag, element in same_meta.items())
+    meta[Tag("MediaStorageSOPInstanceUID")] = encoder.value(Tag("MediaStorageSOPInstanceUID"), "UI", instance,
+                                                            default_encoding, meta=True)
+    return meta, elements
 
 
 def write_derived_series(folder, result, source: Volume, record: dict) -> list[Path]:
@@ -88,7 +103,6 @@ def write_derived_series(folder, result, source: Volume, record: dict) -> list[P
     """
     pydicom = require("pydicom", "writing DICOM")
     from pydicom import uid
-    from pydicom.charset import default_encoding
     from pydicom.tag import Tag
 
     from .dicom_encode import SeriesEncoder
@@ -99,13 +113,12 @@ def write_derived_series(folder, result, source: Volume, record: dict) -> list[P
         raise MedicalFileError(f"{len(planes)} result planes for {len(files)} source files: one file per slice "
                                "is written back")
     stored, low, high = _stored(np.asarray(result))
-    signed = stored.dtype.kind == "i"
     what = f"napari-histeq {record.get('method') or record.get('operation', '')} {record.get('variant', '')}".strip()
     same = pydicom.Dataset()  # the tags every file of the derived series shares, made once
     same.SeriesInstanceUID = uid.generate_uid()
     same.DerivationDescription = json.dumps(record)[:1024]
     same.BitsAllocated, same.BitsStored, same.HighBit = 16, 16, 15
-    same.PixelRepresentation = int(signed)
+    same.PixelRepresentation = int(stored.dtype.kind == "i")
     same.RescaleSlope, same.RescaleIntercept = 1, 0
     same.WindowCenter, same.WindowWidth = (low + high) / 2, max(high - low + 1, 1)
     same_meta = pydicom.dataset.FileMetaDataset()  # the writer's identity, not the source's
@@ -113,9 +126,8 @@ def write_derived_series(folder, result, source: Volume, record: dict) -> list[P
     same_meta.ImplementationVersionName = f"PYDICOM {pydicom.__version__}"[:16]
     headers = source.headers if len(source.headers) == len(files) else [None] * len(files)
     first = headers[0] if headers[0] is not None else pydicom.dcmread(str(files[0]), stop_before_pixels=True)
-    syntax = _target_syntax(first, uid)
-    same_meta.TransferSyntaxUID = syntax
-    encoder = SeriesEncoder(implicit_vr=syntax == uid.ImplicitVRLittleEndian)
+    same_meta.TransferSyntaxUID = _target_syntax(first, uid)
+    encoder = SeriesEncoder(implicit_vr=same_meta.TransferSyntaxUID == uid.ImplicitVRLittleEndian)
     encoder.share([*same.values(), *same_meta.values()])
     replaced = {Tag(t) for t in ("SOPInstanceUID", "ImageType", "SeriesDescription", *STALE_TAGS)} | set(same.keys())
     folder = Path(folder)
@@ -124,23 +136,7 @@ def write_derived_series(folder, result, source: Volume, record: dict) -> list[P
     for file, header, plane in zip(files, headers, stored.reshape(planes.shape)):
         if header is None:
             header = pydicom.dcmread(str(file), stop_before_pixels=True)
-        charset = header.get("SpecificCharacterSet") or default_encoding
-        instance = uid.generate_uid()
-        elements = {tag: encoder.element(element, charset) for tag, element in
-                    _elements(header, encoder.implicit_vr, signed, pydicom).items() if tag not in replaced}
-        elements.update((tag, encoder.element(element, charset)) for tag, element in same.items())
-        elements[Tag("SOPInstanceUID")] = encoder.value(Tag("SOPInstanceUID"), "UI", instance, charset)
-        image_type = header.get("ImageType") or ()
-        image_type = [image_type] if isinstance(image_type, str) else list(image_type)
-        image_type = ("DERIVED", "SECONDARY", *map(str, image_type[2:]))
-        elements[Tag("ImageType")] = encoder.value(Tag("ImageType"), "CS", image_type, charset)
-        description = f"{header.get('SeriesDescription', '')} {what}".strip()[:64]
-        elements[Tag("SeriesDescription")] = encoder.value(Tag("SeriesDescription"), "LO", description, charset)
-        meta = {tag: encoder.element(element, default_encoding, meta=True)  # the meta group has no charset
-                for tag, element in getattr(header, "file_meta", {}).items() if tag not in same_meta}
-        meta.update((tag, encoder.element(element, default_encoding, meta=True)) for tag, element in same_meta.items())
-        meta[Tag("MediaStorageSOPInstanceUID")] = encoder.value(Tag("MediaStorageSOPInstanceUID"), "UI", instance,
-                                                                default_encoding, meta=True)
+        meta, elements = _derived_elements(encoder, header, same, same_meta, replaced, what)
         pixels = np.ascontiguousarray(plane, plane.dtype.newbyteorder("<"))
         preamble = header.preamble if len(header.preamble or b"") == 128 else bytes(128)
         target = folder / file.name
