@@ -181,3 +181,34 @@ def test_a_derived_series_is_byte_for_byte_what_pydicom_writes(tmp_path, source_
         assert ours.read_bytes() == _as_pydicom_writes_it(source, ours, plane, result, record, written_syntax)
     assert len({pydicom.dcmread(p).SOPInstanceUID for p in written}) == len(written)
     np.testing.assert_array_equal(read_dicom(tmp_path / "derived")[0].data, result)
+
+
+def test_mixed_and_compressed_sources_give_one_readable_uncompressed_series(tmp_path):
+    # the first file in explicit VR, then RLE-compressed (pydicom's own codec) and implicit VR files:
+    # the derived series is written in the first's syntax, each file's tags as its source's, its
+    # pixels the result's
+    from pydicom.uid import RLELossless
+
+    from napari_histeq._medical.dicom_write import write_derived_series
+
+    sources = _source_series(tmp_path / "source", ct_phantom((4, 16, 20)), ExplicitVRLittleEndian)
+    for k, path in enumerate(sources):
+        ds = pydicom.dcmread(path)
+        if k % 2:
+            ds.compress(RLELossless)
+            ds.save_as(path, enforce_file_format=True)
+        elif k:
+            ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+            ds.save_as(path, enforce_file_format=True, implicit_vr=True)
+    (volume,) = read_dicom(tmp_path / "source")
+    result = volume.data[:, ::-1].copy()  # any int16 result
+    written = write_derived_series(tmp_path / "derived", result, volume, {"operation": "flip"})
+    for source, ours, plane in zip(sources, written, result):
+        before, after = pydicom.dcmread(source), pydicom.dcmread(ours)
+        assert after.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian  # the first file's
+        for keyword in ("PatientName", "ImagePositionPatient", "InstanceNumber", "PixelSpacing"):
+            assert after[keyword].value == before[keyword].value, keyword
+        assert after.ReferencedImageSequence[0].ReferencedSOPInstanceUID == \
+            before.ReferencedImageSequence[0].ReferencedSOPInstanceUID
+        assert after[0x0011, 0x1001].value == before[0x0011, 0x1001].value  # the private tag's text
+        np.testing.assert_array_equal(after.pixel_array, plane)
