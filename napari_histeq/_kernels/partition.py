@@ -18,7 +18,10 @@ _MIN_TASK_PIXELS = 1 << 18
 def task_ranges(n: int, per_thread: int, pixels_per_item: int = 1, parts: int | None = None) -> list[tuple[int, int]]:
     """Split ``range(n)`` into tasks: ``per_thread`` per thread (or ``parts``), none too small or too large to count."""
     pixels = n * pixels_per_item
-    parts = min(parts or per_thread * num_threads(), -(-pixels // _MIN_TASK_PIXELS))
+    worth = -(-pixels // _MIN_TASK_PIXELS)  # the most tasks this work is worth
+    if worth <= 1:  # one task (a table, a small image): no need to ask how many threads there are
+        return split(n, 1)
+    parts = min(parts or per_thread * num_threads(), worth)
     return split(n, max(parts, -(-pixels // _MAX_TASK_PIXELS), 1))
 
 

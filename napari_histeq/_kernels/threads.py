@@ -237,6 +237,8 @@ def run_parallel(function, tasks) -> list:
     (or from a pool thread) cannot deadlock.
     """
     tasks = list(tasks)
+    if len(tasks) <= 1:  # nothing to share: no need to ask how many threads there are
+        return [function(*task) for task in tasks]
     threads = num_threads()
     workers = min(len(tasks), threads)
     if workers <= 1:
