@@ -194,7 +194,7 @@ def machine(quick=False) -> dict:
     }
 
 
-def ratios(timings: dict, u8_name: str, spaced_name: str = "") -> list[tuple[str, float, str]]:
+def ratios(timings: dict, u8_name: str, spaced_name: str) -> list[tuple[str, float, str]]:
     """The issue's goals as ratios of medians measured in this run (``timings``: case key -> timings)."""
     def median(key, name):
         return timings.get(key, {}).get(name, {}).get("median_ms")

@@ -161,6 +161,14 @@ def _bounds(n_words: int, parts: int) -> np.ndarray:
     return bounds
 
 
+def _helper_share(arrays, patience, returned, spins):
+    """A helper's share of a lane (``spins``: the pool's watch, ``patience`` times it for the table);
+    it returns ``returned`` for its thread to count up outside the GIL.
+    """
+    _help(*arrays, spins * patience)
+    return returned
+
+
 class OnePass:
     """Count a C-contiguous, 8-byte-aligned uint8 array, then map it into ``out`` (:attr:`result`, any
     C-contiguous uint8 array of its size, the array itself included) through a table built in between.
@@ -189,16 +197,12 @@ class OnePass:
         self._patience = max(1, round(values.size * _MAP_SECONDS_PER_PIXEL / 2 / SPIN_SECONDS))
         started = None
         if threads > 1 and parts > 1:
-            started = start_on_helpers(self._helper_share, threads - 1, threads)
+            # the helpers get the arrays, not the lane: a task that held the lane, kept by the lane's own
+            # withdrawal, would be a cycle keeping the output alive until the next cyclic collection
+            arrays = (self.words, self.bounds, self.partials, self.table, self.pairs, self.values, self.out, self.cells)
+            task = functools.partial(_helper_share, arrays, self._patience, self.returned)
+            started = start_on_helpers(task, threads - 1, threads)
         self.announce, self.generation, self._withdraw = started or (np.zeros(1, np.int64), 0, lambda: None)
-
-    def _helper_share(self, spins):
-        """A helper's share (``spins``: the pool's watch); it returns :attr:`returned` for its thread to
-        count up outside the GIL.
-        """
-        _help(self.words, self.bounds, self.partials, self.table, self.pairs, self.values, self.out, self.cells,
-              spins * self._patience)
-        return self.returned
 
     def count(self) -> np.ndarray:
         """The int64 counts of the 256 levels."""
@@ -218,8 +222,5 @@ class OnePass:
     def __exit__(self, *exc_info):
         if self.cells[self._table_cell] == 0:  # no table: helpers waiting for one stop waiting
             self.cells[self._table_cell] = -1
-        # the withdrawal holds the helpers' task, a method of this lane: dropped, the lane and the
-        # output it holds are freed as soon as the caller lets go, not at the next cyclic collection
-        withdraw, self._withdraw = self._withdraw, None
-        withdraw()
+        self._withdraw()
         return False

@@ -138,7 +138,8 @@ def native_pixels(dataset):
     """The pixels of an uncompressed little-endian grey image, as ``dataset.pixel_array`` gives them
     (read-only), or None for anything else: pydicom's decoder set-up costs as much as reading the slice.
     """
-    syntax = getattr(getattr(dataset, "file_meta", None), "get", lambda _: None)("TransferSyntaxUID")
+    meta = getattr(dataset, "file_meta", None)
+    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
     bits = peek(dataset, "BitsAllocated")
     signed = peek(dataset, "PixelRepresentation")
     if (syntax not in NATIVE_SYNTAXES or bits not in (8, 16, 32) or peek(dataset, "SamplesPerPixel", 1) != 1
