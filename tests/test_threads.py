@@ -401,19 +401,20 @@ def test_one_pass_lane_leaves_unaligned_and_masked_images_to_the_stages():
 def test_a_failing_table_sends_the_helpers_away(monkeypatch):
     # The helpers wait inside the kernel for the caller's table: an error while building it
     # must release them, and the next call must run as usual.
-    from napari_histeq._engine import pipeline
+    from napari_histeq._engine import accel
 
     monkeypatch.setenv(threads.ENV_VAR, "2")
     image, expected = image_and_expected(np.uint8, side=512)
-    original = pipeline.fit_from_counts
+    original = accel.tables_from_counts
 
     def failing(*args, **kwargs):
         raise ArithmeticError("no table")
 
-    monkeypatch.setattr(pipeline, "fit_from_counts", failing)
-    with pytest.raises(ArithmeticError, match="no table"):
-        equalize(image)
-    monkeypatch.setattr(pipeline, "fit_from_counts", original)
+    monkeypatch.setattr(accel, "tables_from_counts", failing)
+    for options in ({}, {"out_range": (0, 200)}):  # the plainest call's path and the request's
+        with pytest.raises(ArithmeticError, match="no table"):
+            equalize(image, **options)
+    monkeypatch.setattr(accel, "tables_from_counts", original)
     check_from_many_threads(equalize, [image], [expected], threads=4, calls=3)
 
 

@@ -156,15 +156,16 @@ def tables_from_counts(counts, binning: Binning, transfer, lo, hi, out_dtype):
 # --- stages 1 and 3 at once: one uint8 group -------------------------------------------------------
 
 
-def one_pass(xp, staged, layout, masked: bool, target):
-    """A lane (``_kernels.onepass.OnePass``) that counts and maps one group of uint8 pixels in one launch
-    of the threads, its table built between (see there), or None: the stages one by one serve.
+def one_pass(xp, staged, target):
+    """A lane (``_kernels.onepass.OnePass``) that counts every pixel of a uint8 image and maps them in
+    one launch of the threads, its table built between (see there), or None: the stages one by one serve.
 
-    ``target``: where the result goes (None: a new array).
+    For one histogram group without a mask (the caller's to know); ``target``: where the result goes
+    (None: a new array).
     """
     kernels = cpu_kernels() if xp is np else None
-    if (kernels is None or masked or layout.n_groups != 1 or staged.dtype != np.uint8
-            or staged.size < MIN_KERNEL_ROW or not staged.flags.c_contiguous or staged.ctypes.data % 8
+    if (kernels is None or staged.dtype != np.uint8 or staged.size < MIN_KERNEL_ROW
+            or not staged.flags.c_contiguous or staged.ctypes.data % 8
             or (target is not None and target.dtype != np.uint8) or not kernels.onepass.usable()):
         return None
     route = Route("histogram", "numba", "one group of uint8: counted and mapped in one launch")

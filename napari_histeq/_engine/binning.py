@@ -18,6 +18,7 @@ own range, as equalising each plane alone would.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -241,6 +242,13 @@ class Binning:
         return index.astype(np.intp), finite
 
 
+@functools.cache
+def level_binning(dtype: np.dtype) -> Binning:
+    """One bin per level of an 8/16-bit integer dtype (native byte order), the same object every call."""
+    info = np.iinfo(dtype)
+    return Binning(dtype, 2 ** (8 * dtype.itemsize), int(info.min), int(info.max), 1)
+
+
 def binning_for(dtype, nbins, counted_range, masked=False) -> Binning:
     """The binning rule of the module docstring.
 
@@ -251,8 +259,7 @@ def binning_for(dtype, nbins, counted_range, masked=False) -> Binning:
     """
     dtype = np.dtype(dtype).newbyteorder("=")
     if is_level_dtype(dtype):
-        info = np.iinfo(dtype)
-        return Binning(dtype, 2 ** (8 * dtype.itemsize), int(info.min), int(info.max), 1)
+        return level_binning(dtype)
     lows, highs = counted_range()
     if all(low is None for low in lows):
         raise nothing_to_count(masked)

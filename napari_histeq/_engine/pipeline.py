@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import accel as _accel
-from .backend import array_module, resolve_backend, to_backend
-from .binning import Binning, nothing_to_count
+from .backend import array_module, backend_info, resolve_backend, to_backend
+from .binning import Binning, level_binning, nothing_to_count
 from .groups import GroupLayout
 from .placement import direct_target, into, on_backend
 from .request import Request
@@ -234,17 +234,51 @@ def fit_and_apply(request: Request, out=None, transfer=None, transfer_for=None):
     to one of them, counted in the same pass.
     """
     out = check_out(out, request.image, request.out_dtype)
+    one_group = transfer_for is None and request.mask is None and request.layout.n_groups == 1
 
     def run(staged, block_elements):
-        lane = None if transfer_for is not None else _accel.one_pass(
-            request.xp, staged, request.layout, request.mask is not None, direct_target(out, staged, request.layout))
+        lane = _accel.one_pass(request.xp, staged, direct_target(out, staged, request.layout)) if one_group else None
         if lane is not None:
-            with lane:
-                binning = _accel.choose_binning(np, staged.reshape(1, -1), None, request.nbins, block_elements)
-                tables = fit_from_counts(lane.count()[None], binning, request, transfer)
-                lane.apply(tables.lut.reshape(-1))
-            return lane.result
+            return _through(lane, lambda counts: fit_from_counts(counts[None], _UINT8_LEVELS, request, transfer).lut)
         tables = _fit_staged(request, staged, block_elements, transfer, transfer_for)
         return _apply_staged(tables, request.xp, staged, request.layout, block_elements, out)
 
     return into(out, on_backend(request.xp, request.image, request.out_dtype, run))
+
+
+def fit_and_apply_plain(image, transfer, out=None, *, backend="auto"):
+    """:func:`fit_and_apply` for the plainest call, or None for any other (its caller makes a request).
+
+    The plainest call is a NumPy uint8 image computed on the CPU with every
+    other option at its default: one histogram of every pixel, no mask, the
+    dtype's range; ``out`` None or an array the result can go straight into.
+    It is the camera frame equalised in a loop, where the request's checks
+    and staging cost a third of counting and mapping a 512x512 image on warm
+    caches, and as much as both on cold ones (a call after other work).
+    The result is the request path's, bit for bit: the same lane and the
+    same table builder.
+    """
+    if type(image) is not np.ndarray or image.dtype != np.uint8:
+        return None
+    if backend != "numpy" and (backend != "auto" or backend_info().name != "numpy"):
+        return None
+    out = check_out(out, image, image.dtype)
+    target = None if out is None else direct_target(out, image)
+    if out is not None and target is None:
+        return None
+    lane = _accel.one_pass(np, image, target)
+    if lane is None:
+        return None
+    span = dtype_range(image.dtype)
+    return _through(lane, lambda counts: _accel.tables_from_counts(counts[None], _UINT8_LEVELS, transfer, *span,
+                                                                   image.dtype))
+
+
+_UINT8_LEVELS = level_binning(np.dtype(np.uint8))
+
+
+def _through(lane, table_for):
+    """The lane's result: its counts, ``table_for(counts)`` (256 entries) built meanwhile, the mapping."""
+    with lane:
+        lane.apply(table_for(lane.count()).reshape(-1))
+    return lane.result

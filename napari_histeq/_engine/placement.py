@@ -64,17 +64,18 @@ def like_input(result, data):
     return to_backend(np, result)
 
 
-def direct_target(out, staged, layout: GroupLayout):
+def direct_target(out, staged, layout: GroupLayout | None = None):
     """``out`` when the apply stage can write into it directly, else None (the result is copied in).
 
     That needs both on the host, ``out`` C-contiguous, in native byte order
-    and with the group axes first (so its rows are a view), and ``out`` either the staged image
+    and with the group axes first (so its rows are a view; ``layout`` None: one group of every
+    pixel), and ``out`` either the staged image
     itself (in place: each pixel is read before it is written) or apart
     from it: a partial overlap would read pixels already overwritten.
     """
     if not (isinstance(out, np.ndarray) and isinstance(staged, np.ndarray)):
         return None
-    if not (out.flags.c_contiguous and out.dtype.isnative and layout.groups_lead):
+    if not (out.flags.c_contiguous and out.dtype.isnative and (layout is None or layout.groups_lead)):
         return None
     same = out.ctypes.data == staged.ctypes.data and out.strides == staged.strides and out.dtype == staged.dtype
     if not same and np.may_share_memory(out, staged):

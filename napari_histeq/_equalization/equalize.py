@@ -289,7 +289,12 @@ def equalize(
     >>> result is image, image[1, 1]
     (True, np.uint8(255))
     """
-    request = request_for(image, nbins=nbins, mask=mask, axis=axis, backend=backend, transfer=check_variant(variant),
+    transfer = check_variant(variant)
+    if mask is None and axis is None and nbins is None and isinstance(out_range, str) and out_range == "dtype":
+        result = _pipeline.fit_and_apply_plain(image, transfer, out, backend=backend)
+        if result is not None:
+            return result
+    request = request_for(image, nbins=nbins, mask=mask, axis=axis, backend=backend, transfer=transfer,
                           out_range=out_range)
     if request.lazy:
         return apply_lazy(Equalization._of(fit_lazy(request)), request.image)

@@ -34,7 +34,7 @@ from .spin import (
     usable,  # noqa: F401 -- where the waiting kernels do not link, the general path serves
     yield_core,
 )
-from .threads import num_threads, split, start_on_helpers
+from .threads import helpers_asleep, num_threads, split, start_on_helpers, wake_helpers
 
 #: Parts per thread: small enough for a late helper to still find some, few enough to claim quickly.
 _PARTS_PER_THREAD = 2
@@ -46,6 +46,14 @@ _RETURN_WAITS = 64
 #: matching's table, built in Python, can take half a millisecond on cold caches, and a 16 MiB map
 #: left to the caller alone cost it 1.2 ms more.
 _MAP_SECONDS_PER_PIXEL = 0.15e-9
+#: Below this many pixels a lane whose helpers are all asleep runs on the calling thread alone. On the
+#: 2-core EPYC guest a sleeping helper ran again 25-45 us after the caller's wake-up call (more when its
+#: core had gone idle), by when the caller had counted most of a 512x512 image: 2 ms after the last
+#: call, one took 112 us with the helper and 92 us without. (1024x1024: 350 and 340 us; 2048x2048:
+#: 1.04 and 1.21 ms.) The helpers are woken all the same, to watch for a next call; the caller alone
+#: must be done before their watch (:data:`.spin.SPIN_SECONDS`) ends, or calls in a loop would find
+#: them asleep every time and never share: hence 2**19 pixels (about 150 us alone), not 2**20.
+_ALONE_BELOW = 1 << 19
 #: No part counts more pixels than its int32 sub-histograms hold.
 _MAX_PART_WORDS = 1 << 27
 
@@ -186,6 +194,9 @@ class OnePass:
         self.values, self.out = values[:body].view(np.uint16), out[:body].view(np.uint16)
         self.tail, self.tail_out = values[body:], out[body:]
         threads = num_threads()
+        if threads > 1 and values.size < _ALONE_BELOW and helpers_asleep():
+            wake_helpers(threads)  # to watch for the next call: this one is over before they could join it
+            threads = 1
         self.bounds = _bounds(n_words, max(_PARTS_PER_THREAD * threads, -(-n_words // _MAX_PART_WORDS)))
         parts = self.bounds.size - 1
         self.partials = np.zeros((max(parts, 1), 4, 256), np.int32)

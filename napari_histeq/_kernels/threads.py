@@ -195,13 +195,20 @@ def start_on_helpers(task, copies: int, threads: int | None = None):
     return pool.generation, generation, lambda: pool.withdraw(drain)
 
 
-def wake_helpers() -> None:
+def helpers_asleep() -> bool:
+    """True when no helper thread watches for work: none started yet, or every one asleep."""
+    pool = _pool
+    return pool is None or pool.sleeping >= pool.count
+
+
+def wake_helpers(threads: int | None = None) -> None:
     """Have sleeping helpers start watching for work now, ahead of a launch a few dozen microseconds away.
 
     A sleeping thread takes 25-45 us to run again once woken (see :mod:`.spin`):
     woken before a call's checks and set-up, it is awake by its first launch.
+    ``threads``: the caller's :func:`num_threads`, for the helpers to be started if they are not yet.
     """
-    pool = _pool
+    pool = _pool if threads is None or threads < 2 else _helpers(threads - 1)
     if pool is not None and pool.sleeping:
         pool.rouse()
 

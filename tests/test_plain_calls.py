@@ -1,0 +1,113 @@
+"""The plainest calls (a NumPy uint8 image, every option at its default) skip the request and its
+stages; small ones run on the calling thread alone while the helper threads sleep. Both must give the
+results the oracles give.
+"""
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oracles import textbook_equalize
+from skimage import exposure
+
+from napari_histeq import _kernels, equalize, match_histograms, stretch_contrast
+from napari_histeq._engine import accel
+from napari_histeq._engine import backend as _backend
+from napari_histeq._kernels import threads
+
+needs_kernels = pytest.mark.skipif(_kernels.cpu_kernels() is None,
+                                   reason=f"{_kernels.ENV_VAR} switches the kernels off")
+
+
+@pytest.fixture(autouse=True)
+def cpu_backend(monkeypatch):
+    monkeypatch.setenv(_backend.ENV_VAR, "numpy")
+    monkeypatch.setenv(threads.ENV_VAR, "2")
+
+
+def _image(shape, seed=0):
+    return np.random.default_rng(seed).gamma(2.0, 12.0, shape).clip(0, 255).astype(np.uint8)
+
+
+def _imagej_normalize(image, saturated):
+    """ImageJ's Enhance Contrast (Normalize) of an 8-bit image, written out from ContrastEnhancer."""
+    counts = np.bincount(image.ravel(), minlength=256)
+    threshold = int(image.size * saturated / 200.0)
+    low = next(i for i in range(256) if counts[: i + 1].sum() > threshold)
+    high = next(i for i in range(255, -1, -1) if counts[i:].sum() > threshold)
+    if high <= low:
+        return image.copy()
+    levels = np.arange(256)
+    table = np.where(levels <= low, 0, np.where(levels >= high, 255, (levels - low) / (high - low) * 255))
+    return table.astype(np.uint8)[image]  # truncated, as Java's (int)
+
+
+@needs_kernels
+@pytest.mark.parametrize("shape", [(512, 512), (181, 97), (3, 129, 67)])
+def test_the_plainest_calls_are_the_oracles(shape):
+    image = _image(shape)
+    assert image.size >= accel.MIN_KERNEL_ROW
+    np.testing.assert_array_equal(equalize(image), textbook_equalize(image))
+    assert "one launch" in accel.last_route("histogram").reason
+    opencv = cv2.equalizeHist(image.reshape(-1, 1)).reshape(shape)
+    np.testing.assert_array_equal(equalize(image, variant="opencv"), opencv)
+    reference = _image((300, 200)[: image.ndim] + (3,) * (image.ndim - 2), seed=1) // 2 + 60
+    expected = np.rint(exposure.match_histograms(image.ravel(), reference.ravel())).astype(np.uint8)
+    np.testing.assert_array_equal(match_histograms(image, reference), expected.reshape(shape))
+    np.testing.assert_array_equal(stretch_contrast(image), _imagej_normalize(image, 0.35))
+    out = np.empty_like(image)
+    assert equalize(image, out=out) is out
+    np.testing.assert_array_equal(out, textbook_equalize(image))
+
+
+@needs_kernels
+@settings(max_examples=60, deadline=None)
+@given(size=st.integers(1, 3 * accel.MIN_KERNEL_ROW), low=st.integers(0, 255), spread=st.integers(0, 255),
+       seed=st.integers(0, 2**32 - 1), in_place=st.booleans())
+def test_plain_uint8_calls_of_every_size_are_the_formula(size, low, spread, seed, in_place):
+    # under and over the kernels' minimum, odd tails, one level or all of them; in place or not
+    rng = np.random.default_rng(seed)
+    image = rng.integers(low, min(255, low + spread) + 1, size).astype(np.uint8)
+    expected = textbook_equalize(image)
+    result = equalize(image, out=image) if in_place else equalize(image)
+    assert result is image if in_place else result is not image
+    np.testing.assert_array_equal(result, expected)
+
+
+def _until_the_helpers_sleep():
+    threads.run_parallel(lambda _: None, [(0,), (1,)])  # the helpers exist
+    deadline = time.monotonic() + 5
+    while not threads.helpers_asleep() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert threads.helpers_asleep()
+
+
+@needs_kernels
+def test_a_small_image_with_the_helpers_asleep_is_done_by_its_caller_who_wakes_them(monkeypatch):
+    from napari_histeq._kernels import onepass
+
+    image = _image((512, 512))
+    _until_the_helpers_sleep()
+    monkeypatch.setattr(onepass, "start_on_helpers", lambda *args: pytest.fail("a helper was given work"))
+    generation = int(threads._pool.generation[0])
+    np.testing.assert_array_equal(equalize(image), textbook_equalize(image))
+    assert int(threads._pool.generation[0]) != generation  # woken, to watch for the next call
+    monkeypatch.undo()
+    np.testing.assert_array_equal(equalize(image), textbook_equalize(image))
+
+
+@needs_kernels
+def test_a_large_image_shares_its_work_with_sleeping_helpers(monkeypatch):
+    from napari_histeq._kernels import onepass
+
+    image = _image((1024, 1024))
+    assert image.size >= onepass._ALONE_BELOW
+    _until_the_helpers_sleep()
+    shared = []
+    original = onepass.start_on_helpers
+    monkeypatch.setattr(onepass, "start_on_helpers", lambda *args: shared.append(1) or original(*args))
+    np.testing.assert_array_equal(equalize(image), textbook_equalize(image))
+    assert shared
