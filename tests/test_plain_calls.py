@@ -1,4 +1,4 @@
-"""The plainest calls (a NumPy uint8 image, every option at its default) skip the request and its
+"""The plainest calls (a NumPy uint8 or uint16 image, every option at its default) skip the request and its
 stages; small ones run on the calling thread alone while the helper threads sleep. Both must give the
 results the oracles give.
 """
@@ -28,34 +28,39 @@ def cpu_backend(monkeypatch):
     monkeypatch.setenv(threads.ENV_VAR, "2")
 
 
-def _image(shape, seed=0):
-    return np.random.default_rng(seed).gamma(2.0, 12.0, shape).clip(0, 255).astype(np.uint8)
+def _image(shape, seed=0, dtype=np.uint8):
+    scale = 12.0 if dtype == np.uint8 else 300.0
+    return np.random.default_rng(seed).gamma(2.0, scale, shape).clip(0, np.iinfo(dtype).max).astype(dtype)
 
 
 def _imagej_normalize(image, saturated):
-    """ImageJ's Enhance Contrast (Normalize) of an 8-bit image, written out from ContrastEnhancer."""
-    counts = np.bincount(image.ravel(), minlength=256)
+    """ImageJ's Enhance Contrast (Normalize) of an 8- or 16-bit image, written out from ContrastEnhancer."""
+    top = int(np.iinfo(image.dtype).max)
+    cumulative = np.cumsum(np.bincount(image.ravel(), minlength=top + 1))
     threshold = int(image.size * saturated / 200.0)
-    low = next(i for i in range(256) if counts[: i + 1].sum() > threshold)
-    high = next(i for i in range(255, -1, -1) if counts[i:].sum() > threshold)
+    low = int(np.argmax(cumulative > threshold))  # the first level whose count from below passes it
+    from_above = cumulative[-1] - np.concatenate([[0], cumulative[:-1]])
+    high = top - int(np.argmax(from_above[::-1] > threshold))
     if high <= low:
         return image.copy()
-    levels = np.arange(256)
-    table = np.where(levels <= low, 0, np.where(levels >= high, 255, (levels - low) / (high - low) * 255))
-    return table.astype(np.uint8)[image]  # truncated, as Java's (int)
+    levels = np.arange(top + 1)
+    table = np.where(levels <= low, 0, np.where(levels >= high, top, (levels - low) / (high - low) * top))
+    return table.astype(image.dtype)[image]  # truncated, as Java's (int)
 
 
 @needs_kernels
 @pytest.mark.parametrize("shape", [(512, 512), (181, 97), (3, 129, 67)])
-def test_the_plainest_calls_are_the_oracles(shape):
-    image = _image(shape)
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_the_plainest_calls_are_the_oracles(shape, dtype):
+    image = _image(shape, dtype=dtype)
     assert image.size >= accel.MIN_KERNEL_ROW
     np.testing.assert_array_equal(equalize(image), textbook_equalize(image))
     assert "one launch" in accel.last_route("histogram").reason
-    opencv = cv2.equalizeHist(image.reshape(-1, 1)).reshape(shape)
-    np.testing.assert_array_equal(equalize(image, variant="opencv"), opencv)
-    reference = _image((300, 200)[: image.ndim] + (3,) * (image.ndim - 2), seed=1) // 2 + 60
-    expected = np.rint(exposure.match_histograms(image.ravel(), reference.ravel())).astype(np.uint8)
+    if dtype == np.uint8:
+        opencv = cv2.equalizeHist(image.reshape(-1, 1)).reshape(shape)
+        np.testing.assert_array_equal(equalize(image, variant="opencv"), opencv)
+    reference = _image((300, 200)[: image.ndim] + (3,) * (image.ndim - 2), seed=1, dtype=dtype) // 2 + 60
+    expected = np.rint(exposure.match_histograms(image.ravel(), reference.ravel())).astype(dtype)
     np.testing.assert_array_equal(match_histograms(image, reference), expected.reshape(shape))
     np.testing.assert_array_equal(stretch_contrast(image), _imagej_normalize(image, 0.35))
     out = np.empty_like(image)
@@ -65,12 +70,14 @@ def test_the_plainest_calls_are_the_oracles(shape):
 
 @needs_kernels
 @settings(max_examples=60, deadline=None)
-@given(size=st.integers(1, 3 * accel.MIN_KERNEL_ROW), low=st.integers(0, 255), spread=st.integers(0, 255),
-       seed=st.integers(0, 2**32 - 1), in_place=st.booleans())
-def test_plain_uint8_calls_of_every_size_are_the_formula(size, low, spread, seed, in_place):
+@given(size=st.integers(1, 3 * accel.MIN_KERNEL_ROW), wide=st.booleans(), low=st.integers(0, 65535),
+       spread=st.integers(0, 65535), seed=st.integers(0, 2**32 - 1), in_place=st.booleans())
+def test_plain_calls_of_every_size_are_the_formula(size, wide, low, spread, seed, in_place):
     # under and over the kernels' minimum, odd tails, one level or all of them; in place or not
     rng = np.random.default_rng(seed)
-    image = rng.integers(low, min(255, low + spread) + 1, size).astype(np.uint8)
+    top = 65535 if wide else 255
+    low = low % (top + 1)
+    image = rng.integers(low, min(top, low + spread) + 1, size).astype(np.uint16 if wide else np.uint8)
     expected = textbook_equalize(image)
     result = equalize(image, out=image) if in_place else equalize(image)
     assert result is image if in_place else result is not image

@@ -377,10 +377,13 @@ def _one_pass_route():
 @needs_kernels
 @pytest.mark.parametrize("count", ["1", "2", "3", "8"])
 @pytest.mark.parametrize("shape", [(512, 512), (333, 517), (3, 131, 97), (16385,)])
-def test_one_pass_lane_against_the_formula(monkeypatch, count, shape):
-    # odd sizes leave a tail of fewer than 8 pixels; more threads than cores; a 3D stack pooled
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_one_pass_lane_against_the_formula(monkeypatch, count, shape, dtype):
+    # odd sizes leave a tail of fewer than 8 (uint8) or 4 (uint16) pixels; more threads than cores;
+    # a 3D stack pooled
     monkeypatch.setenv(threads.ENV_VAR, count)
-    image = np.random.default_rng(len(shape)).gamma(2.0, 12.0, shape).clip(0, 255).astype(np.uint8)
+    scale = 12.0 if dtype == np.uint8 else 300.0
+    image = np.random.default_rng(len(shape)).gamma(2.0, scale, shape).clip(0, np.iinfo(dtype).max).astype(dtype)
     expected = textbook_equalize(image)
     np.testing.assert_array_equal(equalize(image), expected)
     assert "one launch" in _one_pass_route().reason

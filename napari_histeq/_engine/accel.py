@@ -157,21 +157,29 @@ def tables_from_counts(counts, binning: Binning, transfer, lo, hi, out_dtype):
 
 
 def one_pass(xp, staged, target):
-    """A lane (``_kernels.onepass.OnePass``) that counts every pixel of a uint8 image and maps them in
-    one launch of the threads, its table built between (see there), or None: the stages one by one serve.
+    """A lane (``_kernels.onepass.OnePass``) that counts every pixel of a uint8 or uint16 image and maps
+    them in one launch of the threads, its table built between (see there), or None: the stages one by one
+    serve.
 
     For one histogram group without a mask (the caller's to know); ``target``: where the result goes
     (None: a new array).
     """
     kernels = cpu_kernels() if xp is np else None
-    if (kernels is None or staged.dtype != np.uint8 or staged.size < MIN_KERNEL_ROW
+    if (kernels is None or staged.dtype not in ONE_PASS_DTYPES or staged.size < MIN_KERNEL_ROW
             or not staged.flags.c_contiguous or staged.ctypes.data % 8
-            or (target is not None and target.dtype != np.uint8) or not kernels.onepass.usable()):
+            or (target is not None and target.dtype != staged.dtype) or not kernels.onepass.usable()):
         return None
-    route = Route("histogram", "numba", "one group of uint8: counted and mapped in one launch")
+    route = _ONE_PASS_ROUTES[staged.dtype.itemsize]
     _last["histogram"] = _last["apply"] = route
     log.debug("%s", route)
     return kernels.onepass.OnePass(staged, np.empty_like(staged) if target is None else target)
+
+
+#: What the one-pass lane counts and maps.
+ONE_PASS_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
+_ONE_PASS_ROUTES = {dtype.itemsize: Route("histogram", "numba",
+                                          f"one group of {dtype}: counted and mapped in one launch")
+                    for dtype in ONE_PASS_DTYPES}
 
 
 # --- stage 3: apply --------------------------------------------------------------------------------

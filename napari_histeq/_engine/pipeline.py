@@ -239,7 +239,8 @@ def fit_and_apply(request: Request, out=None, transfer=None, transfer_for=None):
     def run(staged, block_elements):
         lane = _accel.one_pass(request.xp, staged, direct_target(out, staged, request.layout)) if one_group else None
         if lane is not None:
-            return _through(lane, lambda counts: fit_from_counts(counts[None], _UINT8_LEVELS, request, transfer).lut)
+            levels = level_binning(staged.dtype)
+            return _through(lane, lambda counts: fit_from_counts(counts[None], levels, request, transfer).lut)
         tables = _fit_staged(request, staged, block_elements, transfer, transfer_for)
         return _apply_staged(tables, request.xp, staged, request.layout, block_elements, out)
 
@@ -249,7 +250,7 @@ def fit_and_apply(request: Request, out=None, transfer=None, transfer_for=None):
 def fit_and_apply_plain(image, transfer, out=None, *, backend="auto"):
     """:func:`fit_and_apply` for the plainest call, or None for any other (its caller makes a request).
 
-    The plainest call is a NumPy uint8 image computed on the CPU with every
+    The plainest call is a NumPy uint8 or uint16 image computed on the CPU with every
     other option at its default: one histogram of every pixel, no mask, the
     dtype's range; ``out`` None or an array the result can go straight into.
     It is the camera frame equalised in a loop, where the request's checks
@@ -258,7 +259,7 @@ def fit_and_apply_plain(image, transfer, out=None, *, backend="auto"):
     The result is the request path's, bit for bit: the same lane and the
     same table builder.
     """
-    if type(image) is not np.ndarray or image.dtype != np.uint8:
+    if type(image) is not np.ndarray or image.dtype not in _accel.ONE_PASS_DTYPES:
         return None
     if backend != "numpy" and (backend != "auto" or backend_info().name != "numpy"):
         return None
@@ -269,16 +270,13 @@ def fit_and_apply_plain(image, transfer, out=None, *, backend="auto"):
     lane = _accel.one_pass(np, image, target)
     if lane is None:
         return None
-    span = dtype_range(image.dtype)
-    return _through(lane, lambda counts: _accel.tables_from_counts(counts[None], _UINT8_LEVELS, transfer, *span,
+    levels, span = level_binning(image.dtype), dtype_range(image.dtype)
+    return _through(lane, lambda counts: _accel.tables_from_counts(counts[None], levels, transfer, *span,
                                                                    image.dtype))
 
 
-_UINT8_LEVELS = level_binning(np.dtype(np.uint8))
-
-
 def _through(lane, table_for):
-    """The lane's result: its counts, ``table_for(counts)`` (256 entries) built meanwhile, the mapping."""
+    """The lane's result: its counts, ``table_for(counts)`` (one entry per level) built meanwhile, the mapping."""
     with lane:
         lane.apply(table_for(lane.count()).reshape(-1))
     return lane.result

@@ -1,4 +1,4 @@
-"""One histogram group of uint8 pixels, counted and mapped in one launch of the helper threads.
+"""One histogram group of uint8 or uint16 pixels, counted and mapped in one launch of the helper threads.
 
 The general kernels hand every stage to the threads anew (count, pair
 tables, gather): each hand-off takes the GIL back and forth, and for a
@@ -7,7 +7,9 @@ Here the helpers are launched once. Every thread, the caller included,
 claims parts of the image and counts them; the caller sums the counts and
 has its table built (in Python: any transfer); meanwhile the helpers wait
 inside the kernel, without the GIL, for the table; then every thread claims
-half of the pair table, and parts of the image to map.
+half of the pair table (uint8: two pixels mapped per look-up), and parts of
+the image to map. A uint16 image is mapped through its table itself, four
+pixels to a 64-bit word as a uint8 image's pairs are.
 
 Work is *claimed* (an atomic 0 -> 1), never assigned: the caller claims what
 no helper has started, so it waits only for work in progress, never for a
@@ -23,7 +25,7 @@ import functools
 import numba
 import numpy as np
 
-from .counting import _counts_u8_words
+from .counting import _counts_u8_words, _counts_u16_words
 from .partition import sum_rows
 from .spin import (
     SPIN_SECONDS,
@@ -66,7 +68,10 @@ def _count_claimed(words, bounds, partials, cells):
     parts = bounds.size - 1
     for p in range(parts):
         if claim(cells, p):
-            _counts_u8_words(words[bounds[p] : bounds[p + 1]], partials[p])
+            if partials.shape[2] == 256:
+                _counts_u8_words(words[bounds[p] : bounds[p + 1]], partials[p])
+            else:
+                _counts_u16_words(words[bounds[p] : bounds[p + 1]], partials[p])
             fetch_add(cells, 2 * parts + 2 + _COUNTED, 1)
 
 
@@ -84,7 +89,9 @@ def _pairs_claimed(table, pairs, cells, parts):
 
 @numba.njit(nogil=True, cache=True)
 def _map_claimed(values, pairs, out, bounds, cells):
-    """``out = table[values]`` over the claimed parts, two pixels (one uint16) per look-up."""
+    """``out = pairs[values]`` over the claimed parts: uint8 pixels two at a time (one uint16) through the
+    pair table, uint16 pixels one at a time through their table.
+    """
     parts = bounds.size - 1
     for p in range(parts):
         if claim(cells, parts + p):
@@ -133,7 +140,7 @@ def _count(words, bounds, partials, tail, cells, counts, announce, generation):
     parts = bounds.size - 1
     _count_claimed(words, bounds, partials, cells)
     _wait_for(cells, 2 * parts + 2 + _COUNTED, parts)
-    sum_rows(partials.reshape(-1, 256), counts)
+    sum_rows(partials.reshape(-1, partials.shape[2]), counts)
     for i in range(tail.size):
         counts[tail[i]] += 1
 
@@ -178,8 +185,8 @@ def _helper_share(arrays, patience, returned, spins):
 
 
 class OnePass:
-    """Count a C-contiguous, 8-byte-aligned uint8 array, then map it into ``out`` (:attr:`result`, any
-    C-contiguous uint8 array of its size, the array itself included) through a table built in between.
+    """Count a C-contiguous, 8-byte-aligned uint8 or uint16 array, then map it into ``out`` (:attr:`result`,
+    any C-contiguous array of its size and dtype, the array itself included) through a table built in between.
 
     ``with OnePass(values, out) as lane: counts = lane.count(); lane.apply(table)``;
     leaving the block early (the table failed) sends the helpers away.
@@ -188,8 +195,9 @@ class OnePass:
     def __init__(self, values: np.ndarray, out: np.ndarray):
         self.result = out
         values, out = values.reshape(-1), out.reshape(-1)
-        n_words = values.size // 8
-        body = 8 * n_words
+        levels = 1 << (8 * values.itemsize)
+        n_words = values.size // (8 // values.itemsize)
+        body = n_words * (8 // values.itemsize)
         self.words = values[:body].view(np.uint64)
         self.values, self.out = values[:body].view(np.uint16), out[:body].view(np.uint16)
         self.tail, self.tail_out = values[body:], out[body:]
@@ -199,11 +207,17 @@ class OnePass:
             threads = 1
         self.bounds = _bounds(n_words, max(_PARTS_PER_THREAD * threads, -(-n_words // _MAX_PART_WORDS)))
         parts = self.bounds.size - 1
-        self.partials = np.zeros((max(parts, 1), 4, 256), np.int32)
-        self.table = np.zeros(256, np.uint8)
-        self.pairs = np.empty(65536, np.uint16)
+        counter = _counts_u8_words if levels == 256 else _counts_u16_words
+        self.partials = np.zeros((max(parts, 1), counter.copies, levels), np.int32)
+        self.table = np.zeros(levels, values.dtype)
         self.cells = np.zeros(2 * parts + 2 + _SLOTS, np.int64)
         self._table_cell = 2 * parts + 2 + _TABLE
+        if levels == 256:
+            self.pairs = np.empty(65536, np.uint16)
+        else:  # no pair table to build: its two halves count as claimed and built
+            self.pairs = self.table
+            self.cells[2 * parts : 2 * parts + 2] = 1
+            self.cells[2 * parts + 2 + _PAIRED] = 2
         self.returned = np.zeros(1, np.int64)
         self._patience = max(1, round(values.size * _MAP_SECONDS_PER_PIXEL / 2 / SPIN_SECONDS))
         started = None
@@ -216,13 +230,13 @@ class OnePass:
         self.announce, self.generation, self._withdraw = started or (np.zeros(1, np.int64), 0, lambda: None)
 
     def count(self) -> np.ndarray:
-        """The int64 counts of the 256 levels."""
-        counts = np.empty(256, np.int64)
+        """The int64 counts of the 256 or 65536 levels."""
+        counts = np.empty(self.table.size, np.int64)
         _count(self.words, self.bounds, self.partials, self.tail, self.cells, counts, self.announce, self.generation)
         return counts
 
     def apply(self, table: np.ndarray) -> None:
-        """Map every pixel through ``table`` (256 entries of uint8) into ``out``."""
+        """Map every pixel through ``table`` (one entry of the image's dtype per level) into ``out``."""
         self.table[:] = table
         _map(self.table, self.pairs, self.values, self.out, self.bounds, self.tail, self.tail_out, self.cells,
              self.returned)
