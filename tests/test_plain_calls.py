@@ -118,3 +118,13 @@ def test_a_large_image_shares_its_work_with_sleeping_helpers(monkeypatch):
     monkeypatch.setattr(onepass, "start_on_helpers", lambda *args: shared.append(1) or original(*args))
     np.testing.assert_array_equal(equalize(image), textbook_equalize(image))
     assert shared
+
+
+@pytest.mark.parametrize("forced", ["", "numpy", "NumPy ", "cupy", "gpu"])
+def test_the_quick_backend_question_is_backend_infos_answer(monkeypatch, forced):
+    monkeypatch.setenv(_backend.ENV_VAR, forced)
+    try:
+        expected = _backend.backend_info().name == "numpy"
+    except (ValueError, RuntimeError):  # a bad setting, or cupy forced without a GPU: the request path says so
+        expected = False
+    assert _backend.auto_is_numpy() is expected

@@ -115,6 +115,14 @@ def backend_info() -> BackendInfo:
     return BackendInfo("numpy", gpu_error, gpu_error)
 
 
+def auto_is_numpy() -> bool:
+    """True when ``backend="auto"`` computes with NumPy here: :func:`backend_info`'s answer, without
+    its report (a call that must be quick asks this). False also where ``backend_info`` would raise.
+    """
+    forced = os.environ.get(ENV_VAR, "").strip().lower()
+    return forced == "numpy" or (not forced and _probe_gpu()[0] is not None)
+
+
 def is_cupy_array(array) -> bool:
     """True for a ``cupy.ndarray`` (tested without importing CuPy)."""
     return type(array).__module__.split(".")[0] == "cupy"

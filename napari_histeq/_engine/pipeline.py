@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import accel as _accel
-from .backend import array_module, backend_info, resolve_backend, to_backend
+from .backend import array_module, auto_is_numpy, resolve_backend, to_backend
 from .binning import Binning, level_binning, nothing_to_count
 from .groups import GroupLayout
 from .placement import direct_target, into, on_backend
@@ -261,7 +261,7 @@ def fit_and_apply_plain(image, transfer, out=None, *, backend="auto"):
     """
     if type(image) is not np.ndarray or image.dtype not in _accel.ONE_PASS_DTYPES:
         return None
-    if backend != "numpy" and (backend != "auto" or backend_info().name != "numpy"):
+    if backend != "numpy" and (backend != "auto" or not auto_is_numpy()):
         return None
     out = check_out(out, image, image.dtype)
     target = None if out is None else direct_target(out, image)

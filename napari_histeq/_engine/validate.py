@@ -4,6 +4,7 @@ ValueError that says what was wrong and what is accepted.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -241,7 +242,11 @@ def output_dtype(dtype) -> np.dtype:
 
 def dtype_range(dtype) -> tuple:
     """The full output range of ``dtype``: its integer limits, or ``(0.0, 1.0)`` for floats."""
-    dtype = np.dtype(dtype)
+    return _dtype_range(np.dtype(dtype))
+
+
+@functools.lru_cache(maxsize=64)
+def _dtype_range(dtype: np.dtype) -> tuple:
     if dtype.kind == "f":
         return 0.0, 1.0
     info = np.iinfo(dtype)
