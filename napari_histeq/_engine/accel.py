@@ -162,12 +162,13 @@ def one_pass(xp, staged, target):
     serve.
 
     For one histogram group without a mask (the caller's to know); ``target``: where the result goes
-    (None: a new array).
+    (None: a new array). Both arrays are read and written a 64-bit word at a time: they start on one.
     """
     kernels = cpu_kernels() if xp is np else None
     if (kernels is None or staged.dtype not in ONE_PASS_DTYPES or staged.size < MIN_KERNEL_ROW
             or not staged.flags.c_contiguous or staged.ctypes.data % 8
-            or (target is not None and target.dtype != staged.dtype) or not kernels.onepass.usable()):
+            or (target is not None and (target.dtype != staged.dtype or target.ctypes.data % 8))
+            or not kernels.onepass.usable()):
         return None
     route = _ONE_PASS_ROUTES[staged.dtype.itemsize]
     _last["histogram"] = _last["apply"] = route

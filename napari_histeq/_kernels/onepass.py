@@ -88,16 +88,20 @@ def _pairs_claimed(table, pairs, cells, parts):
 
 
 @numba.njit(nogil=True, cache=True)
-def _map_claimed(values, pairs, out, bounds, cells):
-    """``out = pairs[values]`` over the claimed parts: uint8 pixels two at a time (one uint16) through the
-    pair table, uint16 pixels one at a time through their table.
+def _map_claimed(words, pairs, out_words, bounds, cells):
+    """``out = pairs[values]`` over the claimed parts, a 64-bit word at a time: its four 16-bit pieces (two
+    uint8 pixels through the pair table, or one uint16 pixel through its table) looked up, one store.
+
+    (The pieces go back where they were in the word, so the result is the same on either byte order.)
     """
     parts = bounds.size - 1
     for p in range(parts):
         if claim(cells, parts + p):
-            source, target = values[4 * bounds[p] : 4 * bounds[p + 1]], out[4 * bounds[p] : 4 * bounds[p + 1]]
+            source, target = words[bounds[p] : bounds[p + 1]], out_words[bounds[p] : bounds[p + 1]]
             for i in range(source.size):
-                target[i] = pairs[source[i]]
+                word = source[i]
+                target[i] = (np.uint64(pairs[word & 0xFFFF]) | (np.uint64(pairs[(word >> 16) & 0xFFFF]) << 16)
+                             | (np.uint64(pairs[(word >> 32) & 0xFFFF]) << 32) | (np.uint64(pairs[word >> 48]) << 48))
             fetch_add(cells, 2 * parts + 2 + _MAPPED, 1)
 
 
@@ -113,7 +117,7 @@ def _wait_for(cells, index, value):
 
 
 @numba.njit(nogil=True, cache=True)
-def _help(words, bounds, partials, table, pairs, values, out, cells, spins):
+def _help(words, bounds, partials, table, pairs, out_words, cells, spins):
     """A helper's whole share: count, wait for the table (``spins`` reads at most), pair tables, map."""
     parts = bounds.size - 1
     fetch_add(cells, 2 * parts + 2 + _STARTED, 1)
@@ -126,7 +130,7 @@ def _help(words, bounds, partials, table, pairs, values, out, cells, spins):
         return
     _pairs_claimed(table, pairs, cells, parts)
     _wait_for(cells, 2 * parts + 2 + _PAIRED, 2)
-    _map_claimed(values, pairs, out, bounds, cells)
+    _map_claimed(words, pairs, out_words, bounds, cells)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -146,7 +150,7 @@ def _count(words, bounds, partials, tail, cells, counts, announce, generation):
 
 
 @numba.njit(nogil=True, cache=True)
-def _map(table, pairs, values, out, bounds, tail, tail_out, cells, returned):
+def _map(table, pairs, words, out_words, bounds, tail, tail_out, cells, returned):
     """The caller's share of mapping: the table published, pair tables, parts, the tail, and the waits.
 
     The last wait is for every helper that took part to be back outside the GIL (``returned``
@@ -158,7 +162,7 @@ def _map(table, pairs, values, out, bounds, tail, tail_out, cells, returned):
     store_release(cells, 2 * parts + 2 + _TABLE, np.int64(1))
     _pairs_claimed(table, pairs, cells, parts)
     _wait_for(cells, 2 * parts + 2 + _PAIRED, 2)
-    _map_claimed(values, pairs, out, bounds, cells)
+    _map_claimed(words, pairs, out_words, bounds, cells)
     for i in range(tail.size):
         tail_out[i] = table[tail[i]]
     _wait_for(cells, 2 * parts + 2 + _MAPPED, parts)
@@ -199,7 +203,7 @@ class OnePass:
         n_words = values.size // (8 // values.itemsize)
         body = n_words * (8 // values.itemsize)
         self.words = values[:body].view(np.uint64)
-        self.values, self.out = values[:body].view(np.uint16), out[:body].view(np.uint16)
+        self.out_words = out[:body].view(np.uint64)
         self.tail, self.tail_out = values[body:], out[body:]
         threads = num_threads()
         if threads > 1 and values.size < _ALONE_BELOW and helpers_asleep():
@@ -224,7 +228,7 @@ class OnePass:
         if threads > 1 and parts > 1:
             # the helpers get the arrays, not the lane: a task that held the lane, kept by the lane's own
             # withdrawal, would be a cycle keeping the output alive until the next cyclic collection
-            arrays = (self.words, self.bounds, self.partials, self.table, self.pairs, self.values, self.out, self.cells)
+            arrays = (self.words, self.bounds, self.partials, self.table, self.pairs, self.out_words, self.cells)
             task = functools.partial(_helper_share, arrays, self._patience, self.returned)
             started = start_on_helpers(task, threads - 1, threads)
         self.announce, self.generation, self._withdraw = started or (np.zeros(1, np.int64), 0, lambda: None)
@@ -238,7 +242,7 @@ class OnePass:
     def apply(self, table: np.ndarray) -> None:
         """Map every pixel through ``table`` (one entry of the image's dtype per level) into ``out``."""
         self.table[:] = table
-        _map(self.table, self.pairs, self.values, self.out, self.bounds, self.tail, self.tail_out, self.cells,
+        _map(self.table, self.pairs, self.words, self.out_words, self.bounds, self.tail, self.tail_out, self.cells,
              self.returned)
 
     def __enter__(self):
