@@ -153,7 +153,7 @@ def tables_from_counts(counts, binning: Binning, transfer, lo, hi, out_dtype):
     return tables
 
 
-# --- stages 1 and 3 at once: one uint8 group -------------------------------------------------------
+# --- stages 1 and 3 at once: one uint8 or uint16 group ---------------------------------------------
 
 
 def one_pass(xp, staged, target):
