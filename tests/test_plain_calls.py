@@ -141,3 +141,37 @@ def test_an_out_that_starts_off_a_word_still_gets_the_result(dtype):
     assert equalize(image, out=out) is out
     np.testing.assert_array_equal(out, textbook_equalize(image))
     assert "one launch" not in accel.last_route("histogram").reason
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("where", ["fresh", "out", "in place"])
+def test_a_slow_table_leaves_the_helpers_faulting_in_pages_and_every_pixel_right(monkeypatch, dtype, where):
+    # While they wait for the table the helpers touch every page of the output (an atomic add of 0):
+    # with a slow table they go over all of it, in place too, and nothing may change but the mapping.
+    image = _image((1024, 1536), dtype=dtype)
+    expected = textbook_equalize(image)
+    original = accel.tables_from_counts
+
+    def slow(*args, **kwargs):
+        time.sleep(0.1)  # time for a helper to start even on a busy machine
+        return original(*args, **kwargs)
+
+    from napari_histeq._kernels import onepass
+
+    lanes = []
+
+    class Watched(onepass.OnePass):
+        def __init__(self, *args):
+            super().__init__(*args)
+            lanes.append(self)
+
+    monkeypatch.setattr(accel, "tables_from_counts", slow)
+    monkeypatch.setattr(onepass, "OnePass", Watched)
+    target = {"fresh": None, "out": np.zeros_like(image), "in place": image}[where]
+    result = equalize(image, out=target)
+    assert "one launch" in accel.last_route("histogram").reason
+    np.testing.assert_array_equal(result, expected)
+    (lane,) = lanes
+    parts = lane.bounds.size - 1
+    assert lane.cells[2 * parts + 2 + onepass._FAULTED] >= lane.out_words.size  # every page was touched

@@ -60,7 +60,9 @@ _ALONE_BELOW = 1 << 19
 _MAX_PART_WORDS = 1 << 27
 
 # The cells after the 2 x parts claims (counting, mapping) and the 2 pair-table halves' claims.
-_COUNTED, _TABLE, _PAIRED, _MAPPED, _STARTED, _SLOTS = 0, 1, 2, 3, 4, 5
+_COUNTED, _TABLE, _PAIRED, _MAPPED, _STARTED, _FAULTED, _SLOTS = 0, 1, 2, 3, 4, 5, 6
+#: 64-bit words in a 4 KiB page of memory.
+_PAGE_WORDS = 512
 
 
 @numba.njit(nogil=True, cache=True)
@@ -68,6 +70,7 @@ def _count_claimed(words, bounds, partials, cells):
     parts = bounds.size - 1
     for p in range(parts):
         if claim(cells, p):
+            partials[p] = 0  # zeroed here, by its claimer, in parallel and just before use
             if partials.shape[2] == 256:
                 _counts_u8_words(words[bounds[p] : bounds[p + 1]], partials[p])
             else:
@@ -118,14 +121,23 @@ def _wait_for(cells, index, value):
 
 @numba.njit(nogil=True, cache=True)
 def _help(words, bounds, partials, table, pairs, out_words, cells, spins):
-    """A helper's whole share: count, wait for the table (``spins`` reads at most), pair tables, map."""
+    """A helper's whole share: count, wait for the table (``spins`` idle reads at most), pair tables, map.
+
+    While it waits for the table, a helper faults in the output's pages, one after another (an
+    atomic add of 0 per page: it changes no value, whoever else writes there): a fresh output's
+    pages would otherwise be faulted in, the system zeroing each, while mapping.
+    """
     parts = bounds.size - 1
     fetch_add(cells, 2 * parts + 2 + _STARTED, 1)
     _count_claimed(words, bounds, partials, cells)
-    for _ in range(spins):
-        if load_acquire(cells, 2 * parts + 2 + _TABLE) != 0:
-            break
-        yield_core()
+    idle = 0
+    while idle < spins and load_acquire(cells, 2 * parts + 2 + _TABLE) == 0:
+        page = fetch_add(cells, 2 * parts + 2 + _FAULTED, _PAGE_WORDS)
+        if page < out_words.size:
+            fetch_add(out_words, page, np.uint64(0))
+        else:
+            idle += 1
+            yield_core()
     if load_acquire(cells, 2 * parts + 2 + _TABLE) != 1:  # not ready in time, or the table failed
         return
     _pairs_claimed(table, pairs, cells, parts)
@@ -212,7 +224,7 @@ class OnePass:
         self.bounds = _bounds(n_words, max(_PARTS_PER_THREAD * threads, -(-n_words // _MAX_PART_WORDS)))
         parts = self.bounds.size - 1
         counter = _counts_u8_words if levels == 256 else _counts_u16_words
-        self.partials = np.zeros((max(parts, 1), counter.copies, levels), np.int32)
+        self.partials = (np.empty if parts else np.zeros)((max(parts, 1), counter.copies, levels), np.int32)
         self.table = np.zeros(levels, values.dtype)
         self.cells = np.zeros(2 * parts + 2 + _SLOTS, np.int64)
         self._table_cell = 2 * parts + 2 + _TABLE
