@@ -166,12 +166,39 @@ def test_a_slow_table_leaves_the_helpers_faulting_in_pages_and_every_pixel_right
             super().__init__(*args)
             lanes.append(self)
 
+    def every_page_touched(lane):
+        parts = lane.bounds.size - 1
+        return lane.cells[2 * parts + 2 + onepass._FAULTED] >= lane.out_words.size
+
     monkeypatch.setattr(accel, "tables_from_counts", slow)
     monkeypatch.setattr(onepass, "OnePass", Watched)
-    target = {"fresh": None, "out": np.zeros_like(image), "in place": image}[where]
-    result = equalize(image, out=target)
-    assert "one launch" in accel.last_route("histogram").reason
-    np.testing.assert_array_equal(result, expected)
-    (lane,) = lanes
-    parts = lane.bounds.size - 1
-    assert lane.cells[2 * parts + 2 + onepass._FAULTED] >= lane.out_words.size  # every page was touched
+    for _attempt in range(5):  # a helper still compiling its kernel (a fresh numba cache) joins a later call
+        image_now = image.copy()
+        target = {"fresh": None, "out": np.zeros_like(image), "in place": image_now}[where]
+        result = equalize(image_now, out=target)
+        assert "one launch" in accel.last_route("histogram").reason
+        np.testing.assert_array_equal(result, expected)
+        if every_page_touched(lanes[-1]):
+            break
+    assert every_page_touched(lanes[-1])
+
+
+@needs_kernels
+def test_a_uint16_lane_counts_into_no_more_sub_histograms_than_its_pixels_are_worth(monkeypatch):
+    # each part counts into 65536-level sub-histograms (512 KiB): four parts for a 256 KiB image took
+    # 2 MiB more memory than the stages did, and a dask series of such chunks twice its memory limit
+    from napari_histeq._kernels import onepass
+
+    lanes = []
+
+    class Watched(onepass.OnePass):
+        def __init__(self, *args):
+            super().__init__(*args)
+            lanes.append(self)
+
+    monkeypatch.setattr(onepass, "OnePass", Watched)
+    monkeypatch.setattr(onepass, "helpers_asleep", lambda: False)  # as in a loop: the lane may share
+    for shape, parts in (((256, 512), 1), ((2048, 2048), 4)):
+        image = _image(shape, dtype=np.uint16)
+        np.testing.assert_array_equal(equalize(image), textbook_equalize(image))
+        assert lanes[-1].partials.shape[0] == parts

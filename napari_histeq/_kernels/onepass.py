@@ -26,7 +26,7 @@ import numba
 import numpy as np
 
 from .counting import _counts_u8_words, _counts_u16_words
-from .partition import sum_rows
+from .partition import _MIN_TASK_PIXELS, sum_rows
 from .spin import (
     SPIN_SECONDS,
     claim,
@@ -221,7 +221,10 @@ class OnePass:
         if threads > 1 and values.size < _ALONE_BELOW and helpers_asleep():
             wake_helpers(threads)  # to watch for the next call: this one is over before they could join it
             threads = 1
-        self.bounds = _bounds(n_words, max(_PARTS_PER_THREAD * threads, -(-n_words // _MAX_PART_WORDS)))
+        parts = _PARTS_PER_THREAD * threads
+        if levels > 256:  # a part's 65536-level sub-histograms are worth zeroing and summing for a big part only
+            parts = min(parts, max(1, values.size // _MIN_TASK_PIXELS))
+        self.bounds = _bounds(n_words, max(parts, -(-n_words // _MAX_PART_WORDS)))
         parts = self.bounds.size - 1
         counter = _counts_u8_words if levels == 256 else _counts_u16_words
         self.partials = (np.empty if parts else np.zeros)((max(parts, 1), counter.copies, levels), np.int32)
