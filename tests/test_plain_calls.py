@@ -202,3 +202,9 @@ def test_a_uint16_lane_counts_into_no_more_sub_histograms_than_its_pixels_are_wo
         image = _image(shape, dtype=np.uint16)
         np.testing.assert_array_equal(equalize(image), textbook_equalize(image))
         assert lanes[-1].partials.shape[0] == parts
+
+
+@pytest.mark.parametrize("image", [np.uint8(5), np.zeros((0, 4), np.uint8), np.zeros((0,), np.uint16)])
+def test_an_empty_or_0d_image_with_a_wrong_out_gets_the_images_error_first(image):
+    with pytest.raises(ValueError, match=r"0-dimensional|empty"):
+        equalize(image, out=np.empty(3, image.dtype))

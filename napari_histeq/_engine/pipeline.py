@@ -259,7 +259,8 @@ def fit_and_apply_plain(image, transfer, out=None, *, backend="auto"):
     The result is the request path's, bit for bit: the same lane and the
     same table builder.
     """
-    if type(image) is not np.ndarray or image.dtype not in _accel.ONE_PASS_DTYPES:
+    if (type(image) is not np.ndarray or image.dtype not in _accel.ONE_PASS_DTYPES
+            or image.size < _accel.MIN_KERNEL_ROW):  # (an empty or 0-d image gets the request's own error)
         return None
     if backend != "numpy" and (backend != "auto" or not auto_is_numpy()):
         return None
