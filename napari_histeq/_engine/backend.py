@@ -102,7 +102,7 @@ def backend_info() -> BackendInfo:
     >>> info.name in ("numpy", "cupy")
     True
     """
-    forced = os.environ.get(ENV_VAR, "").strip().lower()
+    forced = _forced_backend()
     if forced and forced not in ("numpy", "cupy"):
         raise ValueError(f"{ENV_VAR} must be 'numpy' or 'cupy', got {forced!r}")
     gpu_error, description = _probe_gpu()
@@ -119,8 +119,13 @@ def auto_is_numpy() -> bool:
     """True when ``backend="auto"`` computes with NumPy here: :func:`backend_info`'s answer, without
     its report (a call that must be quick asks this). False also where ``backend_info`` would raise.
     """
-    forced = os.environ.get(ENV_VAR, "").strip().lower()
+    forced = _forced_backend()
     return forced == "numpy" or (not forced and _probe_gpu()[0] is not None)
+
+
+def _forced_backend() -> str:
+    """``NAPARI_HISTEQ_BACKEND`` as set, lower case ("" when unset)."""
+    return os.environ.get(ENV_VAR, "").strip().lower()
 
 
 def is_cupy_array(array) -> bool:

@@ -247,18 +247,21 @@ def fit_and_apply(request: Request, out=None, transfer=None, transfer_for=None):
     return into(out, on_backend(request.xp, request.image, request.out_dtype, run))
 
 
-def fit_and_apply_plain(image, transfer, out=None, *, backend="auto"):
+def fit_and_apply_plain(image, transfer, out=None, *, mask=None, axis=None, nbins=None, out_range="dtype",
+                        backend="auto"):
     """:func:`fit_and_apply` for the plainest call, or None for any other (its caller makes a request).
 
     The plainest call is a NumPy uint8 or uint16 image computed on the CPU with every
-    other option at its default: one histogram of every pixel, no mask, the
-    dtype's range; ``out`` None or an array the result can go straight into.
+    other option at its default (the operation passes its own): one histogram of every pixel, no mask,
+    the dtype's range; ``out`` None or an array the result can go straight into.
     It is the camera frame equalised in a loop, where the request's checks
     and staging cost a third of counting and mapping a 512x512 image on warm
     caches, and as much as both on cold ones (a call after other work).
     The result is the request path's, bit for bit: the same lane and the
     same table builder.
     """
+    if mask is not None or axis is not None or nbins is not None or not _is_dtype_range(out_range):
+        return None
     if (type(image) is not np.ndarray or image.dtype not in _accel.ONE_PASS_DTYPES
             or image.size < _accel.MIN_KERNEL_ROW):  # (an empty or 0-d image gets the request's own error)
         return None
@@ -274,6 +277,10 @@ def fit_and_apply_plain(image, transfer, out=None, *, backend="auto"):
     levels, span = level_binning(image.dtype), dtype_range(image.dtype)
     return _through(lane, lambda counts: _accel.tables_from_counts(counts[None], levels, transfer, *span,
                                                                    image.dtype))
+
+
+def _is_dtype_range(out_range) -> bool:
+    return isinstance(out_range, str) and out_range == "dtype"  # (an array's == would compare elements)
 
 
 def _through(lane, table_for):

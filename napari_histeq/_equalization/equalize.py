@@ -290,10 +290,10 @@ def equalize(
     (True, np.uint8(255))
     """
     transfer = check_variant(variant)
-    if mask is None and axis is None and nbins is None and isinstance(out_range, str) and out_range == "dtype":
-        result = _pipeline.fit_and_apply_plain(image, transfer, out, backend=backend)
-        if result is not None:
-            return result
+    result = _pipeline.fit_and_apply_plain(image, transfer, out, mask=mask, axis=axis, nbins=nbins,
+                                           out_range=out_range, backend=backend)
+    if result is not None:
+        return result
     request = request_for(image, nbins=nbins, mask=mask, axis=axis, backend=backend, transfer=transfer,
                           out_range=out_range)
     if request.lazy:

@@ -26,7 +26,7 @@ import numba
 import numpy as np
 
 from .counting import _counts_u8_words, _counts_u16_words
-from .partition import _MIN_TASK_PIXELS, sum_rows
+from .partition import MIN_TASK_PIXELS, sum_rows
 from .spin import (
     SPIN_SECONDS,
     claim,
@@ -223,7 +223,7 @@ class OnePass:
             threads = 1
         parts = _PARTS_PER_THREAD * threads
         if levels > 256:  # a part's 65536-level sub-histograms are worth zeroing and summing for a big part only
-            parts = min(parts, max(1, values.size // _MIN_TASK_PIXELS))
+            parts = min(parts, max(1, values.size // MIN_TASK_PIXELS))
         self.bounds = _bounds(n_words, max(parts, -(-n_words // _MAX_PART_WORDS)))
         parts = self.bounds.size - 1
         counter = _counts_u8_words if levels == 256 else _counts_u16_words

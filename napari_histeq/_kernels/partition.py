@@ -12,13 +12,13 @@ _MAX_TASK_PIXELS = 1 << 30
 #: Below this many pixels a task costs more to hand to a thread than to run (measured on 2 cores,
 #: uint8 equalisation: 1024x1024 took 0.27 ms in 4 tasks and 0.30 ms in 2; 512x512 on two
 #: threads gained nothing over one, the GIL taken back between stages eating the second core's gain).
-_MIN_TASK_PIXELS = 1 << 18
+MIN_TASK_PIXELS = 1 << 18
 
 
 def task_ranges(n: int, per_thread: int, pixels_per_item: int = 1, parts: int | None = None) -> list[tuple[int, int]]:
     """Split ``range(n)`` into tasks: ``per_thread`` per thread (or ``parts``), none too small or too large to count."""
     pixels = n * pixels_per_item
-    worth = -(-pixels // _MIN_TASK_PIXELS)  # the most tasks this work is worth
+    worth = -(-pixels // MIN_TASK_PIXELS)  # the most tasks this work is worth
     if worth <= 1:  # one task (a table, a small image): no need to ask how many threads there are
         return split(n, 1)
     parts = min(parts or per_thread * num_threads(), worth)

@@ -195,10 +195,9 @@ def match_histograms(image, reference, *, axis=None, mask=None, reference_mask=N
 def _match_levels(image, target: Reference, *, axis, mask, backend, variant="skimage"):
     """8/16-bit images: the equalisation's pipeline with the matching transfer."""
     transfer = _transfer(target, variant, image.dtype)
-    if mask is None and axis is None:
-        result = _pipeline.fit_and_apply_plain(image, transfer, backend=backend)
-        if result is not None:
-            return result
+    result = _pipeline.fit_and_apply_plain(image, transfer, mask=mask, axis=axis, backend=backend)
+    if result is not None:
+        return result
     request = request_for(image, mask=mask, axis=axis, backend=backend)  # out_range: the dtype's
     if request.lazy:
         return apply_lazy(fit_lazy(request, transfer), request.image)

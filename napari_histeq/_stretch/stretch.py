@@ -116,10 +116,10 @@ def stretch_contrast(image, *, saturated=None, percentiles=None, window=None, va
     """
     transfer = stretch_transfer(saturated=saturated, percentiles=percentiles, window=window, variant=variant,
                                 clip=clip)
-    if mask is None and axis is None and isinstance(out_range, str) and out_range == "dtype":
-        result = _pipeline.fit_and_apply_plain(image, transfer, out, backend=backend)
-        if result is not None:
-            return result
+    result = _pipeline.fit_and_apply_plain(image, transfer, out, mask=mask, axis=axis, out_range=out_range,
+                                           backend=backend)
+    if result is not None:
+        return result
     if is_level_dtype(np.dtype(image.dtype)):
         request = request_for(image, mask=mask, axis=axis, backend=backend, transfer=transfer, out_range=out_range)
         if request.lazy:
